@@ -1,0 +1,89 @@
+// The whole configuration of a running ehlo, as plain values. Loaded from one TOML file
+// (docs/configuration.md lists every key and its default); the defaults below are the
+// embedded configuration `ehlo serve` uses without --config.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ehlo::config {
+
+struct ListenAddress {
+    std::string host;        // "127.0.0.1", "::1", "0.0.0.0", "::"
+    std::uint16_t port = 0;
+};
+
+struct LocalDomain {
+    std::string name;                         // lower-case
+    bool catch_all = false;                   // any local part is a mailbox
+    std::vector<std::string> mailboxes;       // lower-case local parts that exist
+    std::string maildir_root = "./var/mail";  // Maildir of USER is <maildir_root>/<USER>/
+    std::string postmaster = "postmaster";    // mailbox that receives postmaster@ (RFC 5321 4.5.1)
+};
+
+enum class SyncMode {
+    Syncfs,  // one syncfs(2) per batch: data and directory entries of the whole batch at once
+    Fsync,   // fdatasync(2) per file, then fsync(2) per directory, once per batch
+};
+
+struct Config {
+    struct Server {
+        std::string hostname;                 // empty = the system's host name
+        std::vector<ListenAddress> listen{{"127.0.0.1", 2525}};
+        unsigned threads = 0;                 // event loops; 0 = one per core
+    } server;
+
+    struct Limits {
+        std::uint64_t message_size = 25u << 20;     // 552 5.3.4 beyond; advertised in SIZE
+        std::size_t recipients = 1000;              // per message (RFC 5321 4.5.3.1.8: >= 100)
+        std::size_t connections = 10000;            // in all; 421 4.7.0 beyond
+        std::size_t connections_per_client = 50;    // per client IP address; 0 = no limit
+        std::size_t errors = 10;                    // bad commands before 421 4.7.0 and close
+        unsigned command_timeout = 300;             // seconds (RFC 5321 4.5.3.2.7: >= 5 min)
+        unsigned data_timeout = 600;                // seconds idle within message content
+    } limits;
+
+    struct Spool {
+        std::string path = "./var/spool";
+        SyncMode sync = SyncMode::Syncfs;
+    } spool;
+
+    struct Relay {
+        std::vector<std::string> trusted_networks{"127.0.0.1/32", "::1/128"};  // CIDR
+    } relay;
+
+    struct Smtp {
+        bool vrfy = false;                    // false: VRFY answers 252 (RFC 5321 3.5.3)
+        std::string recipient_delimiter = "+";  // alice+tag@ is alice@; empty = off
+    } smtp;
+
+    struct Log {
+        std::string level = "info";           // debug, info, warn, error
+        std::string file;                     // empty = standard error
+        bool dialog = false;                  // every command and reply (never message content)
+    } log;
+
+    std::vector<LocalDomain> domains{LocalDomain{"localhost", true, {}, "./var/mail", "postmaster"}};
+};
+
+// A problem in a configuration file, with where it is.
+struct ConfigError {
+    std::string file;
+    std::size_t line = 0;    // 1-based; 0 = not tied to a line
+    std::size_t column = 0;
+    std::string message;
+    std::string str() const;  // "FILE:LINE:COLUMN: MESSAGE"
+};
+
+struct LoadResult {
+    std::optional<Config> config;
+    std::optional<ConfigError> error;
+};
+
+// Parse and validate a TOML file. Unknown keys are errors (a typo must not pass silently).
+LoadResult load_file(const std::string& path);
+LoadResult load_string(std::string_view toml, const std::string& name = "<string>");
+
+}  // namespace ehlo::config

@@ -1,0 +1,1 @@
+// Every module library links even before it has sources of its own.

@@ -1,0 +1,110 @@
+// The SMTP server protocol engine: bytes in, replies out, decisions asked of a host.
+//
+// No sockets, clocks or files: the network layer feeds received bytes to receive(), writes what
+// take_output() returns, and closes the connection when wants_close() says so. Decisions that
+// belong to policy and the queue are asked of a SessionHost. Unit tests and the fuzzer drive
+// this class directly.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "smtp/envelope.hpp"
+#include "smtp/reply.hpp"
+
+namespace ehlo::smtp {
+
+// RFC 5321 4.5.3.1: line limits, and the recipient buffer of 4.5.3.1.8.
+inline constexpr std::size_t kMaxCommandLine = 512;   // including CRLF
+inline constexpr std::size_t kMaxTextLine = 1000;     // including CRLF
+inline constexpr std::size_t kMinRecipientLimit = 100;
+
+struct SessionConfig {
+    std::string hostname = "localhost";            // in the greeting and the EHLO reply
+    std::uint64_t max_message_size = 25u << 20;    // SIZE advertised; 552 beyond it
+    std::size_t max_recipients = 1000;             // per transaction; 452 4.5.3 beyond (4.5.3.1.10)
+    std::size_t max_errors = 10;                   // bad commands before 421 and close
+    bool vrfy = false;                             // VRFY answers 252 unless enabled (RFC 5321 3.5.3)
+    bool starttls_available = false;               // advertise STARTTLS (later: RFC 3207)
+};
+
+struct ClientInfo {
+    std::string address;   // textual IP ("127.0.0.1", "::1")
+    std::uint16_t port = 0;
+    bool tls = false;      // the connection is encrypted (ESMTPS in Received)
+};
+
+// The decisions the engine cannot make alone. Called synchronously from within receive().
+class SessionHost {
+public:
+    virtual ~SessionHost() = default;
+
+    // MAIL FROM passed the grammar. Return 250 2.1.0 to accept, or a refusal.
+    virtual Reply check_mail(const Envelope& envelope) = 0;
+    // RCPT TO passed the grammar and the recipient limit. Return 250 2.1.5, 550 5.1.1, 554 5.7.1, ...
+    virtual Reply check_rcpt(const Envelope& envelope, const Recipient& rcpt) = 0;
+    // The message content begins (DATA accepted, or first BDAT). Return nothing to go ahead, or a
+    // refusal (e.g. 451 4.3.0 when the spool cannot take it).
+    virtual std::optional<Reply> begin_message(const Envelope& envelope) = 0;
+    // Message content in order: dot-unstuffed, CRLF line endings, without the final "."; it
+    // may arrive in many pieces, split anywhere.
+    virtual void message_data(std::string_view content) = 0;
+    // The content is complete and acceptable. The host makes it durable and then calls
+    // Session::message_done() with the reply (250 with the queue id, or 451). Until then the
+    // session processes no further input (awaiting_host() is true).
+    virtual void end_message(const Envelope& envelope) = 0;
+    // Discard everything given since begin_message (refused content, RSET, close in mid-DATA).
+    virtual void abort_message() = 0;
+
+    // Observation hooks; the default does nothing.
+    // A command line received (without CRLF) or a reply sent; message content never passes here.
+    virtual void trace(bool from_client, std::string_view line) { (void)from_client; (void)line; }
+    // A protocol event worth one log line: "helo", "mail", "rcpt", "reject", "quit", ...
+    virtual void event(std::string_view what, std::string_view detail) { (void)what; (void)detail; }
+};
+
+class Session {
+public:
+    Session(const SessionConfig& config, ClientInfo client, SessionHost& host);
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    // Queue the 220 greeting. `refusal` instead greets with it (e.g. 421 4.7.0 too many
+    // connections) and closes.
+    void start();
+    void start_refused(const Reply& refusal);
+
+    // Feed bytes from the network; processes as much as it can (several pipelined commands).
+    void receive(std::string_view bytes);
+    // The host's verdict for the message handed over by end_message(); resumes processing.
+    void message_done(const Reply& reply);
+    // The peer closed the connection (mid-transaction content is aborted through the host).
+    void peer_closed();
+    // The idle timer expired (RFC 5321 4.5.3.2): 421 4.4.2 and close.
+    void timeout();
+    // The server is stopping: 421 4.3.2 and close (at the next command boundary).
+    void shutdown();
+
+    // Bytes to send now (replies, possibly several pipelined ones); empties the buffer.
+    std::string take_output();
+    // The session is over: send what take_output() gave, then close.
+    bool wants_close() const;
+    // Waiting for message_done(): do not read more from the network until then.
+    bool awaiting_host() const;
+    // Receiving message content (DATA or between BDAT chunks): the data timeout applies.
+    bool in_message() const;
+
+    const std::string& helo_name() const;  // as given in EHLO/HELO, empty before
+    bool esmtp() const;                    // the client said EHLO
+    // RFC 3848 "with" keyword for the Received header: SMTP, ESMTP, ESMTPS, ESMTPA, UTF8SMTP, ...
+    std::string protocol() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ehlo::smtp
