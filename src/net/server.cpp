@@ -1,0 +1,371 @@
+// Listeners and connections. The only translation unit that includes Asio.
+//
+// Shape: N worker threads, each running one io_context (one event loop per core). Listeners
+// live on worker 0 and hand each accepted socket to the workers in turn; every connection is
+// then one coroutine on its worker, reading only when the socket is readable (no per-connection
+// read buffer while idle: the bytes go into one buffer per thread), feeding the sans-I/O
+// smtp::Session, and writing what it answers. Nothing here blocks: the queue makes messages
+// durable on its own threads and posts the verdict back to the connection's loop.
+#include "net/server.hpp"
+
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <list>
+#include <thread>
+#include <unistd.h>
+
+#include "net/session_host.hpp"
+#include "observe/log.hpp"
+#include "policy/connection_limiter.hpp"
+#include "smtp/session.hpp"
+
+namespace ehlo::net {
+namespace {
+
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+// Connections accepted and not yet closed are kept waiting by the kernel up to this many.
+constexpr int kListenBacklog = 4096;
+// How long a stopping server waits for sessions in the middle of a commit.
+constexpr auto kShutdownGrace = std::chrono::seconds(10);
+// Read at most this much per readiness event; one buffer per thread, shared by its sessions.
+constexpr std::size_t kReadChunk = 64 * 1024;
+
+std::string client_address(const tcp::endpoint& ep) {
+    auto a = ep.address();
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+        return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
+    return a.to_string();
+}
+
+std::string new_session_id() {
+    // Unique across restarts: the start time in the high bits, a counter in the low ones.
+    static std::atomic<std::uint64_t> next{static_cast<std::uint64_t>(std::time(nullptr)) << 24};
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(next.fetch_add(1)));
+    return buf;
+}
+
+struct Worker;
+
+struct Connection : std::enable_shared_from_this<Connection> {
+    Connection(Worker& w, tcp::socket s) : worker(w), socket(std::move(s)), watchdog(socket.get_executor()),
+                                           wake(socket.get_executor()) {}
+
+    Worker& worker;
+    tcp::socket socket;
+    asio::steady_timer watchdog;  // closes the connection when `deadline` passes (RFC 5321 4.5.3.2)
+    asio::steady_timer wake;      // cancelled when the queue's verdict arrives
+    Clock::time_point deadline = Clock::time_point::max();
+    std::string address;
+    bool admitted = false;
+    bool writing = false;
+    bool closed = false;
+    bool stop_requested = false;
+    std::unique_ptr<SessionHost> host;
+    std::unique_ptr<smtp::Session> session;
+
+    void close() {
+        if (closed) return;
+        closed = true;
+        asio::error_code ec;
+        socket.shutdown(tcp::socket::shutdown_both, ec);
+        socket.close(ec);
+        watchdog.cancel();
+        wake.cancel();
+    }
+
+    // Best effort, without waiting: used for a last 421 when the connection is being closed by
+    // us (timeout, shutdown) and no write is in flight.
+    void write_now() {
+        std::string out = session->take_output();
+        if (out.empty() || writing || closed) return;
+        asio::error_code ec;
+        socket.non_blocking(true, ec);
+        asio::write(socket, asio::buffer(out), ec);
+    }
+};
+
+struct Worker {
+    explicit Worker(const smtp::SessionConfig& sc) : session_config(sc) {}
+    asio::io_context io{1};
+    const smtp::SessionConfig& session_config;
+    std::list<std::weak_ptr<Connection>> connections;
+    std::thread thread;
+};
+
+}  // namespace
+
+struct Server::Impl {
+    const config::Config& config;
+    const policy::Policy& policy;
+    queue::Queue& queue;
+    smtp::SessionConfig session_config;
+    std::string hostname;
+    policy::ConnectionLimiter limiter;
+    std::vector<std::unique_ptr<Worker>> workers;
+    std::vector<tcp::acceptor> acceptors;  // on workers[0]
+    std::atomic<std::size_t> next_worker{0};
+    std::atomic<bool> stopping{false};
+    asio::signal_set signals;
+
+    Impl(const config::Config& c, const policy::Policy& p, queue::Queue& q, std::string host, unsigned threads)
+        : config(c),
+          policy(p),
+          queue(q),
+          hostname(std::move(host)),
+          limiter(c.limits.connections, c.limits.connections_per_client),
+          workers(make_workers(threads)),
+          signals(workers.front()->io, SIGINT, SIGTERM) {}
+
+    std::vector<std::unique_ptr<Worker>> make_workers(unsigned n) {
+        std::vector<std::unique_ptr<Worker>> v;
+        for (unsigned i = 0; i < n; ++i) v.push_back(std::make_unique<Worker>(session_config));
+        return v;
+    }
+
+    void bind_listeners();
+    asio::awaitable<void> accept_loop(tcp::acceptor& acceptor);
+    asio::awaitable<void> serve(Worker& w, tcp::socket socket);
+    asio::awaitable<void> flush(std::shared_ptr<Connection> c);
+    void arm_watchdog(const std::shared_ptr<Connection>& c);
+    void begin_stop();
+    void stop_worker(Worker& w);
+};
+
+void Server::Impl::bind_listeners() {
+    auto& io = workers.front()->io;
+    for (const auto& l : config.server.listen) {
+        asio::error_code ec;
+        auto address = asio::ip::make_address(l.host, ec);
+        std::string where = l.host + ":" + std::to_string(l.port);
+        if (ec) throw std::system_error(ec, "listen address " + where);
+        tcp::endpoint ep(address, l.port);
+        tcp::acceptor a(io);
+        a.open(ep.protocol(), ec);
+        if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
+        if (!ec && address.is_v6()) a.set_option(asio::ip::v6_only(true), ec);
+        if (!ec) a.bind(ep, ec);
+        if (!ec) a.listen(kListenBacklog, ec);
+        if (ec) throw std::system_error(ec, "cannot listen on " + where);
+        observe::info("listening", {{"address", where}});
+        acceptors.push_back(std::move(a));
+    }
+}
+
+asio::awaitable<void> Server::Impl::accept_loop(tcp::acceptor& acceptor) {
+    while (!stopping) {
+        // Round robin: the new socket belongs to the next worker's event loop from the start.
+        Worker& w = *workers[next_worker++ % workers.size()];
+        auto [ec, socket] = co_await acceptor.async_accept(w.io, use_tuple);
+        if (ec) {
+            if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+            if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
+                // Out of file descriptors: back off instead of spinning on a full backlog.
+                observe::warn("accept-error", {{"error", ec.message()}});
+                asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(100));
+                co_await t.async_wait(use_tuple);
+            }
+            continue;
+        }
+        asio::co_spawn(w.io, serve(w, std::move(socket)), asio::detached);
+    }
+}
+
+void Server::Impl::arm_watchdog(const std::shared_ptr<Connection>& c) {
+    c->watchdog.expires_at(c->deadline);
+    c->watchdog.async_wait([this, c](asio::error_code ec) {
+        if (ec || c->closed) return;
+        if (Clock::now() < c->deadline) return arm_watchdog(c);  // activity moved the deadline
+        c->session->timeout();
+        c->write_now();
+        c->close();
+    });
+}
+
+asio::awaitable<void> Server::Impl::flush(std::shared_ptr<Connection> c) {
+    std::string out = c->session->take_output();
+    while (!out.empty() && !c->closed) {
+        c->writing = true;
+        auto [ec, n] = co_await asio::async_write(c->socket, asio::buffer(out), use_tuple);
+        c->writing = false;
+        if (ec) {
+            c->close();
+            break;
+        }
+        out = c->session->take_output();
+    }
+}
+
+asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
+    asio::error_code ec;
+    auto peer = socket.remote_endpoint(ec);
+    if (ec) co_return;
+    socket.set_option(tcp::no_delay(true), ec);
+    socket.non_blocking(true, ec);
+
+    auto c = std::make_shared<Connection>(w, std::move(socket));
+    c->address = client_address(peer);
+    smtp::ClientInfo client{c->address, peer.port(), false};
+    std::weak_ptr<Connection> weak = c;
+    auto executor = c->socket.get_executor();
+    c->host = std::make_unique<SessionHost>(
+        new_session_id(), client, hostname, policy, queue, [weak, executor](smtp::Reply reply) {
+            asio::post(executor, [weak, reply = std::move(reply)] {
+                auto conn = weak.lock();
+                if (!conn || conn->closed) return;
+                conn->session->message_done(reply);
+                conn->wake.cancel();
+            });
+        });
+    c->session = std::make_unique<smtp::Session>(session_config, client, *c->host);
+    c->host->attach(*c->session);
+    auto it = w.connections.insert(w.connections.end(), c);
+
+    observe::info("connect", {{"session", c->host->session_id()}, {"client", c->address}, {"port", peer.port()}});
+    auto verdict = limiter.admit(c->address);
+    c->admitted = verdict == policy::ConnectionLimiter::Verdict::Admitted;
+    if (stopping) {
+        c->session->start_refused({421, "4.3.2", hostname + " Service shutting down"});
+    } else if (verdict == policy::ConnectionLimiter::Verdict::TooManyTotal) {
+        c->session->start_refused({421, "4.7.0", hostname + " Too many connections, try again later"});
+    } else if (verdict == policy::ConnectionLimiter::Verdict::TooManyFromClient) {
+        c->session->start_refused({421, "4.7.0", hostname + " Too many connections from your address"});
+    } else {
+        c->session->start();
+    }
+    const auto command_timeout = std::chrono::seconds(config.limits.command_timeout);
+    const auto data_timeout = std::chrono::seconds(config.limits.data_timeout);
+    c->deadline = Clock::now() + command_timeout;
+    arm_watchdog(c);
+    co_await flush(c);
+
+    thread_local std::vector<char> buffer(kReadChunk);
+    while (!c->closed && !c->session->wants_close()) {
+        if (c->session->awaiting_host()) {
+            // The queue is making the message durable; the client waits for our reply, so no
+            // idle timeout runs meanwhile.
+            c->deadline = Clock::time_point::max();
+            c->wake.expires_at(Clock::time_point::max());
+            co_await c->wake.async_wait(use_tuple);
+            if (c->closed) break;
+            if (!c->session->awaiting_host()) {
+                c->deadline = Clock::now() + command_timeout;
+                arm_watchdog(c);
+                if (c->stop_requested) c->session->shutdown();
+            }
+            co_await flush(c);
+            continue;
+        }
+        auto [wait_ec] = co_await c->socket.async_wait(tcp::socket::wait_read, use_tuple);
+        if (wait_ec || c->closed) break;
+        std::size_t n = c->socket.read_some(asio::buffer(buffer), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+        if (ec) {
+            c->session->peer_closed();
+            break;
+        }
+        c->session->receive(std::string_view(buffer.data(), n));
+        c->deadline = Clock::now() + (c->session->in_message() ? data_timeout : command_timeout);
+        co_await flush(c);
+    }
+    co_await flush(c);
+    c->close();
+    observe::info("disconnect", {{"session", c->host->session_id()}, {"client", c->address}});
+    if (c->admitted) limiter.release(c->address);
+    w.connections.erase(it);
+}
+
+void Server::Impl::stop_worker(Worker& w) {
+    for (auto& weak : w.connections) {
+        auto c = weak.lock();
+        if (!c || c->closed) continue;
+        if (c->session->awaiting_host()) {
+            c->stop_requested = true;  // answer the message first, then say goodbye
+            continue;
+        }
+        c->session->shutdown();
+        c->write_now();
+        c->close();
+    }
+}
+
+void Server::Impl::begin_stop() {
+    if (stopping.exchange(true)) return;
+    observe::info("stopping", {});
+    asio::post(workers.front()->io, [this] {
+        asio::error_code ec;
+        signals.cancel(ec);
+        for (auto& a : acceptors) a.close(ec);
+    });
+    for (auto& w : workers) {
+        Worker* wp = w.get();
+        asio::post(wp->io, [this, wp] {
+            stop_worker(*wp);
+            // Sessions waiting on a commit get a bounded time; then the loop ends regardless.
+            auto t = std::make_shared<asio::steady_timer>(wp->io, kShutdownGrace);
+            t->async_wait([wp, t](asio::error_code) { wp->io.stop(); });
+            // Stop as soon as the last connection is gone.
+            auto poll = std::make_shared<std::function<void()>>();
+            auto timer = std::make_shared<asio::steady_timer>(wp->io);
+            *poll = [wp, timer, poll] {
+                bool open = false;
+                for (auto& weak : wp->connections)
+                    if (auto c = weak.lock(); c && !c->closed) open = true;
+                if (!open) return wp->io.stop();
+                timer->expires_after(std::chrono::milliseconds(20));
+                timer->async_wait([poll](asio::error_code) { (*poll)(); });
+            };
+            (*poll)();
+        });
+    }
+}
+
+Server::Server(const config::Config& config, const policy::Policy& policy, queue::Queue& queue) {
+    unsigned threads = config.server.threads ? config.server.threads : std::max(1u, std::thread::hardware_concurrency());
+    std::string hostname = config.server.hostname;
+    if (hostname.empty()) {
+        char buf[256] = {};
+        hostname = ::gethostname(buf, sizeof buf - 1) == 0 && buf[0] ? buf : "localhost";
+    }
+    impl_ = std::make_unique<Impl>(config, policy, queue, hostname, threads);
+    auto& sc = impl_->session_config;
+    sc.hostname = hostname;
+    sc.max_message_size = config.limits.message_size;
+    sc.max_recipients = config.limits.recipients;
+    sc.max_errors = config.limits.errors;
+    sc.vrfy = config.smtp.vrfy;
+    impl_->bind_listeners();
+}
+
+Server::~Server() = default;
+
+void Server::run() {
+    auto& d = *impl_;
+    d.signals.async_wait([&d](asio::error_code ec, int sig) {
+        if (ec) return;
+        observe::info("signal", {{"signal", sig}});
+        d.begin_stop();
+    });
+    for (auto& a : d.acceptors) asio::co_spawn(d.workers.front()->io, d.accept_loop(a), asio::detached);
+    // Every loop keeps running while idle: a guard per worker, dropped by io.stop() at the end.
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+    for (auto& w : d.workers) guards.push_back(asio::make_work_guard(w->io));
+    for (std::size_t i = 1; i < d.workers.size(); ++i) {
+        Worker* w = d.workers[i].get();
+        w->thread = std::thread([w] { w->io.run(); });
+    }
+    d.workers.front()->io.run();
+    for (std::size_t i = 1; i < d.workers.size(); ++i) d.workers[i]->thread.join();
+    observe::info("stopped", {});
+}
+
+void Server::stop() { impl_->begin_stop(); }
+
+}  // namespace ehlo::net

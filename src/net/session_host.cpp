@@ -1,0 +1,80 @@
+#include "net/session_host.hpp"
+
+#include <ctime>
+
+#include "observe/log.hpp"
+#include "smtp/received.hpp"
+
+namespace ehlo::net {
+
+SessionHost::SessionHost(std::string session_id, const smtp::ClientInfo& client, std::string hostname,
+                         const policy::Policy& policy, queue::Queue& queue, CommitNotifier on_committed)
+    : session_id_(std::move(session_id)),
+      client_(client),
+      hostname_(std::move(hostname)),
+      trusted_(policy.trusted(client.address)),
+      policy_(policy),
+      queue_(queue),
+      on_committed_(std::move(on_committed)) {}
+
+SessionHost::~SessionHost() { abort_message(); }
+
+smtp::Reply SessionHost::check_mail(const smtp::Envelope&) { return {250, "2.1.0", "Ok"}; }
+
+smtp::Reply SessionHost::check_rcpt(const smtp::Envelope&, const smtp::Recipient& rcpt) {
+    return policy_.check_rcpt(rcpt.address, trusted_);
+}
+
+std::optional<smtp::Reply> SessionHost::begin_message(const smtp::Envelope& envelope) {
+    const std::string helo = session_ ? session_->helo_name() : std::string{};
+    message_ = queue_.begin(envelope, queue::Reception{session_id_, client_.address, helo});
+    if (!message_) return smtp::Reply{451, "4.3.0", "Queue unavailable, try again later"};
+
+    // RFC 5321 4.4: the trace header goes first; "for" only when it names the one recipient,
+    // so that a message to many does not disclose the others.
+    smtp::ReceivedFields fields;
+    fields.helo = helo;
+    fields.client_address = client_.address;
+    fields.by_host = hostname_;
+    fields.protocol = session_ ? session_->protocol() : "ESMTP";
+    fields.queue_id = message_->id();
+    if (envelope.recipients.size() == 1) fields.for_recipient = envelope.recipients.front().address.str();
+    fields.date = smtp::rfc5322_date(static_cast<std::int64_t>(std::time(nullptr)), 0);
+    message_->append(smtp::received_header(fields));
+    return std::nullopt;
+}
+
+void SessionHost::message_data(std::string_view content) {
+    if (message_) message_->append(content);
+}
+
+void SessionHost::end_message(const smtp::Envelope& envelope) {
+    if (!message_) {
+        on_committed_({451, "4.3.0", "Message lost, try again later"});
+        return;
+    }
+    (void)envelope;
+    auto id = message_->id();
+    auto notify = on_committed_;
+    queue_.commit(std::move(message_), [notify, id](bool ok) {
+        if (ok)
+            notify({250, "2.0.0", "Ok: queued as " + id});
+        else
+            notify({451, "4.3.0", "Could not store message, try again later"});
+    });
+}
+
+void SessionHost::abort_message() {
+    if (message_) queue_.abort(std::move(message_));
+}
+
+void SessionHost::trace(bool from_client, std::string_view line) {
+    if (!observe::dialog_enabled()) return;
+    observe::info("dialog", {{"session", session_id_}, {"dir", from_client ? "in" : "out"}, {"line", line}});
+}
+
+void SessionHost::event(std::string_view what, std::string_view detail) {
+    observe::info(what, {{"session", session_id_}, {"detail", detail}});
+}
+
+}  // namespace ehlo::net

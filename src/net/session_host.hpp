@@ -1,0 +1,48 @@
+// Connects one SMTP session to policy and the queue: the engine asks, this answers.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "policy/policy.hpp"
+#include "queue/queue.hpp"
+#include "smtp/session.hpp"
+
+namespace ehlo::net {
+
+class SessionHost final : public smtp::SessionHost {
+public:
+    // `on_committed` delivers the queue's verdict back to the connection's own event loop; it is
+    // called from a queue thread and must only post.
+    using CommitNotifier = std::function<void(smtp::Reply)>;
+
+    SessionHost(std::string session_id, const smtp::ClientInfo& client, std::string hostname,
+                const policy::Policy& policy, queue::Queue& queue, CommitNotifier on_committed);
+    ~SessionHost() override;
+
+    void attach(const smtp::Session& session) { session_ = &session; }
+    const std::string& session_id() const { return session_id_; }
+
+    smtp::Reply check_mail(const smtp::Envelope& envelope) override;
+    smtp::Reply check_rcpt(const smtp::Envelope& envelope, const smtp::Recipient& rcpt) override;
+    std::optional<smtp::Reply> begin_message(const smtp::Envelope& envelope) override;
+    void message_data(std::string_view content) override;
+    void end_message(const smtp::Envelope& envelope) override;
+    void abort_message() override;
+    void trace(bool from_client, std::string_view line) override;
+    void event(std::string_view what, std::string_view detail) override;
+
+private:
+    std::string session_id_;
+    smtp::ClientInfo client_;
+    std::string hostname_;
+    bool trusted_;
+    const policy::Policy& policy_;
+    queue::Queue& queue_;
+    CommitNotifier on_committed_;
+    const smtp::Session* session_ = nullptr;
+    std::unique_ptr<queue::IncomingMessage> message_;
+};
+
+}  // namespace ehlo::net
