@@ -3,9 +3,11 @@
 // embedded configuration `ehlo serve` uses without --config.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ehlo::config {
@@ -13,6 +15,8 @@ namespace ehlo::config {
 struct ListenAddress {
     std::string host;        // "127.0.0.1", "::1", "0.0.0.0", "::"
     std::uint16_t port = 0;
+
+    bool operator==(const ListenAddress&) const = default;
 };
 
 struct LocalDomain {
@@ -21,6 +25,8 @@ struct LocalDomain {
     std::vector<std::string> mailboxes;       // lower-case local parts that exist
     std::string maildir_root = "./var/mail";  // Maildir of USER is <maildir_root>/<USER>/
     std::string postmaster = "postmaster";    // mailbox that receives postmaster@ (RFC 5321 4.5.1)
+
+    bool operator==(const LocalDomain&) const = default;
 };
 
 enum class SyncMode {
@@ -33,6 +39,8 @@ struct Config {
         std::string hostname;                 // empty = the system's host name
         std::vector<ListenAddress> listen{{"127.0.0.1", 2525}};
         unsigned threads = 0;                 // event loops; 0 = one per core
+
+        bool operator==(const Server&) const = default;
     } server;
 
     struct Limits {
@@ -43,29 +51,41 @@ struct Config {
         std::size_t errors = 10;                    // bad commands before 421 4.7.0 and close
         unsigned command_timeout = 300;             // seconds (RFC 5321 4.5.3.2.7: >= 5 min)
         unsigned data_timeout = 600;                // seconds idle within message content
+
+        bool operator==(const Limits&) const = default;
     } limits;
 
     struct Spool {
         std::string path = "./var/spool";
         SyncMode sync = SyncMode::Syncfs;
+
+        bool operator==(const Spool&) const = default;
     } spool;
 
     struct Relay {
         std::vector<std::string> trusted_networks{"127.0.0.1/32", "::1/128"};  // CIDR
+
+        bool operator==(const Relay&) const = default;
     } relay;
 
     struct Smtp {
         bool vrfy = false;                    // false: VRFY answers 252 (RFC 5321 3.5.3)
         std::string recipient_delimiter = "+";  // alice+tag@ is alice@; empty = off
+
+        bool operator==(const Smtp&) const = default;
     } smtp;
 
     struct Log {
         std::string level = "info";           // debug, info, warn, error
         std::string file;                     // empty = standard error
         bool dialog = false;                  // every command and reply (never message content)
+
+        bool operator==(const Log&) const = default;
     } log;
 
     std::vector<LocalDomain> domains{LocalDomain{"localhost", true, {}, "./var/mail", "postmaster"}};
+
+    bool operator==(const Config&) const = default;
 };
 
 // A problem in a configuration file, with where it is.

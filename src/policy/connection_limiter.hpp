@@ -17,6 +17,8 @@ public:
     Verdict admit(const std::string& client_address);
     void release(const std::string& client_address);
     std::size_t total() const;
+    std::size_t from_client(const std::string& client_address) const;  // open from one address
+    std::size_t clients() const;  // addresses with at least one open connection
 
 private:
     std::size_t max_total_, max_per_client_;

@@ -14,6 +14,8 @@ namespace ehlo::policy {
 
 class Policy {
 public:
+    // Throws std::invalid_argument for what config::load_* would have refused (a bad CIDR or
+    // mailbox name), so a Config built in code cannot bypass the path-safety checks.
     explicit Policy(const config::Config& config);
     ~Policy();
 

@@ -1,0 +1,462 @@
+// Reads a TOML file into a Config and validates every value, so that `ehlo serve` never starts
+// on a configuration it would misread. The only file that includes toml++ (a heavy header).
+//
+// Strictness is the point: an unknown key is an error (a misspelt "listne" would otherwise
+// leave the default in force without a word), as is a wrong type or a value out of range.
+// Every error carries the line and column of the offending key or value. All errors are
+// collected and the first in file order is reported, so the answer does not depend on the
+// order in which toml++ happens to store keys.
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include <toml++/toml.h>
+
+#include "config/config.hpp"
+#include "config/mailbox_name.hpp"
+#include "config/network.hpp"
+#include "smtp/address.hpp"
+
+namespace ehlo::config {
+
+namespace {
+
+// Bounds of the values. Where the RFC sets one, the RFC's number is the bound.
+constexpr std::int64_t kMinRecipients = 100;         // RFC 5321 4.5.3.1.8: must accept 100 per message
+constexpr std::int64_t kMinMessageSize = 1024;       // smaller would refuse even a bounce
+constexpr std::int64_t kMaxThreads = 1024;           // far beyond any core count; catches typos
+constexpr std::int64_t kMinTimeout = 1;              // seconds; RFC 5321 4.5.3.2.7 asks 300 of a server
+constexpr std::int64_t kMaxTimeout = 24 * 60 * 60;   // seconds; keeps millisecond arithmetic in range
+constexpr std::int64_t kNoMax = std::numeric_limits<std::int64_t>::max();
+constexpr std::uintmax_t kMaxFileSize = 1u << 20;    // a configuration file is a few KiB
+
+// recipient_delimiter: one of the atext specials of RFC 5321 4.1.2 (so it can occur in a
+// Dot-string local part), and not '.', which separates atoms.
+constexpr std::string_view kDelimiterChars = "!#$%&'*+-/=?^_`{|}~";
+
+const char* const kMailboxNameRule = "[a-z0-9._-], not starting with '.', no '..', at most 64 characters";
+
+// Control characters escaped as \xNN, so that an error message is always one line: a quoted
+// TOML key may hold any, and toml++ quotes the text it choked on, line end included.
+std::string escape_controls(std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f) {
+            out += "\\x";
+            out += kHex[u >> 4];
+            out += kHex[u & 0xf];
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+// A name or value from the file, quoted for a message.
+std::string in_quotes(std::string_view s) { return "'" + escape_controls(s) + "'"; }
+
+std::string type_name(toml::node_type t) {
+    switch (t) {
+        case toml::node_type::table: return "a table";
+        case toml::node_type::array: return "an array";
+        case toml::node_type::string: return "a string";
+        case toml::node_type::integer: return "an integer";
+        case toml::node_type::floating_point: return "a floating-point number";
+        case toml::node_type::boolean: return "a boolean";
+        case toml::node_type::date: return "a date";
+        case toml::node_type::time: return "a time";
+        case toml::node_type::date_time: return "a date-time";
+        case toml::node_type::none: break;
+    }
+    return "nothing";
+}
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return out;
+}
+
+// Control characters have no business in a host name, path or address, and a NUL would cut
+// a path short at the system call.
+bool has_control(std::string_view s) {
+    return std::any_of(s.begin(), s.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u < 0x20 || u == 0x7f;
+    });
+}
+
+struct Located {
+    std::string value;
+    toml::source_region where;
+};
+
+class Errors {
+public:
+    explicit Errors(std::string file) : file_(std::move(file)) {}
+
+    void add(const toml::source_region& where, std::string message) {
+        errors_.push_back(ConfigError{file_, where.begin.line, where.begin.column, std::move(message)});
+    }
+
+    std::optional<ConfigError> first() const {
+        auto earlier = [](const ConfigError& a, const ConfigError& b) {
+            // Errors tied to no line sort last.
+            return std::tuple(a.line == 0, a.line, a.column) < std::tuple(b.line == 0, b.line, b.column);
+        };
+        auto it = std::min_element(errors_.begin(), errors_.end(), earlier);
+        if (it == errors_.end()) return std::nullopt;
+        return *it;
+    }
+
+private:
+    std::string file_;
+    std::vector<ConfigError> errors_;
+};
+
+// Reads the keys of one table and, at the end, reports the keys nobody asked for.
+class TableReader {
+public:
+    TableReader(Errors& errors, const toml::table& table, std::string label)
+        : errors_(errors), table_(table), label_(std::move(label)) {}
+
+    ~TableReader() {
+        for (const auto& [key, node] : table_) {
+            if (!known_.count(std::string(key.str()))) {
+                errors_.add(key.source(), "unknown key " + in_quotes(key.str()) + " in " + label_);
+            }
+        }
+    }
+
+    const std::string& label() const { return label_; }
+
+    void error(const toml::source_region& where, std::string_view key, const std::string& what) {
+        errors_.add(where, in_quotes(key) + " in " + label_ + " " + what);
+    }
+
+    const toml::node* node(std::string_view key) {
+        known_.insert(std::string(key));
+        return table_.get(key);
+    }
+
+    template <typename T>
+    const T* typed(std::string_view key, toml::node_type type) {
+        const toml::node* n = node(key);
+        if (!n) return nullptr;
+        if (n->type() != type) {
+            error(n->source(), key, "must be " + type_name(type) + ", not " + type_name(n->type()));
+            return nullptr;
+        }
+        return n->as<T>();
+    }
+
+    std::optional<Located> string(std::string_view key) {
+        auto* v = typed<toml::value<std::string>>(key, toml::node_type::string);
+        if (!v) return std::nullopt;
+        if (has_control(v->get())) {
+            error(v->source(), key, "must not contain control characters");
+            return std::nullopt;
+        }
+        return Located{v->get(), v->source()};
+    }
+
+    void string(std::string_view key, std::string& out) {
+        if (auto s = string(key)) out = std::move(s->value);
+    }
+
+    void boolean(std::string_view key, bool& out) {
+        if (auto* v = typed<toml::value<bool>>(key, toml::node_type::boolean)) out = v->get();
+    }
+
+    // An integer in [min, max]; `why` says where the bound comes from, when it is not obvious.
+    template <typename T>
+    void integer(std::string_view key, T& out, std::int64_t min, std::int64_t max, std::string_view why = {}) {
+        auto* v = typed<toml::value<std::int64_t>>(key, toml::node_type::integer);
+        if (!v) return;
+        const std::int64_t n = v->get();
+        if (n < min || n > max) {
+            std::string what = max == kNoMax ? "must be at least " + std::to_string(min)
+                                             : "must be " + std::to_string(min) + " to " + std::to_string(max);
+            if (!why.empty()) what += " (" + std::string(why) + ")";
+            error(v->source(), key, what + ", not " + std::to_string(n));
+            return;
+        }
+        out = static_cast<T>(n);
+    }
+
+    std::optional<std::vector<Located>> strings(std::string_view key) {
+        auto* a = typed<toml::array>(key, toml::node_type::array);
+        if (!a) return std::nullopt;
+        std::vector<Located> out;
+        bool ok = true;
+        for (const toml::node& element : *a) {
+            if (auto* s = element.as_string(); s && !has_control(s->get())) {
+                out.push_back({s->get(), s->source()});
+            } else {
+                error(element.source(), key,
+                      s ? "must not contain control characters" : "must hold strings, not " + type_name(element.type()));
+                ok = false;
+            }
+        }
+        if (!ok) return std::nullopt;
+        return out;
+    }
+
+private:
+    Errors& errors_;
+    const toml::table& table_;
+    std::string label_;
+    std::set<std::string> known_;
+};
+
+void read_server(TableReader& r, Config::Server& server) {
+    if (auto hostname = r.string("hostname")) {
+        if (!hostname->value.empty() && !smtp::is_valid_domain(hostname->value, false)) {
+            r.error(hostname->where, "hostname", "must be a domain name, not " + in_quotes(hostname->value));
+        } else {
+            server.hostname = hostname->value;
+        }
+    }
+    if (auto listen = r.strings("listen")) {
+        if (listen->empty()) {
+            r.error(r.node("listen")->source(), "listen", "must name at least one address");
+        } else {
+            std::vector<ListenAddress> addresses;
+            for (const auto& item : *listen) {
+                auto parsed = parse_listen_address(item.value);
+                if (!parsed.value) {
+                    r.error(item.where, "listen", "has " + in_quotes(item.value) + ": " + parsed.error);
+                } else if (std::find(addresses.begin(), addresses.end(), *parsed.value) != addresses.end()) {
+                    r.error(item.where, "listen", "names " + in_quotes(item.value) + " twice");
+                } else {
+                    addresses.push_back(*parsed.value);
+                }
+            }
+            server.listen = std::move(addresses);
+        }
+    }
+    r.integer("threads", server.threads, 0, kMaxThreads, "0 = one per core");
+}
+
+void read_limits(TableReader& r, Config::Limits& limits) {
+    r.integer("message_size", limits.message_size, kMinMessageSize, kNoMax, "octets");
+    r.integer("recipients", limits.recipients, kMinRecipients, kNoMax, "RFC 5321 4.5.3.1.8");
+    r.integer("connections", limits.connections, 1, kNoMax);
+    r.integer("connections_per_client", limits.connections_per_client, 0, kNoMax, "0 = no limit");
+    r.integer("errors", limits.errors, 1, kNoMax);
+    r.integer("command_timeout", limits.command_timeout, kMinTimeout, kMaxTimeout, "seconds");
+    r.integer("data_timeout", limits.data_timeout, kMinTimeout, kMaxTimeout, "seconds");
+}
+
+void read_spool(TableReader& r, Config::Spool& spool) {
+    if (auto path = r.string("path")) {
+        if (path->value.empty()) {
+            r.error(path->where, "path", "must not be empty");
+        } else {
+            spool.path = path->value;
+        }
+    }
+    if (auto sync = r.string("sync")) {
+        if (sync->value == "syncfs") {
+            spool.sync = SyncMode::Syncfs;
+        } else if (sync->value == "fsync") {
+            spool.sync = SyncMode::Fsync;
+        } else {
+            r.error(sync->where, "sync", "must be \"syncfs\" or \"fsync\", not " + in_quotes(sync->value));
+        }
+    }
+}
+
+void read_relay(TableReader& r, Config::Relay& relay) {
+    auto networks = r.strings("trusted_networks");
+    if (!networks) return;
+    std::vector<std::string> out;
+    for (const auto& item : *networks) {
+        auto parsed = parse_network(item.value);
+        if (!parsed.value) {
+            r.error(item.where, "trusted_networks", "has " + in_quotes(item.value) + ": " + parsed.error);
+        } else {
+            out.push_back(item.value);
+        }
+    }
+    relay.trusted_networks = std::move(out);
+}
+
+void read_smtp(TableReader& r, Config::Smtp& smtp) {
+    r.boolean("vrfy", smtp.vrfy);
+    if (auto delimiter = r.string("recipient_delimiter")) {
+        const auto& d = delimiter->value;
+        if (d.size() > 1 || (d.size() == 1 && kDelimiterChars.find(d[0]) == std::string_view::npos)) {
+            r.error(delimiter->where, "recipient_delimiter",
+                    "must be empty or one of " + std::string(kDelimiterChars) + ", not " + in_quotes(d));
+        } else {
+            smtp.recipient_delimiter = d;
+        }
+    }
+}
+
+void read_log(TableReader& r, Config::Log& log) {
+    if (auto level = r.string("level")) {
+        static const std::set<std::string, std::less<>> kLevels{"debug", "info", "warn", "error"};
+        if (!kLevels.count(level->value)) {
+            r.error(level->where, "level", "must be \"debug\", \"info\", \"warn\" or \"error\", not " + in_quotes(level->value));
+        } else {
+            log.level = level->value;
+        }
+    }
+    r.string("file", log.file);
+    r.boolean("dialog", log.dialog);
+}
+
+std::optional<std::string> mailbox_name(TableReader& r, std::string_view key, const Located& item) {
+    if (!is_mailbox_name(item.value)) {
+        r.error(item.where, key, "has " + in_quotes(item.value) + ", not a mailbox name (" + kMailboxNameRule + ")");
+        return std::nullopt;
+    }
+    return item.value;
+}
+
+LocalDomain read_domain(TableReader& r, const toml::table& table) {
+    LocalDomain domain;
+    if (auto name = r.string("name")) {
+        domain.name = lower(name->value);
+        if (!smtp::is_valid_domain(domain.name, false)) {
+            r.error(name->where, "name", "must be a domain name, not " + in_quotes(name->value));
+        }
+    } else if (!r.node("name")) {
+        r.error(table.source(), "name", "is missing");
+    }
+    r.boolean("catch_all", domain.catch_all);
+    if (auto mailboxes = r.strings("mailboxes")) {
+        for (const auto& item : *mailboxes) {
+            auto name = mailbox_name(r, "mailboxes", item);
+            if (!name) continue;
+            if (std::find(domain.mailboxes.begin(), domain.mailboxes.end(), *name) != domain.mailboxes.end()) {
+                r.error(item.where, "mailboxes", "names " + in_quotes(*name) + " twice");
+            } else {
+                domain.mailboxes.push_back(*name);
+            }
+        }
+    }
+    if (auto root = r.string("maildir_root")) {
+        if (root->value.empty()) {
+            r.error(root->where, "maildir_root", "must not be empty");
+        } else {
+            domain.maildir_root = root->value;
+        }
+    }
+    if (auto postmaster = r.string("postmaster")) {
+        if (auto name = mailbox_name(r, "postmaster", *postmaster)) domain.postmaster = *name;
+    }
+    return domain;
+}
+
+void read_domains(Errors& errors, const toml::key& key, const toml::node& node, std::vector<LocalDomain>& out) {
+    const auto* array = node.as_array();
+    const bool tables = array && !array->empty() &&
+                        std::all_of(array->begin(), array->end(), [](const toml::node& n) { return n.is_table(); });
+    if (!tables) {
+        errors.add(key.source(), "'domain' must be one or more [[domain]] tables");
+        return;
+    }
+    std::vector<LocalDomain> domains;
+    std::vector<std::size_t> first_lines;
+    for (const toml::node& element : *array) {
+        const auto& table = *element.as_table();
+        LocalDomain domain;
+        {
+            TableReader r(errors, table, "[[domain]]");
+            domain = read_domain(r, table);
+            if (domain.name.empty()) continue;
+            auto same = std::find_if(domains.begin(), domains.end(),
+                                     [&](const LocalDomain& d) { return d.name == domain.name; });
+            if (same != domains.end()) {
+                r.error(table.get("name")->source(), "name",
+                        "repeats " + in_quotes(domain.name) + " (first on line " +
+                            std::to_string(first_lines[static_cast<std::size_t>(same - domains.begin())]) + ")");
+                continue;
+            }
+        }
+        first_lines.push_back(table.get("name")->source().begin.line);
+        domains.push_back(std::move(domain));
+    }
+    out = std::move(domains);
+}
+
+Config read_config(Errors& errors, const toml::table& root) {
+    Config config;
+    for (const auto& [key, node] : root) {
+        const auto name = key.str();
+        if (name == "domain") {
+            read_domains(errors, key, node, config.domains);
+            continue;
+        }
+        const bool known = name == "server" || name == "limits" || name == "spool" || name == "relay" ||
+                           name == "smtp" || name == "log";
+        if (!known) {
+            errors.add(key.source(), node.is_table() ? "unknown table [" + std::string(name) + "]"
+                                                     : "unknown key " + in_quotes(name));
+            continue;
+        }
+        const auto* table = node.as_table();
+        if (!table) {
+            errors.add(key.source(), in_quotes(name) + " must be a table ([" + std::string(name) + "])");
+            continue;
+        }
+        TableReader r(errors, *table, "[" + std::string(name) + "]");
+        if (name == "server") read_server(r, config.server);
+        if (name == "limits") read_limits(r, config.limits);
+        if (name == "spool") read_spool(r, config.spool);
+        if (name == "relay") read_relay(r, config.relay);
+        if (name == "smtp") read_smtp(r, config.smtp);
+        if (name == "log") read_log(r, config.log);
+    }
+    return config;
+}
+
+LoadResult failure(const std::string& file, std::size_t line, std::size_t column, std::string message) {
+    return {std::nullopt, ConfigError{file, line, column, std::move(message)}};
+}
+
+}  // namespace
+
+LoadResult load_string(std::string_view text, const std::string& name) {
+    toml::table root;
+    try {
+        root = toml::parse(text, name);
+    } catch (const toml::parse_error& e) {
+        return failure(name, e.source().begin.line, e.source().begin.column, escape_controls(e.description()));
+    }
+    Errors errors(name);
+    Config config = read_config(errors, root);
+    if (auto error = errors.first()) return {std::nullopt, std::move(error)};
+    return {std::move(config), std::nullopt};
+}
+
+LoadResult load_file(const std::string& path) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (ec) return failure(path, 0, 0, "cannot read: " + ec.message());
+    if (std::filesystem::is_directory(status)) return failure(path, 0, 0, "cannot read: is a directory");
+    if (std::filesystem::is_regular_file(status) && std::filesystem::file_size(path, ec) > kMaxFileSize) {
+        return failure(path, 0, 0, "cannot read: larger than " + std::to_string(kMaxFileSize) + " bytes");
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return failure(path, 0, 0, std::string("cannot read: ") + std::strerror(errno));
+    std::ostringstream content;
+    content << in.rdbuf();
+    if (in.bad()) return failure(path, 0, 0, "cannot read: I/O error");
+    return load_string(content.str(), path);
+}
+
+}  // namespace ehlo::config

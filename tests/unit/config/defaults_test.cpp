@@ -1,0 +1,72 @@
+// The embedded defaults: what `ehlo serve` runs with when given no file.
+#include <gtest/gtest.h>
+
+#include "config/config.hpp"
+
+namespace ehlo::config {
+namespace {
+
+TEST(ConfigDefaults, ServerListensOnLoopbackOnly) {
+    const Config c;
+    EXPECT_EQ(c.server.hostname, "");
+    ASSERT_EQ(c.server.listen.size(), 1u);
+    EXPECT_EQ(c.server.listen[0], (ListenAddress{"127.0.0.1", 2525}));
+    EXPECT_EQ(c.server.threads, 0u);
+}
+
+TEST(ConfigDefaults, Limits) {
+    const Config c;
+    EXPECT_EQ(c.limits.message_size, 25u * 1024 * 1024);
+    EXPECT_EQ(c.limits.connections, 10000u);
+    EXPECT_EQ(c.limits.connections_per_client, 50u);
+    EXPECT_EQ(c.limits.errors, 10u);
+    EXPECT_EQ(c.limits.data_timeout, 600u);
+}
+
+TEST(ConfigDefaults, RecipientsAtLeast100_Rfc5321_4_5_3_1_8) {
+    EXPECT_GE(Config{}.limits.recipients, 100u);
+}
+
+TEST(ConfigDefaults, CommandTimeoutAtLeastFiveMinutes_Rfc5321_4_5_3_2_7) {
+    EXPECT_GE(Config{}.limits.command_timeout, 300u);
+}
+
+TEST(ConfigDefaults, SpoolRelaySmtpLog) {
+    const Config c;
+    EXPECT_EQ(c.spool.path, "./var/spool");
+    EXPECT_EQ(c.spool.sync, SyncMode::Syncfs);
+    EXPECT_EQ(c.relay.trusted_networks, (std::vector<std::string>{"127.0.0.1/32", "::1/128"}));
+    EXPECT_EQ(c.log.level, "info");
+    EXPECT_EQ(c.log.file, "");
+    EXPECT_FALSE(c.log.dialog);
+    EXPECT_EQ(c.smtp.recipient_delimiter, "+");
+}
+
+TEST(ConfigDefaults, VrfyOffAnswers252_Rfc5321_3_5_3) {
+    EXPECT_FALSE(Config{}.smtp.vrfy);
+}
+
+TEST(ConfigDefaults, LocalhostIsACatchAllDomainWithPostmaster_Rfc5321_4_5_1) {
+    const Config c;
+    ASSERT_EQ(c.domains.size(), 1u);
+    EXPECT_EQ(c.domains[0].name, "localhost");
+    EXPECT_TRUE(c.domains[0].catch_all);
+    EXPECT_TRUE(c.domains[0].mailboxes.empty());
+    EXPECT_EQ(c.domains[0].maildir_root, "./var/mail");
+    EXPECT_EQ(c.domains[0].postmaster, "postmaster");
+}
+
+TEST(ConfigDefaults, EmptyFileGivesTheDefaults) {
+    auto r = load_string("");
+    ASSERT_TRUE(r.config) << r.error->str();
+    EXPECT_EQ(*r.config, Config{});
+}
+
+TEST(ConfigDefaults, EmptyTablesGiveTheDefaults) {
+    auto r = load_string("[server]\n[limits]\n[spool]\n[relay]\n[smtp]\n[log]\n");
+    ASSERT_TRUE(r.config) << r.error->str();
+    EXPECT_EQ(*r.config, Config{});
+}
+
+}  // namespace
+}  // namespace ehlo::config

@@ -1,0 +1,151 @@
+// Loading valid files: every key reaches its field.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+#include "config/config.hpp"
+
+namespace ehlo::config {
+namespace {
+
+constexpr const char* kFull = R"(
+[server]
+hostname = "mx.example.org"
+listen = ["0.0.0.0:25", "[::]:25", "[2001:db8::1]:587"]
+threads = 4
+
+[limits]
+message_size = 1048576
+recipients = 100
+connections = 500
+connections_per_client = 0
+errors = 3
+command_timeout = 60
+data_timeout = 120
+
+[spool]
+path = "/var/spool/ehlo"
+sync = "fsync"
+
+[relay]
+trusted_networks = ["10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::1"]
+
+[smtp]
+vrfy = true
+recipient_delimiter = "-"
+
+[log]
+level = "debug"
+file = "/var/log/ehlo.log"
+dialog = true
+
+[[domain]]
+name = "Example.ORG"
+catch_all = false
+mailboxes = ["alice", "bob.smith", "c_d-e"]
+maildir_root = "/srv/mail/example.org"
+postmaster = "alice"
+
+[[domain]]
+name = "example.net"
+catch_all = true
+)";
+
+Config full_expected() {
+    Config c;
+    c.server.hostname = "mx.example.org";
+    c.server.listen = {{"0.0.0.0", 25}, {"::", 25}, {"2001:db8::1", 587}};
+    c.server.threads = 4;
+    c.limits = {1048576, 100, 500, 0, 3, 60, 120};
+    c.spool = {"/var/spool/ehlo", SyncMode::Fsync};
+    c.relay.trusted_networks = {"10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::1"};
+    c.smtp = {true, "-"};
+    c.log = {"debug", "/var/log/ehlo.log", true};
+    c.domains = {
+        LocalDomain{"example.org", false, {"alice", "bob.smith", "c_d-e"}, "/srv/mail/example.org", "alice"},
+        LocalDomain{"example.net", true, {}, "./var/mail", "postmaster"},
+    };
+    return c;
+}
+
+TEST(ConfigLoad, EveryKeyRoundTrips) {
+    auto r = load_string(kFull, "full.toml");
+    ASSERT_TRUE(r.config) << r.error->str();
+    ASSERT_FALSE(r.error);
+    const Config expected = full_expected();
+    EXPECT_EQ(r.config->server, expected.server);
+    EXPECT_EQ(r.config->limits, expected.limits);
+    EXPECT_EQ(r.config->spool, expected.spool);
+    EXPECT_EQ(r.config->relay, expected.relay);
+    EXPECT_EQ(r.config->smtp, expected.smtp);
+    EXPECT_EQ(r.config->log, expected.log);
+    EXPECT_EQ(r.config->domains, expected.domains);
+    EXPECT_EQ(*r.config, expected);
+}
+
+TEST(ConfigLoad, FromFile) {
+    const auto path = std::filesystem::temp_directory_path() / ("ehlo-config-test-" + std::to_string(::getpid()) + ".toml");
+    {
+        std::ofstream out(path);
+        out << kFull;
+    }
+    auto r = load_file(path.string());
+    std::filesystem::remove(path);
+    ASSERT_TRUE(r.config) << r.error->str();
+    EXPECT_EQ(*r.config, full_expected());
+}
+
+TEST(ConfigLoad, OmittedKeysKeepTheirDefaults) {
+    auto r = load_string("[limits]\nrecipients = 200\n");
+    ASSERT_TRUE(r.config) << r.error->str();
+    Config expected;
+    expected.limits.recipients = 200;
+    EXPECT_EQ(*r.config, expected);
+}
+
+TEST(ConfigLoad, DomainTablesReplaceTheDefaultDomain) {
+    auto r = load_string("[[domain]]\nname = \"example.com\"\n");
+    ASSERT_TRUE(r.config) << r.error->str();
+    ASSERT_EQ(r.config->domains.size(), 1u);
+    EXPECT_EQ(r.config->domains[0], (LocalDomain{"example.com", false, {}, "./var/mail", "postmaster"}));
+}
+
+TEST(ConfigLoad, EmptyDelimiterTurnsSubaddressingOff) {
+    auto r = load_string("[smtp]\nrecipient_delimiter = \"\"\n");
+    ASSERT_TRUE(r.config) << r.error->str();
+    EXPECT_EQ(r.config->smtp.recipient_delimiter, "");
+}
+
+TEST(ConfigLoad, EmptyTrustedNetworksTrustsNoOne) {
+    auto r = load_string("[relay]\ntrusted_networks = []\n");
+    ASSERT_TRUE(r.config) << r.error->str();
+    EXPECT_TRUE(r.config->relay.trusted_networks.empty());
+}
+
+TEST(ConfigLoad, InlineAndDottedTablesAreTheSameKeys) {
+    auto r = load_string("server = { threads = 2 }\nlimits.errors = 5\n");
+    ASSERT_TRUE(r.config) << r.error->str();
+    EXPECT_EQ(r.config->server.threads, 2u);
+    EXPECT_EQ(r.config->limits.errors, 5u);
+}
+
+TEST(ConfigLoad, BoundaryValuesAreAccepted) {
+    auto r = load_string(R"([server]
+listen = ["127.0.0.1:1", "127.0.0.1:65535"]
+threads = 1024
+[limits]
+message_size = 1024
+recipients = 100
+command_timeout = 1
+data_timeout = 86400
+)");
+    ASSERT_TRUE(r.config) << r.error->str();
+    EXPECT_EQ(r.config->server.listen[1].port, 65535);
+    EXPECT_EQ(r.config->limits.message_size, 1024u);
+}
+
+}  // namespace
+}  // namespace ehlo::config

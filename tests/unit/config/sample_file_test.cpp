@@ -1,0 +1,42 @@
+// etc/ehlo.toml is the embedded defaults written out; this keeps the two from drifting apart.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "config/config.hpp"
+
+namespace ehlo::config {
+namespace {
+
+// The sample lives in the source tree: tests/unit/config/ -> ../../../etc/ehlo.toml.
+std::string sample_path() {
+    return (std::filesystem::path(__FILE__).parent_path() / "../../../etc/ehlo.toml").lexically_normal().string();
+}
+
+TEST(SampleFile, LoadsAndEqualsTheEmbeddedDefaults) {
+    auto r = load_file(sample_path());
+    ASSERT_TRUE(r.config) << r.error->str();
+    EXPECT_EQ(*r.config, Config{});
+}
+
+// "every key present": each key the loader knows appears in the sample, uncommented.
+TEST(SampleFile, WritesOutEveryKey) {
+    std::ifstream in(sample_path());
+    ASSERT_TRUE(in);
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string s = text.str();
+    for (const char* key :
+         {"[server]", "hostname =", "listen =", "threads =", "[limits]", "message_size =", "recipients =",
+          "connections =", "connections_per_client =", "errors =", "command_timeout =", "data_timeout =",
+          "[spool]", "path =", "sync =", "[relay]", "trusted_networks =", "[smtp]", "vrfy =",
+          "recipient_delimiter =", "[log]", "level =", "file =", "dialog =", "[[domain]]", "name =",
+          "catch_all =", "mailboxes =", "maildir_root =", "postmaster ="}) {
+        EXPECT_NE(s.find(std::string("\n") + key), std::string::npos) << key;
+    }
+}
+
+}  // namespace
+}  // namespace ehlo::config
