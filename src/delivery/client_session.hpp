@@ -1,0 +1,127 @@
+// The SMTP client protocol engine: one connection to one next hop, carrying one or more
+// messages (RFC 5321 3 and 4; RFC 2920 client rules; RFC 1870, 6152, 6531, 3461 parameters).
+//
+// No sockets, clocks, files or DNS: the caller connects, feeds what the peer sends to feed(),
+// writes what take_output() returns, arms the timer that awaiting() names, and calls abort()
+// when the connection drops or that timer fires. Results come back per recipient.
+//
+// A recipient is Delivered only when the peer answered 2xx to the final "." of a message that
+// listed it. Whatever ends the conversation earlier (a dropped connection, a timeout, a 421,
+// a reply we cannot parse) leaves every recipient not yet finally answered Deferred: without the
+// 250 the message is still ours to deliver (RFC 5321 6.1). If the peer did take it and only its
+// reply was lost, the recipient gets it twice, the lesser harm (4.5.3.2.6, RFC 1047).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "delivery/client_reply.hpp"
+#include "smtp/envelope.hpp"
+#include "smtp/reply.hpp"
+
+namespace ehlo::delivery {
+
+// One message for this next hop.
+struct OutboundMessage {
+    smtp::Envelope envelope;
+    std::vector<std::size_t> recipient_indexes;  // the envelope recipients routed to this hop
+    std::string content;                         // CRLF line endings, not dot-stuffed, as spooled
+    bool eight_bit = false;                      // the content has octets >= 0x80 (RFC 6152)
+    bool needs_smtputf8 = false;                 // an address or header needs SMTPUTF8 (RFC 6531)
+};
+
+enum class Outcome { Delivered, Deferred, Failed };
+
+struct RecipientResult {
+    std::size_t index = 0;  // into envelope.recipients
+    smtp::Reply reply;      // the reply that decided the outcome
+    Outcome outcome = Outcome::Deferred;
+    // The reply came from the peer; false when we made it ourselves (refused before sending,
+    // connection lost): a DSN names the peer as Remote-MTA only for its own replies.
+    bool remote = true;
+};
+
+struct MessageResult {
+    std::vector<RecipientResult> recipients;  // in the order of recipient_indexes
+    std::optional<smtp::Reply> data_reply;    // the reply to DATA or to the final ".", if any
+    // DSN parameters were passed on (the peer offers DSN, RFC 3461 5.2): success notifications
+    // are then the next hop's to send; otherwise a NOTIFY=SUCCESS recipient gets a "relayed" DSN.
+    bool dsn_passed_on = false;
+};
+
+struct ClientOptions {
+    bool pipelining = true;  // pipeline MAIL, RCPT and DATA when the peer offers PIPELINING
+};
+
+// Which RFC 5321 4.5.3.2 client timeout applies to the reply now awaited.
+enum class ClientWait {
+    Nothing,          // no reply awaited: the caller sends a message or quits
+    Greeting,         // 4.5.3.2.1 initial 220: 5 minutes
+    Command,          // EHLO, HELO, RSET, QUIT: 5 minutes, as for MAIL
+    Mail,             // 4.5.3.2.2: 5 minutes
+    Rcpt,             // 4.5.3.2.3: 5 minutes
+    DataInitiation,   // 4.5.3.2.4 DATA until 354: 2 minutes
+    DataTermination,  // 4.5.3.2.6 final "." until its reply: 10 minutes
+};
+std::chrono::seconds timeout_of(ClientWait wait);
+// 4.5.3.2.5: each write of message content (the bytes after 354) must finish within 3 minutes.
+inline constexpr std::chrono::seconds kDataBlockTimeout{3 * 60};
+
+// The DATA section as sent (RFC 5321 4.5.2): a line that starts with "." gets another "." in
+// front, every line ends in CRLF (a bare CR or LF becomes CRLF, 2.3.8), and CRLF "." CRLF ends it.
+std::string data_block(std::string_view content);
+
+class ClientSession {
+public:
+    // `helo_name`: our name for EHLO/HELO (RFC 5321 4.1.1.1: the client's primary host name).
+    explicit ClientSession(std::string helo_name, ClientOptions options = {});
+    ~ClientSession();
+    ClientSession(const ClientSession&) = delete;
+    ClientSession& operator=(const ClientSession&) = delete;
+
+    // Bytes from the peer, in any pieces. Ignored once finished().
+    void feed(std::string_view bytes);
+    // Bytes to send now; empties the buffer.
+    std::string take_output();
+    // The connection dropped or the awaited reply timed out (`reason` says which): every
+    // recipient not finally answered is Deferred with 421 4.4.2 `reason`; the session is over.
+    void abort(std::string_view reason);
+
+    // A message may be given to send(): none is in progress or waiting, and the session is not
+    // ending. True from the start: a message given before the greeting waits for EHLO.
+    bool wants_message() const;
+    // Starts the next transaction as soon as the connection is ready (no RSET is needed after
+    // a completed transaction, RFC 5321 4.1.1.5). Throws std::logic_error unless wants_message()
+    // or if a recipient index is out of range: that is a mistake of the caller, not the peer's.
+    void send(OutboundMessage message);
+    // The results of completed transactions, oldest first; each is given once.
+    std::optional<MessageResult> take_result();
+    // No more messages: QUIT once the current transaction (if any) is complete.
+    void quit();
+
+    // The conversation is over: write what take_output() gives, then close.
+    bool finished() const;
+    // The connection ended abnormally: the greeting or EHLO/HELO was refused, a 421, a reply
+    // we cannot parse, or abort(). Before any message was delivered, the caller tries the next
+    // MX (RFC 5321 5.1), for a 5xx greeting as for a 4xx one: a refusal by one host is not a
+    // refusal by the domain. Queued messages' recipients are all Deferred in that case.
+    bool failed() const;
+    // Why failed(): the peer's reply, or one we made (421 4.4.2 / 4.5.0).
+    const smtp::Reply& connection_error() const;
+
+    // What the peer offered (all false before its EHLO reply, and after a fallback to HELO).
+    const Capabilities& peer() const;
+    // The reply now awaited, for timeout_of().
+    ClientWait awaiting() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ehlo::delivery
