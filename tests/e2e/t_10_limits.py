@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Hard limits, each answered with its reply code and the server staying healthy.
+
+Message size (RFC 1870: declared SIZE= over the limit at MAIL, and actual content over it at
+the end of data, both 552 5.3.4), recipients per message (RFC 5321 4.5.3.1.8 allows a
+limit of no less than 100; beyond it 452 4.5.3, RFC 5321 4.5.3.1.10), connections per
+client and in all (421 4.7.0 at greeting, RFC 5321 3.8).
+"""
+import os
+import time
+
+import harness
+
+SIZE_LIMIT = 100_000
+
+
+class Limits(harness.E2ETest):
+
+    def test_rfc1870_declared_size_over_limit_552(self):
+        server = self.start_server(limits={"message_size": SIZE_LIMIT})
+        with server.connect() as c:
+            c.expect(220)
+            ehlo = c.cmd("EHLO client.test")
+            self.assertIn(b"250-SIZE %d" % SIZE_LIMIT, ehlo.lines)
+            c.line("MAIL FROM:<sender@client.test> SIZE=%d" % (SIZE_LIMIT + 1))
+            c.expect(552, "552 5.3.4")
+            # within the limit is fine
+            c.line("MAIL FROM:<sender@client.test> SIZE=%d" % (SIZE_LIMIT // 2))
+            c.expect(250, "250 2.1.0")
+            c.line("QUIT")
+            c.expect(221)
+
+    def test_rfc1870_actual_size_over_limit_552_at_end_of_data(self):
+        server = self.start_server(limits={"message_size": SIZE_LIMIT})
+        line = b"y" * 98 + b"\r\n"
+        big = harness.simple_message("too-big") + line * (2 * SIZE_LIMIT // len(line))
+        with server.connect() as c:
+            c.expect(220)
+            c.cmd("EHLO client.test")
+            c.send(b"MAIL FROM:<sender@client.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n")
+            c.expect(250)
+            c.expect(250)
+            c.expect(354)
+            c.send(big + b".\r\n")
+            c.expect(552, "552 5.3.4")
+            # the session goes on: a message within the limit is accepted
+            c.send(b"MAIL FROM:<sender@client.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n")
+            c.expect(250)
+            c.expect(250)
+            c.expect(354)
+            c.send(harness.simple_message("small-enough") + b".\r\n")
+            c.expect(250, "250 2.0.0 Ok: queued as")
+            c.line("QUIT")
+            c.expect(221)
+        (path,) = server.wait_for_delivery("alice", 1)
+        server.assert_stays("alice", 1)
+        with open(path, "rb") as f:
+            self.assertIn(b"small-enough", f.read())
+
+    def test_rfc5321_4_5_3_1_8_the_101st_recipient_gets_452(self):
+        server = self.start_server(limits={"recipients": 100}, extra_domains=[{
+            "name": "many.test", "catch_all": True, "mailboxes": [],
+            "maildir_root": "{dir}/many", "postmaster": "postmaster"}])
+        many = os.path.join(server.dir, "many")
+        with server.connect() as c:
+            c.expect(220)
+            c.cmd("EHLO client.test")
+            c.send(b"MAIL FROM:<sender@client.test>\r\n"
+                   + b"".join(b"RCPT TO:<r%d@many.test>\r\n" % i for i in range(1, 103)))
+            c.expect(250, "250 2.1.0")
+            for i in range(1, 101):
+                c.expect(250, "250 2.1.5")
+            c.expect(452, "452 4.5.3")          # the 101st
+            c.expect(452, "452 4.5.3")          # and the 102nd
+            c.line("DATA")
+            c.expect(354)
+            c.send(harness.simple_message("hundred", to="r1@many.test") + b".\r\n")
+            c.expect(250, "250 2.0.0 Ok: queued as")
+            c.line("QUIT")
+            c.expect(221)
+        for user in ("r1", "r50", "r100"):
+            server.wait_for_delivery(user, 1, root=many)
+        deadline = time.monotonic() + harness.DELIVERY_TIMEOUT
+        while len(server.maildir_files("*", root=many)) < 100 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(len(server.maildir_files("*", root=many)), 100)
+        self.assertEqual(server.maildir_files("r101", root=many), [])
+
+    def open_greeted(self, server, n, source=None):
+        conns = []
+        for _ in range(n):
+            c = server.connect(source=source)
+            conns.append(c)
+            c.expect(220)
+        return conns
+
+    def refused_at_greeting(self, server, source=None):
+        with server.connect(source=source) as c:
+            r = c.reply()
+            self.assertTrue(r.last.startswith(b"421 4.7.0"), r.text)
+            self.assertTrue(c.closed_by_peer(), "no close after 421")
+
+    def eventually_greeted(self, server, source=None, timeout=5):
+        """A slot freed by a closed connection becomes usable (the close is asynchronous)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with server.connect(source=source) as c:
+                r = c.reply()
+                if r.code == 220:
+                    c.cmd("QUIT")
+                    return
+            self.assertLess(time.monotonic(), deadline, f"still refused: {r.text!r}")
+            time.sleep(0.1)
+
+    def test_rfc5321_3_8_connections_per_client_421(self):
+        server = self.start_server(limits={"connections_per_client": 3})
+        held = self.open_greeted(server, 3, source="127.0.0.2")
+        try:
+            self.refused_at_greeting(server, source="127.0.0.2")     # the 4th from .2
+            # another client address is not affected
+            with server.connect(source="127.0.0.1") as other:
+                other.expect(220)
+            held.pop().close()
+            self.eventually_greeted(server, source="127.0.0.2")
+        finally:
+            for c in held:
+                c.close()
+
+    def test_rfc5321_3_8_connections_in_all_421(self):
+        server = self.start_server(limits={"connections": 5})
+        held = self.open_greeted(server, 3, source="127.0.0.2") + self.open_greeted(server, 2)
+        try:
+            self.refused_at_greeting(server)                          # the 6th, any client
+            self.refused_at_greeting(server, source="127.0.0.3")
+            held.pop().close()
+            self.eventually_greeted(server)
+            # the held connections still work
+            r = held[0].cmd("NOOP")
+            self.assertEqual(r.code, 250, r.text)
+        finally:
+            for c in held:
+                c.close()
+
+
+if __name__ == "__main__":
+    harness.main()
