@@ -18,7 +18,8 @@ struct Mailbox {
 
     bool operator==(const Mailbox&) const = default;
 
-    std::string str() const { return local_part + "@" + domain; }
+    // "local@domain"; "Postmaster" alone for the domain-less <Postmaster> (RFC 5321 4.1.1.3).
+    std::string str() const { return domain.empty() ? local_part : local_part + "@" + domain; }
     bool needs_smtputf8() const;  // any octet >= 0x80 in local part or domain
     bool is_address_literal() const { return !domain.empty() && domain.front() == '['; }
     // The local part with quoting removed (for matching mailbox names), e.g. "\"a b\"" -> "a b".
@@ -40,6 +41,10 @@ struct ParsedPath {
 // Parses a Path ("<" [ A-d-l ":" ] Mailbox ">") at the start of `in`. A source route is accepted
 // and ignored (4.1.2). `allow_null` accepts "<>" (a reverse-path); `allow_utf8` accepts UTF-8.
 ParsedPath parse_path(std::string_view in, bool allow_null, bool allow_utf8);
+
+// A Forward-path of RCPT: parse_path(in, false, allow_utf8), and also "<Postmaster>" in any
+// case without a domain (RFC 5321 4.1.1.3), as Mailbox{"Postmaster", ""}.
+ParsedPath parse_forward_path(std::string_view in, bool allow_utf8);
 
 // Grammar pieces, exposed for tests and for the other modules that check names.
 bool is_valid_domain(std::string_view d, bool allow_utf8);          // Domain (sub-domains)

@@ -27,7 +27,8 @@ struct SessionConfig {
     std::size_t max_recipients = 1000;             // per transaction; 452 4.5.3 beyond (4.5.3.1.10)
     std::size_t max_errors = 10;                   // bad commands before 421 and close
     bool vrfy = false;                             // VRFY answers 252 unless enabled (RFC 5321 3.5.3)
-    bool starttls_available = false;               // advertise STARTTLS (later: RFC 3207)
+    bool starttls_available = false;               // advertise STARTTLS (RFC 3207)
+    bool dsn = false;                              // advertise DSN, accept its parameters (RFC 3461)
 };
 
 struct ClientInfo {
@@ -61,7 +62,9 @@ public:
     // Observation hooks; the default does nothing.
     // A command line received (without CRLF) or a reply sent; message content never passes here.
     virtual void trace(bool from_client, std::string_view line) { (void)from_client; (void)line; }
-    // A protocol event worth one log line: "helo", "mail", "rcpt", "reject", "quit", ...
+    // A protocol event worth one log line: "helo", "mail", "rcpt", "rejected" (any 4xx/5xx
+    // reply, as detail), "data", "rset", "quit", "starttls", "too-many-errors", "timeout",
+    // "shutdown".
     virtual void event(std::string_view what, std::string_view detail) { (void)what; (void)detail; }
 };
 
@@ -83,10 +86,19 @@ public:
     void message_done(const Reply& reply);
     // The peer closed the connection (mid-transaction content is aborted through the host).
     void peer_closed();
-    // The idle timer expired (RFC 5321 4.5.3.2): 421 4.4.2 and close.
+    // The idle timer expired (RFC 5321 4.5.3.2): 421 4.4.2 and close. Open message content is
+    // aborted through the host. While awaiting_host(), the 421 follows the message's reply.
     void timeout();
-    // The server is stopping: 421 4.3.2 and close (at the next command boundary).
+    // The server is stopping: 421 4.3.2 and close, as timeout() does.
     void shutdown();
+
+    // STARTTLS (RFC 3207) was accepted: its 220 is in take_output(). Everything the client sent
+    // after the command was discarded (plaintext must not leak into the TLS session) and no
+    // input is processed until the network layer has done the handshake and calls tls_started().
+    bool tls_handshake_pending() const;
+    // The TLS handshake succeeded: the session starts over as RFC 3207 4.2 requires (the client
+    // must say EHLO again) and protocol() reports ESMTPS.
+    void tls_started();
 
     // Bytes to send now (replies, possibly several pipelined ones); empties the buffer.
     std::string take_output();

@@ -1,0 +1,30 @@
+// The trace header a receiving SMTP server prepends to a message (RFC 5321 4.4).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace ehlo::smtp {
+
+struct ReceivedFields {
+    std::string helo;             // the EHLO/HELO argument
+    std::string client_address;   // textual IP of the client ("192.0.2.1", "2001:db8::1")
+    std::string by_host;          // our host name
+    std::string protocol;         // RFC 3848 "with" keyword: ESMTP, ESMTPS, UTF8SMTP, ...
+    std::string queue_id;
+    std::optional<std::string> for_recipient;  // only when it names the message's one recipient
+    std::string date;             // RFC 5322 date-time, from the caller (see rfc5322_date)
+};
+
+// "Received: from HELO ([ADDR])\r\n\tby HOST (ehlo) with PROTO id ID\r\n\tfor <RCPT>; DATE\r\n":
+// folded lines ending in CRLF. ADDR is an address literal ("[IPv6:...]" for IPv6, RFC 5321
+// 4.1.3). Without a recipient the date follows the id line. Control characters in any field
+// become '?', so no field can end the header or add one.
+std::string received_header(const ReceivedFields& fields);
+
+// An RFC 5322 3.3 date-time, e.g. "Thu, 01 Jan 1970 00:00:00 +0000", for the instant
+// `unix_seconds` shown in the zone `utc_offset_minutes` east of UTC.
+std::string rfc5322_date(std::int64_t unix_seconds, int utc_offset_minutes);
+
+}  // namespace ehlo::smtp

@@ -1,0 +1,69 @@
+// The Received: trace header of RFC 5321 4.4 and the date of RFC 5322 3.3.
+#include <gtest/gtest.h>
+
+#include "smtp/received.hpp"
+
+namespace ehlo::smtp {
+namespace {
+
+ReceivedFields fields() {
+    ReceivedFields f;
+    f.helo = "client.example";
+    f.client_address = "192.0.2.1";
+    f.by_host = "mx.example";
+    f.protocol = "ESMTP";
+    f.queue_id = "0SD3XM5K2W8G0001";
+    f.for_recipient = "alice@mx.example";
+    f.date = "Thu, 01 Jan 1970 00:00:00 +0000";
+    return f;
+}
+
+TEST(ReceivedHeader, FoldedStampWithForClause_Rfc5321_4_4) {
+    EXPECT_EQ(received_header(fields()),
+              "Received: from client.example ([192.0.2.1])\r\n"
+              "\tby mx.example (ehlo) with ESMTP id 0SD3XM5K2W8G0001\r\n"
+              "\tfor <alice@mx.example>; Thu, 01 Jan 1970 00:00:00 +0000\r\n");
+}
+
+TEST(ReceivedHeader, WithoutRecipientTheDateEndsTheIdLine_Rfc5321_4_4) {
+    auto f = fields();
+    f.for_recipient.reset();
+    EXPECT_EQ(received_header(f),
+              "Received: from client.example ([192.0.2.1])\r\n"
+              "\tby mx.example (ehlo) with ESMTP id 0SD3XM5K2W8G0001; Thu, 01 Jan 1970 00:00:00 +0000\r\n");
+}
+
+TEST(ReceivedHeader, Ipv6ClientIsAnIpv6AddressLiteral_Rfc5321_4_1_3) {
+    auto f = fields();
+    f.client_address = "2001:db8::1";
+    EXPECT_NE(received_header(f).find("from client.example ([IPv6:2001:db8::1])\r\n"), std::string::npos);
+}
+
+TEST(ReceivedHeader, ControlCharactersCannotEndTheHeader) {
+    auto f = fields();
+    f.helo = "evil\r\nX-Injected: yes";
+    f.for_recipient = "a\n@b";
+    const std::string h = received_header(f);
+    EXPECT_EQ(h.find("\r\nX-Injected"), std::string::npos);
+    EXPECT_NE(h.find("evil??X-Injected: yes"), std::string::npos);
+    EXPECT_NE(h.find("<a?@b>"), std::string::npos);
+}
+
+TEST(Rfc5322Date, Epoch_Rfc5322_3_3) { EXPECT_EQ(rfc5322_date(0, 0), "Thu, 01 Jan 1970 00:00:00 +0000"); }
+
+TEST(Rfc5322Date, KnownInstants_Rfc5322_3_3) {
+    EXPECT_EQ(rfc5322_date(1700000000, 0), "Tue, 14 Nov 2023 22:13:20 +0000");
+    EXPECT_EQ(rfc5322_date(1709164800, 0), "Thu, 29 Feb 2024 00:00:00 +0000");  // leap day
+    EXPECT_EQ(rfc5322_date(951782400, 0), "Tue, 29 Feb 2000 00:00:00 +0000");
+    EXPECT_EQ(rfc5322_date(-1, 0), "Wed, 31 Dec 1969 23:59:59 +0000");
+}
+
+TEST(Rfc5322Date, ZoneOffsetShiftsTheLocalTime_Rfc5322_3_3) {
+    EXPECT_EQ(rfc5322_date(1700000000, 90), "Tue, 14 Nov 2023 23:43:20 +0130");
+    EXPECT_EQ(rfc5322_date(1700000000, 120), "Wed, 15 Nov 2023 00:13:20 +0200");
+    EXPECT_EQ(rfc5322_date(0, -480), "Wed, 31 Dec 1969 16:00:00 -0800");
+    EXPECT_EQ(rfc5322_date(0, -30), "Wed, 31 Dec 1969 23:30:00 -0030");
+}
+
+}  // namespace
+}  // namespace ehlo::smtp
