@@ -133,7 +133,8 @@ struct Server::Impl {
     void bind_listeners();
     asio::awaitable<void> accept_loop(tcp::acceptor& acceptor);
     asio::awaitable<void> serve(Worker& w, tcp::socket socket);
-    asio::awaitable<void> flush(std::shared_ptr<Connection> c);
+    // Writes `out` and whatever else the session has to say.
+    asio::awaitable<void> flush(std::shared_ptr<Connection> c, std::string out = {});
     void arm_watchdog(const std::shared_ptr<Connection>& c);
     void begin_stop();
     void stop_worker(Worker& w);
@@ -189,8 +190,8 @@ void Server::Impl::arm_watchdog(const std::shared_ptr<Connection>& c) {
     });
 }
 
-asio::awaitable<void> Server::Impl::flush(std::shared_ptr<Connection> c) {
-    std::string out = c->session->take_output();
+asio::awaitable<void> Server::Impl::flush(std::shared_ptr<Connection> c, std::string out) {
+    out += c->session->take_output();
     while (!out.empty() && !c->closed) {
         c->writing = true;
         auto [ec, n] = co_await asio::async_write(c->socket, asio::buffer(out), use_tuple);
@@ -231,12 +232,14 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
     observe::info("connect", {{"session", c->host->session_id()}, {"client", c->address}, {"port", peer.port()}});
     auto verdict = limiter.admit(c->address);
     c->admitted = verdict == policy::ConnectionLimiter::Verdict::Admitted;
+    // No EHLO yet, so the engine writes no enhanced code; these refusals carry theirs in the
+    // text, as clients and Postfix expect at greeting ("421 4.7.0 ...", RFC 3463 X.7.0, X.3.2).
     if (stopping) {
-        c->session->start_refused({421, "4.3.2", hostname + " Service shutting down"});
+        c->session->start_refused({421, "", "4.3.2 " + hostname + " Service shutting down"});
     } else if (verdict == policy::ConnectionLimiter::Verdict::TooManyTotal) {
-        c->session->start_refused({421, "4.7.0", hostname + " Too many connections, try again later"});
+        c->session->start_refused({421, "", "4.7.0 " + hostname + " Too many connections, try again later"});
     } else if (verdict == policy::ConnectionLimiter::Verdict::TooManyFromClient) {
-        c->session->start_refused({421, "4.7.0", hostname + " Too many connections from your address"});
+        c->session->start_refused({421, "", "4.7.0 " + hostname + " Too many connections from your address"});
     } else {
         c->session->start();
     }
@@ -271,9 +274,16 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
             c->session->peer_closed();
             break;
         }
+        const bool was_in_message = c->session->in_message();
         c->session->receive(std::string_view(buffer.data(), n));
-        c->deadline = Clock::now() + (c->session->in_message() ? data_timeout : command_timeout);
-        co_await flush(c);
+        // The idle timer restarts on progress, not on any byte: in command mode only a complete
+        // command (which always gets a reply) counts, so a client trickling one byte a second
+        // cannot hold a connection open (RFC 5321 4.5.3.2.7); message content counts as it flows.
+        if (c->session->in_message() || was_in_message)
+            c->deadline = Clock::now() + data_timeout;
+        std::string replies = c->session->take_output();
+        if (!replies.empty() && !c->session->in_message()) c->deadline = Clock::now() + command_timeout;
+        co_await flush(c, std::move(replies));
     }
     co_await flush(c);
     c->close();
