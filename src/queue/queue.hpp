@@ -32,6 +32,11 @@ struct QueueOptions {
     std::filesystem::path spool_dir = "./var/spool";
     SyncMode sync = SyncMode::Syncfs;
     std::string hostname = "localhost";  // in Maildir file names
+    // A delivery that failed for a local reason (disk full, permissions) is tried again after
+    // this long; the recipient stays queued meanwhile.
+    std::chrono::milliseconds retry_delay = std::chrono::seconds(60);
+    // Called on a queue thread for every sync system call (tests count them to see batching).
+    std::function<void()> sync_hook;
 };
 
 // Facts about the reception, kept with the message (for logs and later for bounces).
@@ -64,9 +69,11 @@ public:
     // Finish pending commits and running deliveries, then join the threads.
     void stop();
 
+    // Empty when the queue is not running (reply 451). The message must not outlive the queue.
     std::unique_ptr<IncomingMessage> begin(const smtp::Envelope& envelope, const Reception& reception);
     // Make the message durable: content, envelope, end record and directory entry synced.
     // `done(true)` only after that; `done(false)` if it could not be done (reply 451).
+    // After stop(), `done(false)` is called at once, on the caller's thread.
     void commit(std::unique_ptr<IncomingMessage> message, std::function<void(bool ok)> done);
     // Forget a message being received; nothing of it remains on disk.
     void abort(std::unique_ptr<IncomingMessage> message);
@@ -74,6 +81,9 @@ public:
     // Counters for logs, tests and metrics.
     struct Stats {
         std::uint64_t committed = 0, delivered = 0, held = 0, recovered = 0, discarded = 0;
+        std::uint64_t deferred = 0;        // delivery attempts that failed and will be retried
+        std::uint64_t commit_batches = 0;  // group commits: each made a whole batch durable
+        std::uint64_t syncs = 0;           // sync system calls, spool and deliveries together
     };
     Stats stats() const;
 

@@ -1,0 +1,203 @@
+// Queue: the front door. Receiving sessions get an IncomingMessage that buffers content on
+// their own thread; everything that touches the disk is done by the spool thread (group
+// commit) and the delivery thread.
+#include "queue/queue.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "delivery/durability.hpp"
+#include "delivery/file_io.hpp"
+#include "queue/delivery_scheduler.hpp"
+#include "queue/queue_id.hpp"
+#include "queue/recovery.hpp"
+#include "queue/spool_writer.hpp"
+
+namespace ehlo::queue {
+namespace {
+
+// Content is buffered per message up to this size; then it goes to the spool thread to be
+// written, so a session holds at most this much however large its message is. A message
+// that stays below it is delivered straight from memory after its commit.
+constexpr std::size_t kSpillThreshold = 256 * 1024;
+
+// Spool directories hold mail: the server's alone.
+constexpr unsigned kSpoolDirectoryMode = 0700;
+
+delivery::SyncMode to_delivery(SyncMode mode) {
+    return mode == SyncMode::Syncfs ? delivery::SyncMode::Syncfs : delivery::SyncMode::Fsync;
+}
+
+}  // namespace
+
+struct Queue::Impl {
+    QueueOptions options;
+    std::filesystem::path queue_dir, corrupt_dir;
+    QueueCounters counters;
+    QueueIdGenerator ids;
+    DeliveryScheduler scheduler;
+    SpoolWriter spool;
+
+    std::mutex lifecycle;  // start() and stop()
+    std::atomic<bool> accepting{false};
+    delivery::FileDescriptor lock_file;
+
+    Impl(QueueOptions o, Router router)
+        : options(std::move(o)),
+          queue_dir(options.spool_dir / "queue"),
+          corrupt_dir(options.spool_dir / "corrupt"),
+          scheduler(options, to_delivery(options.sync), std::move(router), counters),
+          spool(queue_dir, to_delivery(options.sync), counters,
+                [this](std::shared_ptr<QueuedMessage> m) { scheduler.submit(std::move(m)); }) {
+        counters.sync_hook = options.sync_hook;
+    }
+
+    // In Fsync mode each batch syncs only the queue directory, so the entries that make the
+    // directories themselves reachable are synced here, once. (A syncfs covers them anyway.)
+    void make_directories_durable() {
+        if (options.sync != SyncMode::Fsync) return;
+        for (const auto& dir : {options.spool_dir, options.spool_dir.parent_path()}) {
+            std::error_code ec;
+            delivery::FileDescriptor fd = delivery::open_directory(dir.empty() ? "." : dir, ec);
+            if (ec) continue;
+            counters.count_sync();
+            if (auto sec = delivery::sync_all(fd.get())) throw std::system_error(sec, "cannot sync " + dir.string());
+        }
+    }
+
+    // One process owns a spool: two would deliver each message twice.
+    void lock_spool() {
+        std::error_code ec;
+        auto path = options.spool_dir / "lock";
+        lock_file = delivery::open_file(path, O_RDWR | O_CREAT, 0600, ec);
+        if (ec) throw std::system_error(ec, "cannot open " + path.string());
+        if (::flock(lock_file.get(), LOCK_EX | LOCK_NB) != 0) {
+            int err = errno;
+            lock_file.close();
+            throw std::system_error(err, std::system_category(), "spool in use by another process: " + path.string());
+        }
+    }
+};
+
+// A message being received: content accumulates here, on the receiving session's thread.
+class Incoming final : public IncomingMessage {
+public:
+    Incoming(SpoolWriter& spool, std::shared_ptr<SpoolingMessage> message)
+        : spool_(spool), message_(std::move(message)) {}
+    // Dropped without commit or abort: whatever was written of it goes too.
+    ~Incoming() override {
+        if (!finished_ && spilled_) spool_.abort(std::move(message_));
+    }
+
+    const QueueId& id() const override { return message_->header.id; }
+    std::uint64_t size() const override { return size_; }
+
+    void append(std::string_view bytes) override {
+        buffer_.append(bytes);
+        size_ += bytes.size();
+        if (buffer_.size() >= kSpillThreshold) {
+            spilled_ = true;
+            spool_.write_chunk(message_, std::exchange(buffer_, std::string{}));
+        }
+    }
+
+    void commit(std::function<void(bool)> done) {
+        finished_ = true;
+        spool_.commit(std::move(message_), std::move(buffer_), !spilled_, std::move(done));
+    }
+
+    void abort() {
+        finished_ = true;
+        if (spilled_) spool_.abort(std::move(message_));
+    }
+
+private:
+    SpoolWriter& spool_;
+    std::shared_ptr<SpoolingMessage> message_;
+    std::string buffer_;
+    std::uint64_t size_ = 0;
+    bool spilled_ = false;   // chunks went to the spool thread: the file exists or will
+    bool finished_ = false;  // committed or aborted
+};
+
+Queue::Queue(QueueOptions options, Router router) : impl_(std::make_unique<Impl>(std::move(options), std::move(router))) {}
+
+Queue::~Queue() { stop(); }
+
+void Queue::start() {
+    std::lock_guard lock(impl_->lifecycle);
+    if (impl_->accepting) return;
+    for (const auto& dir : {impl_->options.spool_dir, impl_->queue_dir, impl_->corrupt_dir})
+        if (auto ec = delivery::make_directories(dir, kSpoolDirectoryMode))
+            throw std::system_error(ec, "cannot create " + dir.string());
+    impl_->lock_spool();
+    try {
+        impl_->make_directories_durable();
+        // Messages are written straight into queue/ (an incomplete one is recognised by its
+        // missing End record), so there is no temporary area to clean.
+        auto pending = recover_spool(impl_->queue_dir, impl_->corrupt_dir, impl_->counters);
+        // Submitted before the thread starts, so that they form one batch: one pass over
+        // each Maildir to find what was delivered before the crash, one pair of syncs.
+        for (auto& message : pending) impl_->scheduler.submit(std::move(message));
+        impl_->scheduler.start();
+        impl_->spool.start();
+    } catch (...) {
+        impl_->scheduler.stop();
+        impl_->lock_file.close();
+        throw;
+    }
+    impl_->accepting = true;
+}
+
+void Queue::stop() {
+    std::lock_guard lock(impl_->lifecycle);
+    impl_->accepting = false;
+    // The spool first: its last commits hand their messages to the scheduler, which then
+    // delivers what is ready before it stops.
+    impl_->spool.stop();
+    impl_->scheduler.stop();
+    impl_->lock_file.close();
+}
+
+std::unique_ptr<IncomingMessage> Queue::begin(const smtp::Envelope& envelope, const Reception& reception) {
+    if (!impl_->accepting) return nullptr;
+    auto message = std::make_shared<SpoolingMessage>();
+    message->header.arrival_us = unix_time_us();
+    message->header.id = impl_->ids.next(message->header.arrival_us);
+    message->header.envelope = envelope;
+    message->header.reception = reception;
+    message->path = impl_->queue_dir / message->header.id;
+    return std::make_unique<Incoming>(impl_->spool, std::move(message));
+}
+
+void Queue::commit(std::unique_ptr<IncomingMessage> message, std::function<void(bool ok)> done) {
+    auto* incoming = dynamic_cast<Incoming*>(message.get());
+    if (!incoming) {
+        if (done) done(false);
+        return;
+    }
+    incoming->commit(std::move(done));
+}
+
+void Queue::abort(std::unique_ptr<IncomingMessage> message) {
+    if (auto* incoming = dynamic_cast<Incoming*>(message.get())) incoming->abort();
+}
+
+Queue::Stats Queue::stats() const {
+    const QueueCounters& c = impl_->counters;
+    Stats s;
+    s.committed = c.committed.load();
+    s.delivered = c.delivered.load();
+    s.held = c.held.load();
+    s.recovered = c.recovered.load();
+    s.discarded = c.discarded.load();
+    s.deferred = c.deferred.load();
+    s.commit_batches = c.commit_batches.load();
+    s.syncs = c.syncs.load();
+    return s;
+}
+
+}  // namespace ehlo::queue

@@ -1,0 +1,55 @@
+#include "queue/recipient_state.hpp"
+
+#include "queue/checksum.hpp"
+#include "queue/spool_record.hpp"
+
+namespace ehlo::queue {
+
+std::string encode_state_record(std::uint32_t recipient_index, const RecipientState& state) {
+    std::string payload;
+    PayloadWriter w(payload);
+    w.u32(recipient_index);
+    w.u8(static_cast<std::uint8_t>(state.status));
+    w.u32(state.attempts);
+    w.u64(state.updated_us);
+    w.u64(state.next_attempt_us);
+    w.str(std::string_view(state.text).substr(0, kMaxStateText));
+    std::string record;
+    // The checksum covers the header too, with the final length (payload + 4 checksum bytes).
+    append_record_header(record, RecordType::RecipientState, payload.size() + 4);
+    record += payload;
+    PayloadWriter(record).u32(crc32c(record));
+    return record;
+}
+
+std::optional<StateRecord> decode_state_record(std::string_view payload) {
+    if (payload.size() < 4) return std::nullopt;
+    std::string header;
+    append_record_header(header, RecordType::RecipientState, payload.size());
+    std::string_view body = payload.substr(0, payload.size() - 4);
+    if (crc32c(body, crc32c(header)) != load_u32(payload.data() + body.size())) return std::nullopt;
+
+    PayloadReader r(body);
+    StateRecord out;
+    out.recipient_index = r.u32();
+    std::uint8_t status = r.u8();
+    out.state.attempts = r.u32();
+    out.state.updated_us = r.u64();
+    out.state.next_attempt_us = r.u64();
+    out.state.text = r.str();
+    if (!r.ok_and_done() || status > static_cast<std::uint8_t>(DeliveryStatus::Failed)) return std::nullopt;
+    out.state.status = static_cast<DeliveryStatus>(status);
+    return out;
+}
+
+std::string_view to_string(DeliveryStatus status) {
+    switch (status) {
+        case DeliveryStatus::Pending: return "pending";
+        case DeliveryStatus::Deferred: return "deferred";
+        case DeliveryStatus::Delivered: return "delivered";
+        case DeliveryStatus::Failed: return "failed";
+    }
+    return "unknown";
+}
+
+}  // namespace ehlo::queue

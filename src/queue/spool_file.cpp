@@ -1,0 +1,281 @@
+#include "queue/spool_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <optional>
+
+#include "delivery/file_io.hpp"
+#include "queue/spool_record.hpp"
+
+namespace ehlo::queue {
+namespace {
+
+std::string encode_magic() {
+    std::string p(kSpoolMagic);
+    PayloadWriter(p).u32(kSpoolFormatVersion);
+    return p;
+}
+
+std::string encode_identity(const SpoolHeader& h) {
+    std::string p;
+    PayloadWriter w(p);
+    w.str(h.id);
+    w.u64(h.arrival_us);
+    return p;
+}
+
+std::string encode_sender(const std::optional<smtp::Mailbox>& sender) {
+    std::string p;
+    PayloadWriter w(p);
+    w.u8(sender ? 1 : 0);
+    w.str(sender ? std::string_view(sender->local_part) : std::string_view{});
+    w.str(sender ? std::string_view(sender->domain) : std::string_view{});
+    return p;
+}
+
+std::string encode_parameters(const smtp::Envelope& e) {
+    std::string p;
+    PayloadWriter w(p);
+    w.u8(static_cast<std::uint8_t>(e.body));
+    w.u8(e.smtputf8 ? 1 : 0);
+    w.u8(static_cast<std::uint8_t>(e.ret));
+    w.u8(e.declared_size ? 1 : 0);
+    w.u64(e.declared_size.value_or(0));
+    w.str(e.envid);
+    return p;
+}
+
+std::string encode_recipient(const smtp::Recipient& r) {
+    std::string p;
+    PayloadWriter w(p);
+    w.str(r.address.local_part);
+    w.str(r.address.domain);
+    w.str(r.orcpt);
+    w.u32(r.notify);
+    return p;
+}
+
+std::string encode_reception(const Reception& r) {
+    std::string p;
+    PayloadWriter w(p);
+    w.str(r.session_id);
+    w.str(r.client_address);
+    w.str(r.helo);
+    return p;
+}
+
+// Decoders of the envelope records: false if the payload is not what the writer wrote.
+bool decode_identity(std::string_view payload, SpoolHeader& h) {
+    PayloadReader r(payload);
+    h.id = r.str();
+    h.arrival_us = r.u64();
+    return r.ok_and_done();
+}
+
+bool decode_sender(std::string_view payload, smtp::Envelope& e) {
+    PayloadReader r(payload);
+    bool present = r.u8() == 1;
+    smtp::Mailbox m{r.str(), r.str()};
+    if (!r.ok_and_done()) return false;
+    if (present)
+        e.sender = std::move(m);
+    else
+        e.sender.reset();
+    return true;
+}
+
+bool decode_parameters(std::string_view payload, smtp::Envelope& e) {
+    PayloadReader r(payload);
+    std::uint8_t body = r.u8();
+    bool smtputf8 = r.u8() == 1;
+    std::uint8_t ret = r.u8();
+    bool has_size = r.u8() == 1;
+    std::uint64_t size = r.u64();
+    e.envid = r.str();
+    if (!r.ok_and_done() || body > static_cast<std::uint8_t>(smtp::BodyType::BinaryMime) ||
+        ret > static_cast<std::uint8_t>(smtp::DsnRet::Headers))
+        return false;
+    e.body = static_cast<smtp::BodyType>(body);
+    e.smtputf8 = smtputf8;
+    e.ret = static_cast<smtp::DsnRet>(ret);
+    e.declared_size = has_size ? std::optional<std::uint64_t>(size) : std::nullopt;
+    return true;
+}
+
+bool decode_recipient(std::string_view payload, smtp::Envelope& e) {
+    PayloadReader r(payload);
+    smtp::Recipient rcpt;
+    rcpt.address.local_part = r.str();
+    rcpt.address.domain = r.str();
+    rcpt.orcpt = r.str();
+    rcpt.notify = r.u32();
+    if (!r.ok_and_done()) return false;
+    e.recipients.push_back(std::move(rcpt));
+    return true;
+}
+
+bool decode_reception(std::string_view payload, Reception& out) {
+    PayloadReader r(payload);
+    out.session_id = r.str();
+    out.client_address = r.str();
+    out.helo = r.str();
+    return r.ok_and_done();
+}
+
+bool decode_end(std::string_view payload, std::uint64_t& content_size, std::uint32_t& checksum) {
+    PayloadReader r(payload);
+    content_size = r.u64();
+    checksum = r.u32();
+    return r.ok_and_done();
+}
+
+SpoolReadResult fail(SpoolFileStatus status, std::string detail) {
+    SpoolReadResult r;
+    r.status = status;
+    r.detail = std::move(detail);
+    return r;
+}
+
+SpoolReadResult io_error(int err) { return fail(SpoolFileStatus::IoError, std::error_code(err, std::system_category()).message()); }
+
+}  // namespace
+
+std::string encode_spool_head(const SpoolHeader& h) {
+    std::string out;
+    append_record(out, RecordType::Magic, encode_magic());
+    append_record(out, RecordType::Identity, encode_identity(h));
+    append_record(out, RecordType::Sender, encode_sender(h.envelope.sender));
+    append_record(out, RecordType::Parameters, encode_parameters(h.envelope));
+    for (const auto& rcpt : h.envelope.recipients) append_record(out, RecordType::Recipient, encode_recipient(rcpt));
+    append_record(out, RecordType::Reception, encode_reception(h.reception));
+    return out;
+}
+
+void append_content_records(std::string& out, std::string_view content) {
+    while (!content.empty()) {
+        std::string_view piece = content.substr(0, kMaxContentRecord);
+        append_record(out, RecordType::Content, piece);
+        content.remove_prefix(piece.size());
+    }
+}
+
+std::string encode_end_record(std::uint64_t content_size, std::uint32_t checksum) {
+    std::string p;
+    PayloadWriter w(p);
+    w.u64(content_size);
+    w.u32(checksum);
+    std::string out;
+    append_record(out, RecordType::End, p);
+    return out;
+}
+
+SpoolReadResult read_spool_file(const std::filesystem::path& path) {
+    std::error_code ec;
+    delivery::FileDescriptor fd = delivery::open_file(path, O_RDONLY | O_NOFOLLOW, 0, ec);
+    if (ec) return fail(SpoolFileStatus::IoError, ec.message());
+    struct stat st{};
+    if (::fstat(fd.get(), &st) != 0) return io_error(errno);
+
+    // A file that does not even begin like a spool file is not a torn one of ours: it must
+    // not be deleted as an unacknowledged transaction.
+    char first = 0;
+    if (::pread(fd.get(), &first, 1, 0) == 1 && first != static_cast<char>(RecordType::Magic))
+        return fail(SpoolFileStatus::Corrupt, "not a spool file");
+
+    RecordReader reader(fd.get());
+    using S = RecordReader::Status;
+
+    // The magic record first: a file cut inside it is incomplete; anything else is not ours.
+    switch (reader.next()) {
+        case S::Record: break;
+        case S::IoError: return io_error(reader.error());
+        default: return fail(SpoolFileStatus::Incomplete, "no end record");
+    }
+    if (reader.type() != RecordType::Magic || !reader.payload().starts_with(kSpoolMagic))
+        return fail(SpoolFileStatus::Corrupt, "not a spool file");
+    {
+        PayloadReader r(std::string_view(reader.payload()).substr(kSpoolMagic.size()));
+        std::uint32_t version = r.u32();
+        if (!r.ok_and_done()) return fail(SpoolFileStatus::Corrupt, "bad magic record");
+        if (version != kSpoolFormatVersion)
+            return fail(SpoolFileStatus::UnknownVersion, "format version " + std::to_string(version));
+    }
+
+    SpoolReadResult result;
+    SpoolFileContents& c = result.contents;
+    // A malformed record before End is only known to matter once End proves the file whole:
+    // until then it is just as likely to be the torn end of an unacknowledged transaction.
+    std::string malformed;
+    unsigned identities = 0, senders = 0, parameters = 0, receptions = 0;
+    for (bool ended = false; !ended;) {
+        switch (reader.next()) {
+            case S::Record: break;
+            case S::IoError: return io_error(reader.error());
+            default: return fail(SpoolFileStatus::Incomplete, "no end record");
+        }
+        std::string_view payload = reader.payload();
+        bool ok = true;
+        switch (reader.type()) {
+            case RecordType::Identity: ok = decode_identity(payload, c.header) && ++identities == 1; break;
+            case RecordType::Sender: ok = decode_sender(payload, c.header.envelope) && ++senders == 1; break;
+            case RecordType::Parameters: ok = decode_parameters(payload, c.header.envelope) && ++parameters == 1; break;
+            case RecordType::Recipient: ok = decode_recipient(payload, c.header.envelope); break;
+            case RecordType::Reception: ok = decode_reception(payload, c.header.reception) && ++receptions == 1; break;
+            case RecordType::Content: c.content_size += payload.size(); break;
+            case RecordType::End: {
+                std::uint64_t size = 0;
+                std::uint32_t checksum = 0;
+                if (!decode_end(payload, size, checksum) || checksum != reader.checksum_before_record() ||
+                    size != c.content_size)
+                    return fail(SpoolFileStatus::Incomplete, "end record does not match the file");
+                ended = true;
+                break;
+            }
+            default: ok = false; break;
+        }
+        if (!ok && malformed.empty())
+            malformed = "malformed record at offset " + std::to_string(reader.record_offset());
+    }
+
+    if (!malformed.empty()) return fail(SpoolFileStatus::Corrupt, malformed);
+    if (identities != 1 || senders != 1 || parameters != 1 || receptions != 1)
+        return fail(SpoolFileStatus::Corrupt, "envelope records missing");
+    if (c.header.id != path.filename().string()) return fail(SpoolFileStatus::Corrupt, "queue id differs from file name");
+
+    // State records: each stands alone. The first that is torn or damaged ends the intact
+    // part (appends are sequential, so only the last one written can be torn).
+    c.recipients.resize(c.header.envelope.recipients.size());
+    c.intact_length = reader.offset();
+    for (;;) {
+        S s = reader.next();
+        if (s == S::IoError) return io_error(reader.error());
+        if (s != S::Record || reader.type() != RecordType::RecipientState) break;
+        auto record = decode_state_record(reader.payload());
+        if (!record || record->recipient_index >= c.recipients.size()) break;
+        c.recipients[record->recipient_index] = std::move(record->state);
+        c.intact_length = reader.offset();
+    }
+    c.file_length = static_cast<std::uint64_t>(st.st_size);
+    result.status = SpoolFileStatus::Ok;
+    return result;
+}
+
+std::error_code read_spool_content(const std::filesystem::path& path, const delivery::ContentSink& sink) {
+    std::error_code ec;
+    delivery::FileDescriptor fd = delivery::open_file(path, O_RDONLY | O_NOFOLLOW, 0, ec);
+    if (ec) return ec;
+    RecordReader reader(fd.get());
+    for (;;) {
+        switch (reader.next()) {
+            case RecordReader::Status::Record: break;
+            case RecordReader::Status::IoError: return {reader.error(), std::system_category()};
+            default: return std::make_error_code(std::errc::bad_message);
+        }
+        if (reader.type() == RecordType::End) return {};
+        if (reader.type() == RecordType::Content && !sink(reader.payload())) return {};
+    }
+}
+
+}  // namespace ehlo::queue

@@ -1,0 +1,83 @@
+// One message, one file: spool_dir/queue/<queue id>. Its records, in order:
+//
+//   Magic, Identity, Sender, Parameters, Recipient..., Reception   (the envelope)
+//   Content...                                                      (the message, CRLF)
+//   End                    content size and CRC-32C of every byte before it; written last
+//   RecipientState...      appended later, each with its own checksum
+//
+// The End record is the commit point: a file whose End is missing or does not match what
+// precedes it is a transaction that was never acknowledged (its 250 was never sent), and
+// recovery deletes it. Nothing before End is ever rewritten.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "delivery/content.hpp"
+#include "queue/queue.hpp"
+#include "queue/recipient_state.hpp"
+#include "smtp/envelope.hpp"
+
+namespace ehlo::queue {
+
+inline constexpr std::string_view kSpoolMagic = "EHLOSPOOL";
+inline constexpr std::uint32_t kSpoolFormatVersion = 1;
+
+// Everything about a message except its content and the recipients' states.
+struct SpoolHeader {
+    QueueId id;
+    std::uint64_t arrival_us = 0;  // unix time, microseconds
+    smtp::Envelope envelope;
+    Reception reception;
+};
+
+// The records that open a spool file, Magic to Reception.
+std::string encode_spool_head(const SpoolHeader& header);
+// Content records for `content`, cut into pieces of at most kMaxContentRecord.
+void append_content_records(std::string& out, std::string_view content);
+// The End record; `checksum` is the CRC-32C of every byte of the file before it.
+std::string encode_end_record(std::uint64_t content_size, std::uint32_t checksum);
+
+enum class SpoolFileStatus {
+    Ok,
+    Incomplete,      // no valid End record: never acknowledged, to be deleted
+    Corrupt,         // has a valid End but cannot be understood (or is not a spool file)
+    UnknownVersion,  // written by a newer version of the format: left alone
+    IoError,
+};
+
+struct SpoolFileContents {
+    SpoolHeader header;
+    std::uint64_t content_size = 0;
+    std::vector<RecipientState> recipients;  // one per envelope recipient, from the state records
+    std::uint64_t intact_length = 0;         // end of the last intact record; anything after is torn
+    std::uint64_t file_length = 0;
+};
+
+struct SpoolReadResult {
+    SpoolFileStatus status = SpoolFileStatus::IoError;
+    std::string detail;  // what was wrong, for the log
+    SpoolFileContents contents;
+};
+
+// Reads and checks a whole spool file (every byte passes the checksum).
+SpoolReadResult read_spool_file(const std::filesystem::path& path);
+
+// Gives the content records of a spool file to `sink`, in order.
+std::error_code read_spool_content(const std::filesystem::path& path, const delivery::ContentSink& sink);
+
+// The content of a message in the spool, for delivery of messages not held in memory.
+class SpoolContent final : public delivery::ContentSource {
+public:
+    explicit SpoolContent(std::filesystem::path path) : path_(std::move(path)) {}
+    std::error_code write_to(const delivery::ContentSink& sink) const override { return read_spool_content(path_, sink); }
+
+private:
+    std::filesystem::path path_;
+};
+
+}  // namespace ehlo::queue

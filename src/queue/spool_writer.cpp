@@ -1,0 +1,178 @@
+#include "queue/spool_writer.hpp"
+
+#include <fcntl.h>
+
+#include <cstdio>
+
+#include "observe/log.hpp"
+#include "queue/checksum.hpp"
+
+namespace ehlo::queue {
+namespace {
+
+// Spool files are mail: readable by the server only.
+constexpr unsigned kSpoolFileMode = 0600;
+
+}  // namespace
+
+SpoolWriter::SpoolWriter(std::filesystem::path queue_dir, delivery::SyncMode mode, QueueCounters& counters,
+                         CommittedHandler on_committed)
+    : queue_dir_(std::move(queue_dir)), mode_(mode), counters_(counters), on_committed_(std::move(on_committed)) {}
+
+SpoolWriter::~SpoolWriter() { stop(); }
+
+void SpoolWriter::start() {
+    std::lock_guard lock(mutex_);
+    if (running_) return;
+    std::error_code ec;
+    queue_dir_fd_ = delivery::open_directory(queue_dir_, ec);
+    if (ec) throw std::system_error(ec, "cannot open " + queue_dir_.string());
+    running_ = true;
+    stopping_ = false;
+    thread_ = std::thread([this] { run(); });
+}
+
+void SpoolWriter::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        if (!running_) return;
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+    std::lock_guard lock(mutex_);
+    running_ = false;
+    queue_dir_fd_.close();
+}
+
+bool SpoolWriter::enqueue(Work work) {
+    {
+        std::lock_guard lock(mutex_);
+        if (!running_ || stopping_) return false;
+        work_.push_back(std::move(work));
+    }
+    wake_.notify_one();
+    return true;
+}
+
+void SpoolWriter::write_chunk(std::shared_ptr<SpoolingMessage> message, std::string content) {
+    // When stopped, the chunk is dropped: the commit that must follow fails anyway.
+    enqueue(Work{Work::Kind::Chunk, std::move(message), std::move(content), false, {}});
+}
+
+void SpoolWriter::commit(std::shared_ptr<SpoolingMessage> message, std::string rest, bool in_memory,
+                         std::function<void(bool)> done) {
+    if (!enqueue(Work{Work::Kind::Commit, std::move(message), std::move(rest), in_memory, done})) {
+        if (done) done(false);
+    }
+}
+
+void SpoolWriter::abort(std::shared_ptr<SpoolingMessage> message) {
+    // When stopped, a file begun stays without End and recovery deletes it.
+    enqueue(Work{Work::Kind::Abort, std::move(message), {}, false, {}});
+}
+
+void SpoolWriter::run() {
+    std::vector<Work> batch;
+    for (;;) {
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [this] { return !work_.empty() || stopping_; });
+            if (work_.empty()) return;  // stopping, and everything handed in is done
+            batch.swap(work_);
+        }
+        process(batch);
+        batch.clear();
+    }
+}
+
+void SpoolWriter::write(SpoolingMessage& message, std::string_view content, bool end) {
+    if (!message.error.empty()) return;
+    std::string out;
+    if (!message.created) {
+        // O_EXCL: an id is never reused, and if the clock went back across a restart the
+        // collision is refused here rather than overwriting a queued message.
+        std::error_code ec;
+        message.file = delivery::open_file(message.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, kSpoolFileMode, ec);
+        if (ec) {
+            message.error = delivery::describe("cannot create", message.path, ec);
+            return;
+        }
+        message.created = true;
+        out = encode_spool_head(message.header);
+    }
+    append_content_records(out, content);
+    message.content_size += content.size();
+    message.checksum = crc32c(out, message.checksum);
+    if (end) out += encode_end_record(message.content_size, message.checksum);
+    if (auto ec = delivery::write_all(message.file.get(), out)) message.error = delivery::describe("cannot write", message.path, ec);
+}
+
+void SpoolWriter::discard(SpoolingMessage& message) {
+    message.file.close();
+    if (message.created) delivery::remove_file(message.path);
+    message.created = false;
+}
+
+void SpoolWriter::process(std::vector<Work>& batch) {
+    std::vector<Work*> commits;
+    for (Work& work : batch) {
+        SpoolingMessage& message = *work.message;
+        switch (work.kind) {
+            case Work::Kind::Chunk: write(message, work.content, false); break;
+            case Work::Kind::Abort: discard(message); break;
+            case Work::Kind::Commit:
+                write(message, work.content, true);
+                if (message.error.empty() && mode_ == delivery::SyncMode::Fsync) {
+                    counters_.count_sync();
+                    if (auto ec = delivery::sync_data(message.file.get()))
+                        message.error = delivery::describe("cannot sync", message.path, ec);
+                }
+                // Closing before the sync is fine: syncfs covers closed files, and in Fsync
+                // mode the data was synced just above.
+                if (auto ec = message.file.close(); ec && message.error.empty())
+                    message.error = delivery::describe("cannot close", message.path, ec);
+                commits.push_back(&work);
+                break;
+        }
+    }
+    if (commits.empty()) return;
+
+    // One sync for the whole batch. syncfs covers the files' data and their directory
+    // entries; in Fsync mode each file's data is synced above and the directory here.
+    std::string sync_error;
+    counters_.count_sync();
+    counters_.commit_batches.fetch_add(1, std::memory_order_relaxed);
+    std::error_code ec = mode_ == delivery::SyncMode::Syncfs ? delivery::sync_filesystem(queue_dir_fd_.get())
+                                                              : delivery::sync_all(queue_dir_fd_.get());
+    if (ec) sync_error = delivery::describe("cannot sync", queue_dir_, ec);
+
+    for (Work* work : commits) {
+        SpoolingMessage& message = *work->message;
+        const std::string& error = message.error.empty() ? sync_error : message.error;
+        if (!error.empty()) {
+            // Not durable, so not ours: the client is told 451 and will send it again.
+            observe::error("queue-error", {{"id", message.header.id}, {"error", error}});
+            discard(message);
+            if (work->done) work->done(false);
+            continue;
+        }
+        auto queued = std::make_shared<QueuedMessage>();
+        queued->header = std::move(message.header);
+        queued->path = message.path;
+        queued->content_size = message.content_size;
+        if (work->in_memory) queued->content = std::move(work->content);
+        queued->recipients.resize(queued->header.envelope.recipients.size());
+        queued->held_logged.resize(queued->recipients.size());
+        counters_.committed.fetch_add(1, std::memory_order_relaxed);
+        if (work->done) work->done(true);
+        observe::info("queued", {{"id", queued->header.id},
+                                 {"from", reverse_path_text(queued->header.envelope)},
+                                 {"nrcpt", queued->recipients.size()},
+                                 {"size", queued->content_size},
+                                 {"session", queued->header.reception.session_id}});
+        on_committed_(std::move(queued));
+    }
+}
+
+}  // namespace ehlo::queue

@@ -1,0 +1,91 @@
+// The spool thread: writes received messages into their spool files and makes them durable
+// by group commit.
+//
+// Receiving sessions on any thread hand it work (a chunk of a large message, a commit, an
+// abort) and return at once. The thread takes ALL the work waiting, writes every file, then
+// makes the whole batch durable with one sync (syncfs of the spool, or fdatasync of each file
+// and one fsync of the directory), and only then reports success to each committer. While it
+// syncs, new work accumulates for the next batch: the busier the server, the larger the
+// batches, and the cost of a sync is shared by every message in it.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "delivery/durability.hpp"
+#include "delivery/file_io.hpp"
+#include "queue/queued_message.hpp"
+#include "queue/spool_file.hpp"
+
+namespace ehlo::queue {
+
+// A message being received, as the spool thread sees it.
+struct SpoolingMessage {
+    SpoolHeader header;
+    std::filesystem::path path;
+    // Used on the spool thread only:
+    delivery::FileDescriptor file;  // open while chunks arrive
+    bool created = false;           // the file exists (unlink it if the message fails)
+    std::string error;              // set once writing failed; the commit then fails
+    std::uint32_t checksum = 0;     // CRC-32C of everything written so far
+    std::uint64_t content_size = 0;
+};
+
+class SpoolWriter {
+public:
+    using CommittedHandler = std::function<void(std::shared_ptr<QueuedMessage>)>;
+
+    SpoolWriter(std::filesystem::path queue_dir, delivery::SyncMode mode, QueueCounters& counters,
+                CommittedHandler on_committed);
+    ~SpoolWriter();
+
+    // Throws std::system_error when the queue directory cannot be opened.
+    void start();
+    // Finishes all work handed in so far (commits get their answer), then joins the thread.
+    void stop();
+
+    // From receiving threads. A chunk is written to the file, creating it on the first one.
+    void write_chunk(std::shared_ptr<SpoolingMessage> message, std::string content);
+    // The rest of the content, then End; `in_memory` says the content given here is the
+    // whole content (nothing was written as chunks), so delivery may use it without a read.
+    void commit(std::shared_ptr<SpoolingMessage> message, std::string rest, bool in_memory,
+                std::function<void(bool)> done);
+    void abort(std::shared_ptr<SpoolingMessage> message);
+
+private:
+    struct Work {
+        enum class Kind { Chunk, Commit, Abort } kind;
+        std::shared_ptr<SpoolingMessage> message;
+        std::string content;
+        bool in_memory = false;
+        std::function<void(bool)> done;
+    };
+    bool enqueue(Work work);  // false when stopped
+    void run();
+    void process(std::vector<Work>& batch);
+    // Appends records to the file (created with its envelope first); with `end`, the End too.
+    void write(SpoolingMessage& message, std::string_view content, bool end);
+    void discard(SpoolingMessage& message);
+
+    std::filesystem::path queue_dir_;
+    delivery::SyncMode mode_;
+    QueueCounters& counters_;
+    CommittedHandler on_committed_;
+    delivery::FileDescriptor queue_dir_fd_;
+
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::vector<Work> work_;
+    bool running_ = false;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace ehlo::queue

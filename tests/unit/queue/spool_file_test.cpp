@@ -1,0 +1,256 @@
+#include "queue/spool_file.hpp"
+
+#include <gtest/gtest.h>
+
+#include "queue/checksum.hpp"
+#include "queue/queue_id.hpp"
+#include "queue/spool_record.hpp"
+#include "test_support.hpp"
+
+namespace ehlo::queue {
+namespace {
+
+using testing::TempDir;
+using testing::write_file;
+
+SpoolHeader sample_header() {
+    SpoolHeader h;
+    h.id = make_queue_id(1700000000123456ull, 1);
+    h.arrival_us = 1700000000123456ull;
+    h.envelope.sender = smtp::Mailbox{"\"odd local\"", "example.org"};
+    h.envelope.recipients.push_back({{"alice", "example.com"}, "rfc822;alice@example.com", smtp::notify::Failure | smtp::notify::Delay});
+    h.envelope.recipients.push_back({{"bob", "[192.0.2.7]"}, "", 0});
+    h.envelope.body = smtp::BodyType::EightBitMime;
+    h.envelope.smtputf8 = true;
+    h.envelope.declared_size = 12345;
+    h.envelope.envid = "env-1";
+    h.envelope.ret = smtp::DsnRet::Headers;
+    h.reception = {"s-42", "2001:db8::1", "client.example"};
+    return h;
+}
+
+// A whole spool file as the spool thread writes it.
+std::string spool_file_bytes(const SpoolHeader& h, std::string_view content) {
+    std::string out = encode_spool_head(h);
+    append_content_records(out, content);
+    out += encode_end_record(content.size(), crc32c(out));
+    return out;
+}
+
+TEST(SpoolFile, RoundTripsTheEnvelopeAndContent) {
+    TempDir dir;
+    auto h = sample_header();
+    auto path = dir.path() / h.id;
+    const std::string content = "Subject: x\r\n\r\nbody\r\n";
+    write_file(path, spool_file_bytes(h, content));
+
+    auto r = read_spool_file(path);
+    ASSERT_EQ(r.status, SpoolFileStatus::Ok) << r.detail;
+    const auto& c = r.contents;
+    EXPECT_EQ(c.header.id, h.id);
+    EXPECT_EQ(c.header.arrival_us, h.arrival_us);
+    EXPECT_EQ(c.header.envelope.sender, h.envelope.sender);
+    ASSERT_EQ(c.header.envelope.recipients.size(), 2u);
+    EXPECT_EQ(c.header.envelope.recipients[0].address, h.envelope.recipients[0].address);
+    EXPECT_EQ(c.header.envelope.recipients[0].orcpt, "rfc822;alice@example.com");
+    EXPECT_EQ(c.header.envelope.recipients[0].notify, smtp::notify::Failure | smtp::notify::Delay);
+    EXPECT_EQ(c.header.envelope.recipients[1].address.domain, "[192.0.2.7]");
+    EXPECT_EQ(c.header.envelope.body, smtp::BodyType::EightBitMime);
+    EXPECT_TRUE(c.header.envelope.smtputf8);
+    EXPECT_EQ(c.header.envelope.declared_size, 12345u);
+    EXPECT_EQ(c.header.envelope.envid, "env-1");
+    EXPECT_EQ(c.header.envelope.ret, smtp::DsnRet::Headers);
+    EXPECT_EQ(c.header.reception.session_id, "s-42");
+    EXPECT_EQ(c.header.reception.client_address, "2001:db8::1");
+    EXPECT_EQ(c.header.reception.helo, "client.example");
+    EXPECT_EQ(c.content_size, content.size());
+    ASSERT_EQ(c.recipients.size(), 2u);
+    EXPECT_EQ(c.recipients[0].status, DeliveryStatus::Pending);
+
+    std::string read_back;
+    EXPECT_FALSE(read_spool_content(path, [&](std::string_view p) { read_back += p; return true; }));
+    EXPECT_EQ(read_back, content);
+}
+
+TEST(SpoolFile, NullSenderRoundTrips) {
+    TempDir dir;
+    auto h = sample_header();
+    h.envelope.sender.reset();
+    write_file(dir.path() / h.id, spool_file_bytes(h, "x\r\n"));
+    auto r = read_spool_file(dir.path() / h.id);
+    ASSERT_EQ(r.status, SpoolFileStatus::Ok);
+    EXPECT_FALSE(r.contents.header.envelope.sender);
+}
+
+TEST(SpoolFile, EveryPrefixOfAFileIsIncomplete) {
+    // A crash can cut the file anywhere before End: none of those may pass as a message.
+    TempDir dir;
+    auto h = sample_header();
+    auto path = dir.path() / h.id;
+    const std::string whole = spool_file_bytes(h, "Subject: x\r\n\r\nbody\r\n");
+    for (std::size_t n = 0; n < whole.size(); ++n) {
+        write_file(path, whole.substr(0, n));
+        EXPECT_EQ(read_spool_file(path).status, SpoolFileStatus::Incomplete) << "prefix of " << n << " bytes";
+    }
+    write_file(path, whole);
+    EXPECT_EQ(read_spool_file(path).status, SpoolFileStatus::Ok);
+}
+
+TEST(SpoolFile, AnyChangedByteBeforeEndMakesItIncomplete) {
+    TempDir dir;
+    auto h = sample_header();
+    auto path = dir.path() / h.id;
+    const std::string whole = spool_file_bytes(h, "Subject: x\r\n\r\nbody\r\n");
+    for (std::size_t i = kRecordHeaderSize + kSpoolMagic.size() + 4; i < whole.size(); i += 3) {
+        std::string damaged = whole;
+        damaged[i] = static_cast<char>(damaged[i] ^ 0x01);
+        write_file(path, damaged);
+        EXPECT_NE(read_spool_file(path).status, SpoolFileStatus::Ok) << "byte " << i;
+    }
+}
+
+TEST(SpoolFile, ANewlineInAFieldCannotForgeARecord) {
+    TempDir dir;
+    auto h = sample_header();
+    h.reception.helo = "evil\r\nE\x0c\0\0\0";
+    h.envelope.envid = "x\nS\n";
+    write_file(dir.path() / h.id, spool_file_bytes(h, "a\r\n"));
+    auto r = read_spool_file(dir.path() / h.id);
+    ASSERT_EQ(r.status, SpoolFileStatus::Ok);
+    EXPECT_EQ(r.contents.header.reception.helo, h.reception.helo);
+    EXPECT_EQ(r.contents.header.envelope.envid, h.envelope.envid);
+}
+
+TEST(SpoolFile, StateRecordsAfterEndRebuildEachRecipient) {
+    TempDir dir;
+    auto h = sample_header();
+    auto path = dir.path() / h.id;
+    std::string bytes = spool_file_bytes(h, "x\r\n");
+    RecipientState deferred{DeliveryStatus::Deferred, 1, 10, 70, "disk full"};
+    RecipientState delivered{DeliveryStatus::Delivered, 2, 80, 0, "/m/new/x"};
+    bytes += encode_state_record(1, deferred);
+    bytes += encode_state_record(1, delivered);
+    bytes += encode_state_record(0, deferred);
+    write_file(path, bytes);
+    auto r = read_spool_file(path);
+    ASSERT_EQ(r.status, SpoolFileStatus::Ok);
+    EXPECT_EQ(r.contents.recipients[0].status, DeliveryStatus::Deferred);
+    EXPECT_EQ(r.contents.recipients[0].attempts, 1u);
+    EXPECT_EQ(r.contents.recipients[0].next_attempt_us, 70u);
+    EXPECT_EQ(r.contents.recipients[0].text, "disk full");
+    EXPECT_EQ(r.contents.recipients[1].status, DeliveryStatus::Delivered);
+    EXPECT_EQ(r.contents.recipients[1].text, "/m/new/x");
+    EXPECT_EQ(r.contents.intact_length, bytes.size());
+}
+
+TEST(SpoolFile, ATornLastStateRecordIsIgnored) {
+    TempDir dir;
+    auto h = sample_header();
+    auto path = dir.path() / h.id;
+    const std::string base = spool_file_bytes(h, "x\r\n");
+    const std::string first = encode_state_record(0, {DeliveryStatus::Deferred, 1, 1, 2, "e"});
+    const std::string second = encode_state_record(1, {DeliveryStatus::Delivered, 1, 3, 0, "/m/new/y"});
+    for (std::size_t n = 0; n < second.size(); ++n) {
+        write_file(path, base + first + second.substr(0, n));
+        auto r = read_spool_file(path);
+        ASSERT_EQ(r.status, SpoolFileStatus::Ok) << n;
+        EXPECT_EQ(r.contents.recipients[0].status, DeliveryStatus::Deferred);
+        EXPECT_EQ(r.contents.recipients[1].status, DeliveryStatus::Pending) << n;
+        EXPECT_EQ(r.contents.intact_length, base.size() + first.size());
+    }
+}
+
+TEST(SpoolFile, AStateRecordWithABadChecksumEndsTheIntactPart) {
+    TempDir dir;
+    auto h = sample_header();
+    auto path = dir.path() / h.id;
+    const std::string base = spool_file_bytes(h, "x\r\n");
+    std::string record = encode_state_record(0, {DeliveryStatus::Delivered, 1, 1, 0, "/m/new/z"});
+    record[record.size() - 6] ^= 0x20;
+    write_file(path, base + record + encode_state_record(1, {DeliveryStatus::Delivered, 1, 1, 0, "/m"}));
+    auto r = read_spool_file(path);
+    ASSERT_EQ(r.status, SpoolFileStatus::Ok);
+    EXPECT_EQ(r.contents.recipients[0].status, DeliveryStatus::Pending);
+    EXPECT_EQ(r.contents.recipients[1].status, DeliveryStatus::Pending);
+    EXPECT_EQ(r.contents.intact_length, base.size());
+}
+
+TEST(SpoolFile, StateRecordRoundTripAndRejection) {
+    RecipientState s{DeliveryStatus::Failed, 7, 123456789012345ull, 99, "550 5.1.1 no such user"};
+    std::string record = encode_state_record(3, s);
+    ASSERT_EQ(static_cast<RecordType>(record[0]), RecordType::RecipientState);
+    auto decoded = decode_state_record(std::string_view(record).substr(kRecordHeaderSize));
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->recipient_index, 3u);
+    EXPECT_EQ(decoded->state.status, DeliveryStatus::Failed);
+    EXPECT_EQ(decoded->state.attempts, 7u);
+    EXPECT_EQ(decoded->state.updated_us, 123456789012345ull);
+    EXPECT_EQ(decoded->state.next_attempt_us, 99u);
+    EXPECT_EQ(decoded->state.text, s.text);
+    for (std::size_t n = 0; n + kRecordHeaderSize < record.size(); ++n)
+        EXPECT_FALSE(decode_state_record(std::string_view(record).substr(kRecordHeaderSize, n))) << n;
+}
+
+TEST(SpoolFile, AFileOfANewerFormatVersionIsLeftAlone) {
+    TempDir dir;
+    auto h = sample_header();
+    std::string bytes = spool_file_bytes(h, "x\r\n");
+    bytes[kRecordHeaderSize + kSpoolMagic.size()] = 2;  // version 2
+    write_file(dir.path() / h.id, bytes);
+    EXPECT_EQ(read_spool_file(dir.path() / h.id).status, SpoolFileStatus::UnknownVersion);
+}
+
+TEST(SpoolFile, ACompleteFileUnderAnotherNameIsCorrupt) {
+    TempDir dir;
+    auto h = sample_header();
+    write_file(dir.path() / make_queue_id(5, 5), spool_file_bytes(h, "x\r\n"));
+    EXPECT_EQ(read_spool_file(dir.path() / make_queue_id(5, 5)).status, SpoolFileStatus::Corrupt);
+}
+
+TEST(SpoolFile, AForeignFileIsCorruptNotIncomplete) {
+    TempDir dir;
+    write_file(dir.path() / "f", "From alice Mon Jan 1\nSubject: x\n\nhello\n");
+    EXPECT_EQ(read_spool_file(dir.path() / "f").status, SpoolFileStatus::Corrupt);
+}
+
+TEST(SpoolFile, LargeContentIsCutIntoBoundedRecords) {
+    TempDir dir;
+    auto h = sample_header();
+    std::string content(3 * kMaxContentRecord + 17, 'z');
+    write_file(dir.path() / h.id, spool_file_bytes(h, content));
+    auto r = read_spool_file(dir.path() / h.id);
+    ASSERT_EQ(r.status, SpoolFileStatus::Ok) << r.detail;
+    std::size_t pieces = 0, total = 0;
+    read_spool_content(dir.path() / h.id, [&](std::string_view p) {
+        ++pieces;
+        total += p.size();
+        EXPECT_LE(p.size(), kMaxContentRecord);
+        return true;
+    });
+    EXPECT_EQ(pieces, 4u);
+    EXPECT_EQ(total, content.size());
+}
+
+TEST(PayloadCodec, ReadsWhatWasWrittenAndStopsAtTheEnd) {
+    std::string p;
+    PayloadWriter w(p);
+    w.u8(200);
+    w.u32(0xDEADBEEFu);
+    w.u64(0x0123456789ABCDEFull);
+    w.str(std::string("a\0b", 3));
+    PayloadReader r(p);
+    EXPECT_EQ(r.u8(), 200u);
+    EXPECT_EQ(r.u32(), 0xDEADBEEFu);
+    EXPECT_EQ(r.u64(), 0x0123456789ABCDEFull);
+    EXPECT_EQ(r.str(), std::string("a\0b", 3));
+    EXPECT_TRUE(r.ok_and_done());
+    r.u8();
+    EXPECT_FALSE(r.ok());
+
+    PayloadReader lying(std::string_view("\xff\xff\xff\x7f" "abc", 7));  // a string length past the end
+    EXPECT_EQ(lying.str(), "");
+    EXPECT_FALSE(lying.ok());
+}
+
+}  // namespace
+}  // namespace ehlo::queue
