@@ -53,7 +53,6 @@ int serve(const ServeOptions& options) {
     raise_file_limit();
 
     try {
-        std::filesystem::create_directories(cfg.spool.path);
         policy::Policy policy(cfg);
         queue::QueueOptions qo;
         qo.spool_dir = cfg.spool.path;
