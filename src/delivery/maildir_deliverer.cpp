@@ -59,6 +59,18 @@ bool MaildirDeliverer::prepare(const std::filesystem::path& maildir, std::uint64
         return false;
     }
     device = static_cast<std::uint64_t>(st.st_dev);
+    if (mode_ == SyncMode::Syncfs && !sync_handles_.count(device)) {
+        // syncfs(2) reports only write-back errors that happened after its descriptor was
+        // opened: one long-lived descriptor per file system, opened before any file of ours is
+        // written there, so no failed write can hide behind a fresh descriptor.
+        std::error_code ec;
+        FileDescriptor fd = open_directory(maildir, ec);
+        if (ec) {
+            error = describe("cannot open", maildir, ec);
+            return false;
+        }
+        sync_handles_.emplace(device, std::move(fd));
+    }
     if (mode_ == SyncMode::Fsync) {
         // The per-batch syncs cover files and new/, not the directories' own entries: make
         // those durable once, when the Maildir is first used (a syncfs covers them anyway).
@@ -159,10 +171,12 @@ std::vector<std::string> MaildirDeliverer::sync_places(const std::unordered_map<
         std::unordered_set<std::uint64_t> bad;
         for (const auto& [device, dir] : by_device) {
             std::error_code ec;
-            FileDescriptor fd = open_directory(dir, ec);
-            if (!ec) {
+            auto handle = sync_handles_.find(device);
+            if (handle == sync_handles_.end()) {
+                ec = std::make_error_code(std::errc::bad_file_descriptor);
+            } else {
                 count_sync();
-                ec = sync_filesystem(fd.get());
+                ec = sync_filesystem(handle->second.get());
             }
             if (ec) {
                 error = describe("cannot sync", dir, ec);

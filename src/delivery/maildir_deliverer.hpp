@@ -15,6 +15,7 @@
 
 #include "delivery/content.hpp"
 #include "delivery/durability.hpp"
+#include "delivery/file_io.hpp"
 #include "delivery/maildir.hpp"
 
 namespace ehlo::delivery {
@@ -61,6 +62,7 @@ private:
     SyncMode mode_;
     SyncObserver on_sync_;
     std::unordered_map<std::string, std::uint64_t> known_maildirs_;  // path -> device (st_dev)
+    std::unordered_map<std::uint64_t, FileDescriptor> sync_handles_;  // Syncfs: device -> a directory on it
 };
 
 }  // namespace ehlo::delivery

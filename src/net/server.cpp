@@ -16,7 +16,6 @@
 #include <ctime>
 #include <list>
 #include <thread>
-#include <unistd.h>
 
 #include "net/session_host.hpp"
 #include "observe/log.hpp"
@@ -55,10 +54,9 @@ std::string new_session_id() {
 struct Worker;
 
 struct Connection : std::enable_shared_from_this<Connection> {
-    Connection(Worker& w, tcp::socket s) : worker(w), socket(std::move(s)), watchdog(socket.get_executor()),
-                                           wake(socket.get_executor()) {}
+    explicit Connection(tcp::socket s)
+        : socket(std::move(s)), watchdog(socket.get_executor()), wake(socket.get_executor()) {}
 
-    Worker& worker;
     tcp::socket socket;
     asio::steady_timer watchdog;  // closes the connection when `deadline` passes (RFC 5321 4.5.3.2)
     asio::steady_timer wake;      // cancelled when the queue's verdict arrives
@@ -67,7 +65,6 @@ struct Connection : std::enable_shared_from_this<Connection> {
     bool admitted = false;
     bool writing = false;
     bool closed = false;
-    bool stop_requested = false;
     std::unique_ptr<SessionHost> host;
     std::unique_ptr<smtp::Session> session;
 
@@ -93,11 +90,10 @@ struct Connection : std::enable_shared_from_this<Connection> {
 };
 
 struct Worker {
-    explicit Worker(const smtp::SessionConfig& sc) : session_config(sc) {}
-    asio::io_context io{1};
-    const smtp::SessionConfig& session_config;
-    std::list<std::weak_ptr<Connection>> connections;
     std::thread thread;
+    std::list<std::weak_ptr<Connection>> connections;
+    // Last member: destroyed first, so coroutines it still holds go before the list they use.
+    asio::io_context io{1};
 };
 
 }  // namespace
@@ -126,7 +122,7 @@ struct Server::Impl {
 
     std::vector<std::unique_ptr<Worker>> make_workers(unsigned n) {
         std::vector<std::unique_ptr<Worker>> v;
-        for (unsigned i = 0; i < n; ++i) v.push_back(std::make_unique<Worker>(session_config));
+        for (unsigned i = 0; i < n; ++i) v.push_back(std::make_unique<Worker>());
         return v;
     }
 
@@ -167,12 +163,11 @@ asio::awaitable<void> Server::Impl::accept_loop(tcp::acceptor& acceptor) {
         auto [ec, socket] = co_await acceptor.async_accept(w.io, use_tuple);
         if (ec) {
             if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-            if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
-                // Out of file descriptors: back off instead of spinning on a full backlog.
-                observe::warn("accept-error", {{"error", ec.message()}});
-                asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(100));
-                co_await t.async_wait(use_tuple);
-            }
+            if (ec == asio::error::connection_aborted) continue;  // the client gave up first
+            // Out of descriptors or memory: back off instead of spinning on a full backlog.
+            observe::warn("accept-error", {{"error", ec.message()}});
+            asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(100));
+            co_await t.async_wait(use_tuple);
             continue;
         }
         asio::co_spawn(w.io, serve(w, std::move(socket)), asio::detached);
@@ -211,7 +206,7 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
     socket.set_option(tcp::no_delay(true), ec);
     socket.non_blocking(true, ec);
 
-    auto c = std::make_shared<Connection>(w, std::move(socket));
+    auto c = std::make_shared<Connection>(std::move(socket));
     c->address = client_address(peer);
     smtp::ClientInfo client{c->address, peer.port(), false};
     std::weak_ptr<Connection> weak = c;
@@ -228,6 +223,19 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
     c->session = std::make_unique<smtp::Session>(session_config, client, *c->host);
     c->host->attach(*c->session);
     auto it = w.connections.insert(w.connections.end(), c);
+    // Runs however the coroutine ends (also by an exception or the loop's destruction), so a
+    // connection slot is never leaked.
+    struct Departure {
+        Server::Impl& server;
+        Worker& worker;
+        std::list<std::weak_ptr<Connection>>::iterator entry;
+        std::shared_ptr<Connection> connection;
+        ~Departure() {
+            connection->close();
+            if (connection->admitted) server.limiter.release(connection->address);
+            worker.connections.erase(entry);
+        }
+    } departure{*this, w, it, c};
 
     observe::info("connect", {{"session", c->host->session_id()}, {"client", c->address}, {"port", peer.port()}});
     auto verdict = limiter.admit(c->address);
@@ -261,7 +269,6 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
             if (!c->session->awaiting_host()) {
                 c->deadline = Clock::now() + command_timeout;
                 arm_watchdog(c);
-                if (c->stop_requested) c->session->shutdown();
             }
             co_await flush(c);
             continue;
@@ -286,21 +293,16 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
         co_await flush(c, std::move(replies));
     }
     co_await flush(c);
-    c->close();
     observe::info("disconnect", {{"session", c->host->session_id()}, {"client", c->address}});
-    if (c->admitted) limiter.release(c->address);
-    w.connections.erase(it);
 }
 
 void Server::Impl::stop_worker(Worker& w) {
     for (auto& weak : w.connections) {
         auto c = weak.lock();
         if (!c || c->closed) continue;
-        if (c->session->awaiting_host()) {
-            c->stop_requested = true;  // answer the message first, then say goodbye
-            continue;
-        }
+        // The session defers its 421 until a message being committed has had its answer.
         c->session->shutdown();
+        if (c->session->awaiting_host()) continue;
         c->write_now();
         c->close();
     }
@@ -339,11 +341,8 @@ void Server::Impl::begin_stop() {
 
 Server::Server(const config::Config& config, const policy::Policy& policy, queue::Queue& queue) {
     unsigned threads = config.server.threads ? config.server.threads : std::max(1u, std::thread::hardware_concurrency());
-    std::string hostname = config.server.hostname;
-    if (hostname.empty()) {
-        char buf[256] = {};
-        hostname = ::gethostname(buf, sizeof buf - 1) == 0 && buf[0] ? buf : "localhost";
-    }
+    // `ehlo serve` has filled in the system's host name when the configuration left it empty.
+    std::string hostname = config.server.hostname.empty() ? "localhost" : config.server.hostname;
     impl_ = std::make_unique<Impl>(config, policy, queue, hostname, threads);
     auto& sc = impl_->session_config;
     sc.hostname = hostname;

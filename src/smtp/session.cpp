@@ -149,6 +149,13 @@ void Session::Impl::fail(const Reply& r) {
     }
 }
 
+void Session::Impl::junk(const Reply& r) {
+    if (++junk_ > kMaxJunkCommands)
+        fail(r);
+    else
+        reply(r);
+}
+
 void Session::Impl::close() {
     if (message_open_) {
         message_open_ = false;

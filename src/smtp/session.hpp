@@ -20,6 +20,9 @@ namespace ehlo::smtp {
 inline constexpr std::size_t kMaxCommandLine = 512;   // including CRLF
 inline constexpr std::size_t kMaxTextLine = 1000;     // including CRLF
 inline constexpr std::size_t kMinRecipientLimit = 100;
+// Commands that move no mail (RSET, NOOP, HELP, VRFY, EHLO, HELO) allowed per session before
+// each further one counts as an error (as Postfix's smtpd_junk_command_limit).
+inline constexpr std::size_t kMaxJunkCommands = 100;
 
 struct SessionConfig {
     std::string hostname = "localhost";            // in the greeting and the EHLO reply

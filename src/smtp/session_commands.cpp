@@ -34,7 +34,7 @@ void Session::Impl::on_ehlo(std::string_view arg) {
     r.lines.push_back("CHUNKING");                                           // RFC 3030
     if (config_.dsn) r.lines.push_back("DSN");                               // RFC 3461
     if (config_.starttls_available && !client_.tls) r.lines.push_back("STARTTLS");  // RFC 3207
-    reply(r);
+    junk(r);
 }
 
 void Session::Impl::on_helo(std::string_view arg) {
@@ -46,26 +46,26 @@ void Session::Impl::on_helo(std::string_view arg) {
     greeting_ = Greeting::Helo;
     helo_ = std::string(arg);
     host_.event("helo", helo_);
-    reply(Reply(250, "", config_.hostname));
+    junk(Reply(250, "", config_.hostname));
 }
 
 void Session::Impl::on_rset(std::string_view) {
     // RFC 5321 4.1.1.5; RFC 3030 2: also drops the chunks of an unfinished BDAT transfer.
     reset_transaction();
     host_.event("rset", "");
-    reply(Reply(250, "2.0.0", "Ok"));
+    junk(Reply(250, "2.0.0", "Ok"));
 }
 
-void Session::Impl::on_noop(std::string_view) { reply(Reply(250, "2.0.0", "Ok")); }
+void Session::Impl::on_noop(std::string_view) { junk(Reply(250, "2.0.0", "Ok")); }
 
 void Session::Impl::on_help(std::string_view) {
-    reply(Reply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT; see RFC 5321"));
+    junk(Reply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT; see RFC 5321"));
 }
 
 void Session::Impl::on_vrfy(std::string_view) {
     // RFC 5321 3.5.3: 252 says "cannot verify, but will try to deliver", which discloses no
     // mailbox. With vrfy enabled the answer is the same here; a real lookup belongs to policy.
-    reply(Reply(252, "2.5.0", "Cannot VRFY user, but will accept message"));
+    junk(Reply(252, "2.5.0", "Cannot VRFY user, but will accept message"));
 }
 
 void Session::Impl::on_quit(std::string_view) {

@@ -57,6 +57,9 @@ struct Session::Impl {
     void execute(std::string_view line);
     void reply(const Reply& r);
     void fail(const Reply& r);
+    // Replies as usual; past kMaxJunkCommands such commands count as errors, so a client cannot
+    // keep a session (and the log) busy forever with commands that never send mail.
+    void junk(const Reply& r);
     void close();
     void close_with(const Reply& r);
     void close_or_defer(const Reply& r);
@@ -98,6 +101,7 @@ struct Session::Impl {
     Greeting greeting_ = Greeting::None;
     std::string helo_;
     std::size_t errors_ = 0;
+    std::size_t junk_ = 0;  // commands that move no mail: RSET, NOOP, HELP, VRFY, EHLO, HELO
 
     std::string in_;        // received, not yet processed
     std::size_t pos_ = 0;   // processed prefix of in_
