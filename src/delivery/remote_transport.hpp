@@ -1,0 +1,53 @@
+// Onward delivery as the queue sees it: hand over a message and some of its recipients for one
+// destination, get each recipient's outcome back. The SMTP implementation (RemoteDelivery) runs
+// on its own event loop; tests can stand in with their own transport.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "delivery/client_session.hpp"
+#include "smtp/envelope.hpp"
+
+namespace ehlo::delivery {
+
+// Where a recipient's domain is sent: by DNS MX (RFC 5321 5.1), or to a configured host.
+struct RemoteTarget {
+    std::string domain;               // the recipients' domain (lower case), for MX lookup
+    std::optional<std::string> host;  // configured route / smart host: an IP or a name, no MX lookup
+    std::uint16_t port = 25;
+
+    bool operator==(const RemoteTarget&) const = default;
+    std::string key() const { return host ? *host + ":" + std::to_string(port) : domain; }
+};
+
+struct RemoteJob {
+    std::string queue_id;
+    smtp::Envelope envelope;
+    std::vector<std::size_t> recipients;          // indexes into envelope.recipients, all for `target`
+    std::shared_ptr<const std::string> content;  // as spooled: CRLF, Received header first
+    bool eight_bit = false;                      // content has octets >= 0x80
+    bool needs_smtputf8 = false;                 // an address needs SMTPUTF8 (RFC 6531)
+    RemoteTarget target;
+};
+
+struct RemoteOutcome {
+    std::vector<RecipientResult> recipients;  // one per job recipient: Delivered, Deferred or Failed
+    std::string remote_mta;                   // the host that gave the last reply ("mx1.example [192.0.2.1]")
+    // The next hop offers DSN and was given the NOTIFY/ORCPT parameters (RFC 3461 5.2): success
+    // notifications are then its to send; otherwise NOTIFY=SUCCESS gets a "relayed" DSN from us.
+    bool dsn_passed_on = false;
+};
+
+class RemoteTransport {
+public:
+    virtual ~RemoteTransport() = default;
+    // Any thread. `done` runs once, on a transport thread; it must not block.
+    virtual void deliver(RemoteJob job, std::function<void(RemoteOutcome)> done) = 0;
+};
+
+}  // namespace ehlo::delivery
