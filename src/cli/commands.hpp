@@ -10,7 +10,14 @@ struct ServeOptions {
     bool dialog = false;
 };
 
+struct QueueCommand {
+    std::string config_file;  // empty: the embedded defaults
+    std::string action;       // list, show, flush, hold, release, delete
+    std::string argument;     // queue id (or domain for flush)
+};
+
 int serve(const ServeOptions& options);               // ehlo serve
 int check_config(const std::string& file);            // ehlo check-config FILE
+int queue_command(const QueueCommand& command);       // ehlo queue ACTION [ARG]
 
 }  // namespace ehlo::cli

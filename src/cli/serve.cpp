@@ -2,11 +2,15 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 
 #include "cli/commands.hpp"
 #include "config/config.hpp"
+#include "delivery/remote_delivery.hpp"
+#include "delivery/resolver.hpp"
+#include "net/control_server.hpp"
 #include "net/server.hpp"
 #include "observe/log.hpp"
 #include "policy/policy.hpp"
@@ -54,16 +58,45 @@ int serve(const ServeOptions& options) {
 
     try {
         policy::Policy policy(cfg);
+
+        // Onward delivery: DNS (libunbound on its own thread) and the SMTP client (its own loop).
+        delivery::ResolverOptions ro;
+        ro.forwarders = cfg.dns.forwarders;
+        ro.timeout = std::chrono::seconds(cfg.dns.timeout);
+        ro.dnssec = cfg.dns.dnssec;
+        ro.local_names = {cfg.server.hostname};
+        delivery::Resolver resolver(ro);
+        delivery::RemoteOptions rmo;
+        rmo.helo_name = cfg.outbound.helo_name.empty() ? cfg.server.hostname : cfg.outbound.helo_name;
+        rmo.max_connections = cfg.outbound.connections;
+        rmo.max_connections_per_destination = cfg.outbound.connections_per_destination;
+        rmo.max_messages_per_connection = cfg.outbound.messages_per_connection;
+        rmo.connect_timeout = std::chrono::seconds(cfg.outbound.connect_timeout);
+        rmo.timeout_scale = cfg.outbound.timeout_scale;
+        delivery::RemoteDelivery remote(rmo, resolver);
+
         queue::QueueOptions qo;
         qo.spool_dir = cfg.spool.path;
         qo.sync = cfg.spool.sync == config::SyncMode::Fsync ? queue::SyncMode::Fsync : queue::SyncMode::Syncfs;
         qo.hostname = cfg.server.hostname;
-        queue::Queue queue(qo, [&policy](const smtp::Mailbox& rcpt) { return policy.route(rcpt); });
+        qo.retry_min = std::chrono::seconds(cfg.delivery.retry_min);
+        qo.retry_max = std::chrono::seconds(cfg.delivery.retry_max);
+        qo.lifetime = std::chrono::seconds(cfg.delivery.lifetime);
+        qo.delay_warning = std::chrono::seconds(cfg.delivery.delay_warning);
+        qo.max_received = cfg.delivery.max_received;
+        qo.null_sender_failures_to = config::failure_notice_address(cfg);
+        queue::Queue queue(qo, [&policy](const smtp::Mailbox& rcpt) { return policy.route(rcpt); }, &remote);
+
         net::Server server(cfg, policy, queue);
         queue.start();
+        // After start(): the queue holds the spool lock, so the socket in it is ours to replace.
+        auto control = std::make_unique<net::ControlServer>(config::control_socket_path(cfg), queue);
         observe::info("started", {{"version", EHLO_VERSION}, {"config", options.config_file.empty() ? "embedded" : options.config_file}});
         server.run();
+        control.reset();
         queue.stop();
+        remote.stop();
+        resolver.stop();
     } catch (const std::exception& e) {
         observe::error("fatal", {{"error", e.what()}});
         std::cerr << "ehlo: " << e.what() << "\n";

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,15 @@ struct LocalDomain {
     std::string postmaster = "postmaster";    // mailbox that receives postmaster@ (RFC 5321 4.5.1)
 
     bool operator==(const LocalDomain&) const = default;
+};
+
+// A configured next hop (a smart host): mail for `domain` goes to `host`, with no MX lookup.
+struct OutboundRoute {
+    std::string domain;       // lower-case; "*" = every domain that is not local
+    std::string host;         // an IP address or a host name
+    std::uint16_t port = 25;
+
+    bool operator==(const OutboundRoute&) const = default;
 };
 
 enum class SyncMode {
@@ -71,9 +81,50 @@ struct Config {
     struct Smtp {
         bool vrfy = false;                    // false: VRFY answers 252 (RFC 5321 3.5.3)
         std::string recipient_delimiter = "+";  // alice+tag@ is alice@; empty = off
+        bool dsn = true;                      // advertise DSN (RFC 3461)
 
         bool operator==(const Smtp&) const = default;
     } smtp;
+
+    // The queue's onward life: retries, lifetime, bounces (seconds unless said otherwise).
+    struct Delivery {
+        unsigned retry_min = 60;              // first wait after a temporary failure
+        unsigned retry_max = 3600;            // the wait doubles up to this (RFC 5321 4.5.4.1)
+        unsigned lifetime = 432000;           // then the recipient fails with 4.4.7 (5 days)
+        unsigned delay_warning = 0;           // a "delayed" DSN after this long; 0 = none
+        std::size_t max_received = 50;        // more Received: fields is a loop (RFC 5321 6.3)
+        std::string null_sender_failures_to = "postmaster";  // see failure_notice_address()
+
+        bool operator==(const Delivery&) const = default;
+    } delivery;
+
+    // SMTP client side: connections to other servers.
+    struct Outbound {
+        std::string helo_name;                        // EHLO name; empty = server.hostname
+        std::size_t connections = 100;                // open at once, in all
+        std::size_t connections_per_destination = 10;
+        std::size_t messages_per_connection = 100;
+        unsigned connect_timeout = 30;                // seconds
+        double timeout_scale = 1.0;                   // multiplies the RFC 5321 4.5.3.2 timeouts (tests)
+
+        bool operator==(const Outbound&) const = default;
+    } outbound;
+
+    struct Dns {
+        std::vector<std::string> forwarders;  // "IP" or "IP@port"; empty = /etc/resolv.conf
+        unsigned timeout = 10;                // seconds for a whole lookup
+        bool dnssec = false;                  // validate answers
+
+        bool operator==(const Dns&) const = default;
+    } dns;
+
+    std::vector<OutboundRoute> routes;  // [[route]]: exact domains first, then "*"
+
+    struct Control {
+        std::string socket;  // empty = <spool.path>/control.sock
+
+        bool operator==(const Control&) const = default;
+    } control;
 
     struct Log {
         std::string level = "info";           // debug, info, warn, error
@@ -105,5 +156,13 @@ struct LoadResult {
 // Parse and validate a TOML file. Unknown keys are errors (a typo must not pass silently).
 LoadResult load_file(const std::string& path);
 LoadResult load_string(std::string_view toml, const std::string& name = "<string>");
+
+// Where failures of mail from the null sender are reported: delivery.null_sender_failures_to
+// as written when it names a domain, a bare mailbox name at the first [[domain]], or "" (only
+// log them; also when there is no local domain).
+std::string failure_notice_address(const Config& config);
+
+// The control socket: control.socket, or control.sock in the spool directory.
+std::filesystem::path control_socket_path(const Config& config);
 
 }  // namespace ehlo::config

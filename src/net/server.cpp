@@ -350,6 +350,7 @@ Server::Server(const config::Config& config, const policy::Policy& policy, queue
     sc.max_recipients = config.limits.recipients;
     sc.max_errors = config.limits.errors;
     sc.vrfy = config.smtp.vrfy;
+    sc.dsn = config.smtp.dsn;
     impl_->bind_listeners();
 }
 

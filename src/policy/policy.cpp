@@ -1,4 +1,5 @@
-// Recipient policy: which RCPT TO is accepted, and where its mail goes.
+// Recipient policy: which RCPT TO is accepted, and where its mail goes (a local Maildir, or
+// onward to another server: by MX, or by a configured [[route]]).
 //
 // Two promises rest on this file. ehlo is never an open relay: a recipient outside the local
 // domains is accepted only from a trusted network. And no recipient address ever names a path
@@ -21,6 +22,8 @@ namespace {
 
 // RFC 5321 4.1.1.3: "Postmaster" without a domain, case-insensitive, must be accepted.
 constexpr std::string_view kPostmaster = "postmaster";
+// RFC 5321 4.1.3: the tag of an IPv6 address literal (compared lower-cased).
+constexpr std::string_view kIpv6Tag = "ipv6:";
 
 std::string lower(std::string_view s) {
     std::string out(s);
@@ -49,6 +52,32 @@ struct Policy::Impl {
     std::vector<config::Network> trusted;
     std::vector<config::LocalDomain> domains;  // names lower-case
     std::string delimiter;                     // empty or one character
+    std::vector<config::OutboundRoute> routes;  // domains and hosts lower-case
+
+    // The next hop for a domain that is not local: the first [[route]] for exactly this
+    // domain, else the first for "*", else the domain's MX records (no host).
+    delivery::RemoteTarget remote_target(const smtp::Mailbox& rcpt) const {
+        delivery::RemoteTarget target;
+        target.domain = lower(rcpt.domain);
+        if (rcpt.is_address_literal()) {
+            // RFC 5321 4.1.3 / 5.1: an address literal is the host itself, no DNS, port 25.
+            std::string_view literal(target.domain);
+            literal.remove_prefix(1);
+            literal.remove_suffix(literal.ends_with(']') ? 1 : 0);
+            if (literal.starts_with(kIpv6Tag)) literal.remove_prefix(kIpv6Tag.size());
+            target.host = std::string(literal);
+            return target;
+        }
+        for (const std::string_view wanted : {std::string_view(target.domain), std::string_view("*")}) {
+            for (const auto& route : routes) {
+                if (route.domain != wanted) continue;
+                target.host = route.host;
+                target.port = route.port;
+                return target;
+            }
+        }
+        return target;
+    }
 
     // What a recipient is, once its local part is normalised and looked up.
     struct Destination {
@@ -138,6 +167,13 @@ Policy::Policy(const config::Config& config) : impl_(std::make_unique<Impl>()) {
     const auto& delimiter = config.smtp.recipient_delimiter;
     if (delimiter.size() > 1) throw std::invalid_argument("smtp.recipient_delimiter: more than one character");
     impl_->delimiter = delimiter;
+    for (auto route : config.routes) {
+        if (route.domain.empty() || route.host.empty() || route.port == 0)
+            throw std::invalid_argument("route: domain, host and port are required");
+        route.domain = lower(route.domain);
+        route.host = lower(route.host);
+        impl_->routes.push_back(std::move(route));
+    }
 }
 
 Policy::~Policy() = default;
@@ -169,6 +205,7 @@ smtp::Reply Policy::check_rcpt(const smtp::Mailbox& rcpt, bool client_trusted) c
 
 queue::Route Policy::route(const smtp::Mailbox& rcpt) const {
     const auto destination = impl_->resolve(rcpt);
+    if (destination.kind == Impl::Destination::Kind::Remote) return queue::Route(impl_->remote_target(rcpt));
     if (destination.kind != Impl::Destination::Kind::Mailbox || !destination.domain) return {};
     return {queue::Route::Kind::Maildir, std::filesystem::path(destination.domain->maildir_root) / destination.mailbox};
 }

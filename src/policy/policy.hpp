@@ -27,7 +27,10 @@ public:
     // unknown mailbox of a local domain; 554 5.7.1 relay refused for anyone else.
     smtp::Reply check_rcpt(const smtp::Mailbox& rcpt, bool client_trusted) const;
 
-    // Where an accepted recipient's mail goes: a local Maildir, or held for onward delivery.
+    // Where an accepted recipient's mail goes: a local Maildir; onward (Remote) for a domain
+    // that is not local, to the host of the first [[route]] for exactly that domain, else of
+    // the "*" route, else by MX (no host); an address literal to that address, port 25.
+    // Held: a local domain's unknown mailbox, or a bare name other than Postmaster.
     queue::Route route(const smtp::Mailbox& rcpt) const;
 
     bool is_local_domain(std::string_view domain) const;

@@ -2,15 +2,25 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 
 #include "delivery/file_io.hpp"
 #include "delivery/maildir.hpp"
 #include "observe/log.hpp"
+#include "queue/outcome_text.hpp"
+#include "queue/scheduler_pass.hpp"
 
 namespace ehlo::queue {
 namespace {
+
+// A clock of the caller's may jump (QueueOptions::clock): the delivery thread looks at it this
+// often while a retry is pending.
+constexpr auto kClockPoll = std::chrono::milliseconds(5);
+// The system clock may be set too: no sleep lasts longer than this, so a retry is not missed
+// by more.
+constexpr auto kLongestSleep = std::chrono::seconds(60);
 
 std::string seconds_since(std::uint64_t then_us, std::uint64_t now_us) {
     double seconds = now_us > then_us ? static_cast<double>(now_us - then_us) / 1e6 : 0.0;
@@ -19,199 +29,380 @@ std::string seconds_since(std::uint64_t then_us, std::uint64_t now_us) {
     return text;
 }
 
-// Where each delivery job came from.
-struct JobOrigin {
-    std::size_t message;  // index in the batch
-    std::size_t recipient;
-};
-
 }  // namespace
 
+void SchedulerCore::post(std::uint64_t from_run, SchedulerEvent event) {
+    {
+        std::lock_guard lock(mutex);
+        if (!open || from_run != run) return;  // stopped, or an earlier run's: dropped
+        events.push_back(std::move(event));
+    }
+    wake.notify_one();
+}
+
 DeliveryScheduler::DeliveryScheduler(const QueueOptions& options, delivery::SyncMode sync, Router router,
-                                     QueueCounters& counters)
+                                     QueueCounters& counters, delivery::RemoteTransport* remote, Injector injector)
     : hostname_(options.hostname),
       retry_delay_(options.retry_delay),
+      max_received_(options.max_received),
+      null_sender_failures_to_(options.null_sender_failures_to),
+      clock_(options.clock),
+      stop_grace_(options.remote_stop_grace),
       router_(std::move(router)),
       counters_(counters),
-      deliverer_(sync, [&counters] { counters.count_sync(); }) {}
+      deliverer_(sync, [&counters] { counters.count_sync(); }),
+      remote_(remote),
+      injector_(std::move(injector)),
+      core_(std::make_shared<SchedulerCore>()) {
+    retry_.first_backoff = options.retry_min;
+    retry_.max_backoff = options.retry_max;
+    retry_.lifetime = options.lifetime;
+    if (options.delay_warning.count() > 0) retry_.delay_warning = options.delay_warning;
+}
 
 DeliveryScheduler::~DeliveryScheduler() { stop(); }
 
+std::uint64_t DeliveryScheduler::now_us() const { return clock_ ? to_unix_us(clock_()) : unix_time_us(); }
+
 void DeliveryScheduler::start() {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(core_->mutex);
     if (running_) return;
     running_ = true;
     stopping_ = false;
-    thread_ = std::thread([this] { run(); });
+    core_->open = true;
+    ++core_->run;
+    thread_ = std::thread([this, run_id = core_->run] { run(run_id); });
 }
 
 void DeliveryScheduler::stop() {
     {
-        std::lock_guard lock(mutex_);
+        std::lock_guard lock(core_->mutex);
         if (!running_) {
-            ready_.clear();  // submitted by a start() that failed: they stay on disk
+            // Submitted by a start() that failed: they stay on disk.
+            ready_.clear();
+            messages_.clear();
+            timers_.clear();
             return;
         }
         stopping_ = true;
+        stop_deadline_ = std::chrono::steady_clock::now() + stop_grace_;
     }
-    wake_.notify_one();
+    core_->wake.notify_all();
     thread_.join();
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(core_->mutex);
     running_ = false;
+    core_->open = false;  // outcomes still to come are dropped: those recipients stay on disk
+    core_->events.clear();
     ready_.clear();
-    retries_.clear();
+    timers_.clear();
+    messages_.clear();
+    jobs_in_flight_ = 0;
 }
 
 void DeliveryScheduler::submit(std::shared_ptr<QueuedMessage> message) {
     {
-        std::lock_guard lock(mutex_);
-        ready_.push_back(std::move(message));
+        std::lock_guard lock(core_->mutex);
+        message->prepare();
+        messages_[message->header.id] = message;
+        make_ready(message);
     }
-    wake_.notify_one();
+    core_->wake.notify_one();
 }
 
-void DeliveryScheduler::run() {
-    Batch batch;
+bool DeliveryScheduler::registered(const QueuedMessage& message) const {
+    auto it = messages_.find(message.header.id);
+    return it != messages_.end() && it->second.get() == &message;
+}
+
+void DeliveryScheduler::make_ready(const std::shared_ptr<QueuedMessage>& message) {
+    if (message->in_ready) return;
+    message->in_ready = true;
+    ready_.push_back(message);
+}
+
+void DeliveryScheduler::schedule(const std::shared_ptr<QueuedMessage>& message, std::uint64_t due_us) {
+    // An earlier timer stays: it finds nothing due and schedules again. A later one is left
+    // in the map but no longer matches wake_us, so it is skipped when it comes.
+    if (message->wake_us != 0 && message->wake_us <= due_us) return;
+    message->wake_us = due_us;
+    timers_.emplace(due_us, message);
+}
+
+void DeliveryScheduler::move_due_timers(std::uint64_t now) {
+    while (!timers_.empty() && timers_.begin()->first <= now) {
+        auto node = timers_.extract(timers_.begin());
+        const std::shared_ptr<QueuedMessage>& message = node.mapped();
+        if (message->wake_us != node.key() || !registered(*message)) continue;
+        message->wake_us = 0;
+        make_ready(message);
+    }
+}
+
+void DeliveryScheduler::run(std::uint64_t run_id) {
+    run_ = run_id;
     for (;;) {
+        Batch batch;
+        std::vector<SchedulerEvent> events;
         {
-            std::unique_lock lock(mutex_);
+            std::unique_lock lock(core_->mutex);
             for (;;) {
-                auto now = Clock::now();
-                while (!retries_.empty() && retries_.begin()->first <= now) {
-                    ready_.push_back(std::move(retries_.begin()->second));
-                    retries_.erase(retries_.begin());
+                const std::uint64_t now = now_us();
+                if (!stopping_) move_due_timers(now);
+                if (!ready_.empty() || !core_->events.empty()) break;
+                if (stopping_) {
+                    if (jobs_in_flight_ == 0 || std::chrono::steady_clock::now() >= stop_deadline_) return;
+                    core_->wake.wait_until(lock, stop_deadline_);
+                } else if (timers_.empty()) {
+                    core_->wake.wait(lock);
+                } else {
+                    std::chrono::microseconds sleep = kLongestSleep;
+                    sleep = std::min(sleep, std::chrono::microseconds(timers_.begin()->first - now));
+                    if (clock_) sleep = std::min<std::chrono::microseconds>(sleep, kClockPoll);
+                    core_->wake.wait_for(lock, sleep);
                 }
-                if (!ready_.empty()) break;
-                if (stopping_) return;
-                if (retries_.empty())
-                    wake_.wait(lock);
-                else
-                    wake_.wait_until(lock, retries_.begin()->first);
             }
             batch.swap(ready_);
+            events.swap(core_->events);
+            for (const auto& message : batch) message->in_ready = false;
         }
-        deliver(batch);
-        batch.clear();
+        for (SchedulerEvent& event : events) handle(event);
+        if (!batch.empty()) deliver(batch);
+    }
+}
+
+void DeliveryScheduler::handle(SchedulerEvent& event) {
+    switch (event.kind) {
+        case SchedulerEvent::Kind::RemoteDone: on_remote_done(event); break;
+        case SchedulerEvent::Kind::ReportQueued: on_report_queued(event); break;
     }
 }
 
 void DeliveryScheduler::deliver(const Batch& batch) {
-    std::vector<std::unique_ptr<delivery::ContentSource>> sources;
+    const std::uint64_t now = now_us();
+    std::vector<Pass> passes;
+    bool stopping = false;
+    {
+        std::lock_guard lock(core_->mutex);
+        stopping = stopping_;
+        for (const auto& message : batch) {
+            if (!registered(*message)) continue;
+            if (message->held) {
+                message->content.reset();  // it may wait for long: it is read from the spool later
+                continue;
+            }
+            Pass pass;
+            pass.message = message;
+            for (std::size_t i = 0; i < message->recipients.size(); ++i) {
+                const RecipientState& state = message->recipients[i];
+                if (state.final() || message->busy[i]) continue;
+                if (state.status == DeliveryStatus::Deferred && state.next_attempt_us > now) continue;
+                message->busy[i] = true;
+                pass.due.push_back(i);
+            }
+            // Later attempts read the spool file, so memory stays bounded.
+            pass.content = std::exchange(message->content, nullptr);
+            passes.push_back(std::move(pass));
+        }
+    }
+
+    // Route every due recipient (outside the lock: the router is the caller's code). Remote
+    // deliveries start first, so that they run while the Maildir batch is being synced.
+    std::vector<std::unique_ptr<delivery::ContentSource>> sources(passes.size());
     std::vector<delivery::MaildirJob> jobs;
-    std::vector<JobOrigin> origins;
-    std::vector<std::string> records(batch.size());
-
-    auto defer = [&](QueuedMessage& message, std::size_t index, std::string error, std::string& out) {
-        RecipientState& state = message.recipients[index];
-        state.status = DeliveryStatus::Deferred;
-        state.attempts += 1;
-        state.updated_us = unix_time_us();
-        state.next_attempt_us =
-            state.updated_us + static_cast<std::uint64_t>(std::chrono::microseconds(retry_delay_).count());
-        state.text = std::move(error);
-        out += encode_state_record(static_cast<std::uint32_t>(index), state);
-        counters_.deferred.fetch_add(1, std::memory_order_relaxed);
-        observe::error("delivery-error", {{"id", message.header.id},
-                                          {"to", message.header.envelope.recipients[index].address.str()},
-                                          {"attempts", state.attempts},
-                                          {"error", state.text}});
-    };
-
-    for (std::size_t m = 0; m < batch.size(); ++m) {
-        QueuedMessage& message = *batch[m];
+    std::vector<std::pair<std::size_t, std::size_t>> origins;  // (pass, recipient) of each job
+    for (std::size_t p = 0; p < passes.size(); ++p) {
+        Pass& pass = passes[p];
+        const QueuedMessage& message = *pass.message;
         const auto& envelope = message.header.envelope;
-        if (message.content)
-            sources.push_back(std::make_unique<delivery::MemoryContent>(*message.content));
-        else
-            sources.push_back(std::make_unique<SpoolContent>(message.path));
-        for (std::size_t i = 0; i < message.recipients.size(); ++i) {
-            if (message.recipients[i].final()) continue;
+        for (std::size_t i : pass.due) {
             Route route;
             try {
                 route = router_(envelope.recipients[i].address);
             } catch (const std::exception& e) {
-                defer(message, i, std::string("no route: ") + e.what(), records[m]);
+                pass.results.push_back(Result::local_failure(i, std::string("no route: ") + e.what()));
                 continue;
             }
-            if (route.kind == Route::Kind::Hold) {
-                if (!message.held_logged[i]) {
-                    message.held_logged[i] = true;
-                    counters_.held.fetch_add(1, std::memory_order_relaxed);
-                    observe::info("held", {{"id", message.header.id}, {"to", envelope.recipients[i].address.str()}});
+            if (route.kind == Route::Kind::Remote && remote_) {
+                if (stopping) {
+                    // A transaction begun now would only hold up the stop: the recipient
+                    // keeps its state on disk and is tried after the next start.
+                    Result later;
+                    later.kind = Result::Kind::NotTried;
+                    later.recipient = i;
+                    pass.results.push_back(std::move(later));
+                } else {
+                    pass.remote.emplace_back(i, std::move(route.remote));
                 }
                 continue;
+            }
+            if (route.kind != Route::Kind::Maildir) {
+                // Held: no route, or no transport to carry it onward.
+                Result held;
+                held.kind = Result::Kind::NoRoute;
+                held.recipient = i;
+                pass.results.push_back(std::move(held));
+                continue;
+            }
+            if (!sources[p]) {
+                if (pass.content)
+                    sources[p] = std::make_unique<delivery::MemoryContent>(*pass.content);
+                else
+                    sources[p] = std::make_unique<SpoolContent>(message.path);
             }
             delivery::MaildirJob job;
             job.maildir = route.maildir;
             job.file_name = delivery::maildir_file_name(static_cast<std::int64_t>(message.header.arrival_us / 1000000),
                                                         message.header.id, i, hostname_);
             job.return_path = envelope.sender_str();
-            job.content = sources.back().get();
+            job.content = sources[p].get();
             job.scan_existing = message.recovered;
             jobs.push_back(std::move(job));
-            origins.push_back({m, i});
+            origins.emplace_back(p, i);
+        }
+        if (!pass.remote.empty()) start_remote(pass, pass.results);
+    }
+
+    if (!jobs.empty()) {
+        std::vector<delivery::MaildirResult> results = deliverer_.deliver(jobs);
+        for (std::size_t k = 0; k < results.size(); ++k) {
+            const auto [p, i] = origins[k];
+            const delivery::MaildirResult& result = results[k];
+            if (!result.ok()) {
+                passes[p].results.push_back(Result::local_failure(i, result.error, "maildir"));
+                continue;
+            }
+            Result delivered;
+            delivered.kind = Result::Kind::Delivered;
+            delivered.recipient = i;
+            delivered.text = result.file.string();
+            delivered.peer = "maildir";
+            passes[p].results.push_back(std::move(delivered));
         }
     }
 
-    std::vector<delivery::MaildirResult> results;
-    if (!jobs.empty()) results = deliverer_.deliver(jobs);
-
-    const std::uint64_t done_us = unix_time_us();
-    for (std::size_t k = 0; k < results.size(); ++k) {
-        const std::size_t m = origins[k].message;
-        QueuedMessage& message = *batch[m];
-        const std::size_t index = origins[k].recipient;
-        const delivery::MaildirResult& result = results[k];
-        if (!result.ok()) {
-            defer(message, index, result.error, records[m]);
-            continue;
-        }
-        RecipientState& state = message.recipients[index];
-        state.status = DeliveryStatus::Delivered;
-        state.attempts += 1;
-        state.updated_us = done_us;
-        state.next_attempt_us = 0;
-        state.text = result.file.string();
-        records[m] += encode_state_record(static_cast<std::uint32_t>(index), state);
-        counters_.delivered.fetch_add(1, std::memory_order_relaxed);
-        observe::info("delivered", {{"id", message.header.id},
-                                    {"to", message.header.envelope.recipients[index].address.str()},
-                                    {"mailbox", state.text},
-                                    {"dsn", "2.0.0"},
-                                    {"delay", seconds_since(message.header.arrival_us, done_us)}});
+    for (Pass& pass : passes) {
+        record(*pass.message, pass.results);
+        settle(pass.message);
     }
-
-    for (std::size_t m = 0; m < batch.size(); ++m) finish(*batch[m], records[m], batch[m]);
 }
 
-void DeliveryScheduler::finish(QueuedMessage& message, const std::string& records,
-                               std::shared_ptr<QueuedMessage> keep) {
-    message.content.reset();  // later attempts read the spool file; memory stays bounded
-    bool all_final = true, retry = false;
-    for (const auto& state : message.recipients) {
-        all_final = all_final && state.final();
-        retry = retry || state.status == DeliveryStatus::Deferred;
+void DeliveryScheduler::record(QueuedMessage& message, const std::vector<Result>& results) {
+    if (results.empty()) return;
+    const std::uint64_t now = now_us();
+    std::string records;
+    {
+        std::lock_guard lock(core_->mutex);
+        for (const Result& result : results) records += apply(message, result, now);
     }
-    if (all_final) {
-        // Every recipient is done: the message leaves the queue. Should this unlink be lost
-        // in a crash, recovery finds the recipients done (or their Maildir files) and unlinks.
-        if (auto ec = delivery::remove_file(message.path))
-            observe::error("queue-error", {{"id", message.header.id}, {"error", delivery::describe("cannot remove", message.path, ec)}});
-        return;
+    if (!records.empty()) append(message, records);
+}
+
+std::string DeliveryScheduler::apply(QueuedMessage& message, const Result& result, std::uint64_t now) {
+    const std::size_t i = result.recipient;
+    message.busy[i] = false;
+    const std::string to = message.header.envelope.recipients[i].address.str();
+    const std::string& id = message.header.id;
+    if (result.kind == Result::Kind::NotTried) return {};
+    if (result.kind == Result::Kind::NoRoute) {
+        if (!message.held_logged[i]) {
+            message.held_logged[i] = true;
+            counters_.held.fetch_add(1, std::memory_order_relaxed);
+            observe::info("held", {{"id", id}, {"to", to}});
+        }
+        return {};
     }
-    if (!records.empty()) {
-        std::error_code ec;
-        delivery::FileDescriptor fd = delivery::open_file(message.path, O_WRONLY | O_APPEND | O_NOFOLLOW, 0, ec);
-        if (!ec) ec = delivery::write_all(fd.get(), records);
-        if (!ec) ec = fd.close();
-        // Losing these records costs at most a repeated attempt, never a lost or double delivery.
-        if (ec)
-            observe::error("queue-error", {{"id", message.header.id}, {"error", delivery::describe("cannot record state in", message.path, ec)}});
+
+    RecipientState& state = message.recipients[i];
+    state.attempts += 1;
+    state.updated_us = now;
+    state.next_attempt_us = 0;
+    state.text = result.text;
+    message.remote_mta[i] = result.from_peer ? result.peer : std::string{};
+    std::string outcome;
+    switch (result.kind) {
+        case Result::Kind::Delivered:
+            state.status = DeliveryStatus::Delivered;
+            outcome = "delivered";
+            counters_.delivered.fetch_add(1, std::memory_order_relaxed);
+            if (result.peer == "maildir")
+                observe::info("delivered", {{"id", id}, {"to", to}, {"mailbox", state.text}, {"dsn", "2.0.0"},
+                                            {"delay", seconds_since(message.header.arrival_us, now)}});
+            else
+                observe::info("delivered", {{"id", id}, {"to", to}, {"relay", result.peer}, {"reply", result.text},
+                                            {"delay", seconds_since(message.header.arrival_us, now)}});
+            break;
+        case Result::Kind::Failed:
+            state.status = DeliveryStatus::Failed;
+            outcome = "failed";
+            counters_.failed.fetch_add(1, std::memory_order_relaxed);
+            observe::info("failed", {{"id", id}, {"to", to}, {"relay", result.peer}, {"reply", result.text}});
+            break;
+        case Result::Kind::Deferred: {
+            // Local failures (disk, permissions) come back after retry_delay; remote ones back
+            // off (RFC 5321 4.5.4.1). Either way the lifetime ends it (RFC 3463 4.4.7).
+            bool give_up = false;
+            std::uint64_t next = 0;
+            if (result.local) {
+                give_up = now >= message.header.arrival_us + static_cast<std::uint64_t>(
+                                                                  std::chrono::microseconds(retry_.lifetime).count());
+                next = now + microseconds_of(retry_delay_);
+            } else {
+                auto decision = delivery::after_failure(retry_, time_point_of(message.header.arrival_us), state.attempts,
+                                                        time_point_of(now));
+                give_up = decision.kind == delivery::RetryDecision::Kind::GiveUp;
+                next = unix_us_of(decision.when);
+            }
+            if (give_up) {
+                state.status = DeliveryStatus::Failed;
+                state.text = std::string(kExpiredPrefix) + result.text;
+                outcome = "expired";
+                counters_.failed.fetch_add(1, std::memory_order_relaxed);
+                observe::info("expired", {{"id", id}, {"to", to}, {"attempts", state.attempts}, {"error", result.text},
+                                          {"dsn", delivery::kExpiredStatus}});
+                break;
+            }
+            state.status = DeliveryStatus::Deferred;
+            state.next_attempt_us = next;
+            outcome = "deferred";
+            counters_.deferred.fetch_add(1, std::memory_order_relaxed);
+            if (result.local)
+                observe::error("delivery-error", {{"id", id}, {"to", to}, {"attempts", state.attempts}, {"error", state.text}});
+            else
+                observe::info("deferred", {{"id", id}, {"to", to}, {"relay", result.peer}, {"attempts", state.attempts},
+                                           {"reply", state.text}, {"next", seconds_since(now, next)}});
+            break;
+        }
+        case Result::Kind::NoRoute:
+        case Result::Kind::NotTried: break;
     }
-    if (retry) {
-        std::lock_guard lock(mutex_);
-        retries_.emplace(Clock::now() + retry_delay_, std::move(keep));
-    }
+    message.attempts.push_back({now, i, result.peer, outcome, result.text});
+    if (message.attempts.size() > kMaxAttemptRecords) message.attempts.pop_front();
+    return encode_state_record(static_cast<std::uint32_t>(i), state);
+}
+
+void DeliveryScheduler::append(QueuedMessage& message, const std::string& records) {
+    if (records.empty()) return;
+    std::lock_guard lock(message.file_mutex);
+    append_locked(message, records);
+}
+
+void DeliveryScheduler::append_locked(QueuedMessage& message, const std::string& records) {
+    if (message.removed) return;
+    std::error_code ec;
+    delivery::FileDescriptor fd = delivery::open_file(message.path, O_WRONLY | O_APPEND | O_NOFOLLOW, 0, ec);
+    if (!ec) ec = delivery::write_all(fd.get(), records);
+    if (!ec) ec = fd.close();
+    // Losing these records costs at most a repeated attempt or report, never a lost message.
+    if (ec)
+        observe::error("queue-error", {{"id", message.header.id}, {"error", delivery::describe("cannot record state in", message.path, ec)}});
+}
+
+void DeliveryScheduler::unlink(QueuedMessage& message) {
+    std::lock_guard lock(message.file_mutex);
+    if (message.removed) return;
+    message.removed = true;
+    if (auto ec = delivery::remove_file(message.path))
+        observe::error("queue-error", {{"id", message.header.id}, {"error", delivery::describe("cannot remove", message.path, ec)}});
 }
 
 }  // namespace ehlo::queue

@@ -1,10 +1,22 @@
 // The delivery thread: takes queued messages as they become ready (just committed, found by
-// recovery, or due for a retry), delivers a whole batch at once through the Maildir
-// deliverer, and records each recipient's outcome in the message's spool file.
+// recovery, due for a retry, flushed or released), and in one pass per message attempts every
+// recipient that is due:
+//
+//  - local recipients are delivered in a batch through the Maildir deliverer;
+//  - remote recipients go to the RemoteTransport, one job per next hop, the content shared by
+//    all jobs; their outcomes come back on a transport thread and are moved to this thread;
+//  - each outcome is recorded in the message's spool file (a state record after End), a
+//    temporary failure with its next attempt by the back-off (delivery::RetryPolicy);
+//  - when the pass is complete, the sender is told what they are owed (notification.hpp) by a
+//    DSN queued like any other message, and a message whose recipients are all done and
+//    reported is unlinked; otherwise it waits for its earliest next attempt.
 //
 // A "delivered" record needs no sync of its own: if it is lost in a crash, the recipient is
 // tried again, and the Maildir file name, the same on every attempt, shows it is already
-// there. A message whose recipients are all done is unlinked.
+// there (a remote recipient may get it twice: the lesser harm, RFC 5321 6.1).
+//
+// Queue control (list, show, flush, hold, release, remove) works on the same state from any
+// thread, under the scheduler's lock.
 #pragma once
 
 #include <chrono>
@@ -12,48 +24,131 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "delivery/maildir_deliverer.hpp"
+#include "delivery/remote_transport.hpp"
+#include "delivery/retry.hpp"
+#include "queue/notification.hpp"
 #include "queue/queue.hpp"
 #include "queue/queued_message.hpp"
 
 namespace ehlo::queue {
 
+// Something for the delivery thread that happened elsewhere: a remote delivery reported, or a
+// DSN was committed (or not).
+struct SchedulerEvent {
+    enum class Kind { RemoteDone, ReportQueued } kind = Kind::RemoteDone;
+    std::shared_ptr<QueuedMessage> message;
+    std::vector<std::size_t> recipients;  // RemoteDone: the job's recipients
+    delivery::RemoteOutcome outcome;      // RemoteDone
+    bool committed = false;               // ReportQueued: the DSN is durable
+    OwedReports reported;                 // ReportQueued: what it reports
+    std::string report_id, report_to;     // ReportQueued: the DSN's queue id and recipient
+};
+
+// The part of the scheduler that transport callbacks and commit callbacks reach. It is shared
+// with them, so that a callback that comes after stop(), or after the queue is gone, finds it
+// still there and is simply dropped.
+struct SchedulerCore {
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::vector<SchedulerEvent> events;
+    std::uint64_t run = 0;  // counts start()s: events of an earlier run are dropped
+    bool open = false;
+
+    void post(std::uint64_t from_run, SchedulerEvent event);
+};
+
 class DeliveryScheduler {
 public:
-    DeliveryScheduler(const QueueOptions& options, delivery::SyncMode sync, Router router, QueueCounters& counters);
+    // How the scheduler queues a message it makes itself (a DSN): through the spool writer's
+    // commit, like a received message, so it is as durable as any other.
+    struct Injector {
+        std::function<QueueId(std::uint64_t arrival_us)> new_id;
+        // `done(ok)` runs on the spool thread, or at once on the caller's when it is stopped.
+        std::function<void(SpoolHeader header, std::string content, std::function<void(bool)> done)> commit;
+    };
+
+    DeliveryScheduler(const QueueOptions& options, delivery::SyncMode sync, Router router, QueueCounters& counters,
+                      delivery::RemoteTransport* remote, Injector injector);
     ~DeliveryScheduler();
 
     void start();
-    // Delivers what is ready now, then joins the thread. Retries not yet due stay on disk.
+    // Delivers what is ready now, waits up to remote_stop_grace for remote deliveries in
+    // progress, then joins the thread. Retries not yet due stay on disk.
     void stop();
 
-    // A message to deliver now (any thread).
+    // A message to deliver (any thread): just committed or recovered.
     void submit(std::shared_ptr<QueuedMessage> message);
 
-private:
-    using Clock = std::chrono::steady_clock;
-    using Batch = std::vector<std::shared_ptr<QueuedMessage>>;
+    // Queue control (any thread); see Queue.
+    std::vector<MessageSummary> list() const;
+    std::optional<MessageDetail> show(const QueueId& id) const;
+    std::size_t flush(const std::string& id_or_domain);
+    bool hold(const QueueId& id);
+    bool release(const QueueId& id);
+    bool remove(const QueueId& id);
 
-    void run();
+    // The time now, by the configured clock (unix microseconds).
+    std::uint64_t now_us() const;
+
+private:
+    using Batch = std::vector<std::shared_ptr<QueuedMessage>>;
+    struct Pass;
+    struct Result;
+
+    void run(std::uint64_t run_id);
     void deliver(const Batch& batch);
-    // Writes the batch's new states to the messages' files and schedules what remains.
-    void finish(QueuedMessage& message, const std::string& records, std::shared_ptr<QueuedMessage> keep);
+    void start_remote(Pass& pass, std::vector<Result>& results);
+    void handle(SchedulerEvent& event);
+    void on_remote_done(SchedulerEvent& event);
+    void on_report_queued(SchedulerEvent& event);
+    // Applies outcomes to the message's states (under the lock), then appends their records.
+    void record(QueuedMessage& message, const std::vector<Result>& results);
+    std::string apply(QueuedMessage& message, const Result& result, std::uint64_t now);
+    // The pass is over (no remote delivery outstanding): report what is owed, then unlink the
+    // message or wait for its next attempt.
+    void settle(const std::shared_ptr<QueuedMessage>& message);
+    void send_report(const std::shared_ptr<QueuedMessage>& message, const ReportFacts& facts, const OwedReports& owed);
+    void report_failed(const std::shared_ptr<QueuedMessage>& message, const std::string& error);
+    void unlink(QueuedMessage& message);
+    void append(QueuedMessage& message, const std::string& records);
+    void append_locked(QueuedMessage& message, const std::string& records);  // file_mutex held
+    // Under the lock:
+    bool registered(const QueuedMessage& message) const;
+    void schedule(const std::shared_ptr<QueuedMessage>& message, std::uint64_t due_us);
+    void make_ready(const std::shared_ptr<QueuedMessage>& message);
+    void move_due_timers(std::uint64_t now);
+    bool set_held(const QueueId& id, bool held);
+    std::shared_ptr<QueuedMessage> find(const QueueId& id) const;
 
     std::string hostname_;
     std::chrono::milliseconds retry_delay_;
+    delivery::RetryPolicy retry_;
+    std::size_t max_received_;
+    std::string null_sender_failures_to_;
+    std::function<std::chrono::system_clock::time_point()> clock_;
+    std::chrono::milliseconds stop_grace_;
     Router router_;
     QueueCounters& counters_;
     delivery::MaildirDeliverer deliverer_;
+    delivery::RemoteTransport* remote_;
+    Injector injector_;
 
-    std::mutex mutex_;
-    std::condition_variable wake_;
+    std::shared_ptr<SchedulerCore> core_;
+    std::uint64_t run_ = 0;  // this run's number (delivery thread only)
+    // Guarded by core_->mutex:
     Batch ready_;
-    std::multimap<Clock::time_point, std::shared_ptr<QueuedMessage>> retries_;
+    std::multimap<std::uint64_t, std::shared_ptr<QueuedMessage>> timers_;  // by unix microseconds
+    std::map<QueueId, std::shared_ptr<QueuedMessage>> messages_;           // all queued, by id (= arrival)
+    std::size_t jobs_in_flight_ = 0;
     bool running_ = false;
     bool stopping_ = false;
+    std::chrono::steady_clock::time_point stop_deadline_;
     std::thread thread_;
 };
 

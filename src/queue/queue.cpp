@@ -45,14 +45,28 @@ struct Queue::Impl {
     std::atomic<bool> accepting{false};
     delivery::FileDescriptor lock_file;
 
-    Impl(QueueOptions o, Router router)
+    Impl(QueueOptions o, Router router, delivery::RemoteTransport* remote)
         : options(std::move(o)),
           queue_dir(options.spool_dir / "queue"),
           corrupt_dir(options.spool_dir / "corrupt"),
-          scheduler(options, to_delivery(options.sync), std::move(router), counters),
+          scheduler(options, to_delivery(options.sync), std::move(router), counters, remote,
+                    DeliveryScheduler::Injector{[this](std::uint64_t arrival_us) { return ids.next(arrival_us); },
+                                                [this](SpoolHeader header, std::string content,
+                                                       std::function<void(bool)> done) {
+                                                    inject(std::move(header), std::move(content), std::move(done));
+                                                }}),
           spool(queue_dir, to_delivery(options.sync), counters,
                 [this](std::shared_ptr<QueuedMessage> m) { scheduler.submit(std::move(m)); }) {
         counters.sync_hook = options.sync_hook;
+    }
+
+    // A message the queue makes itself (a DSN) takes the path of a received one: written and
+    // made durable by the spool thread's group commit, then handed to delivery.
+    void inject(SpoolHeader header, std::string content, std::function<void(bool)> done) {
+        auto message = std::make_shared<SpoolingMessage>();
+        message->path = queue_dir / header.id;
+        message->header = std::move(header);
+        spool.commit(std::move(message), std::move(content), true, std::move(done));
     }
 
     // In Fsync mode each batch syncs only the queue directory, so the entries that make the
@@ -123,7 +137,8 @@ private:
     bool finished_ = false;  // committed or aborted
 };
 
-Queue::Queue(QueueOptions options, Router router) : impl_(std::make_unique<Impl>(std::move(options), std::move(router))) {}
+Queue::Queue(QueueOptions options, Router router, delivery::RemoteTransport* remote)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(router), remote)) {}
 
 Queue::~Queue() { stop(); }
 
@@ -165,7 +180,7 @@ void Queue::stop() {
 std::unique_ptr<IncomingMessage> Queue::begin(const smtp::Envelope& envelope, const Reception& reception) {
     if (!impl_->accepting) return nullptr;
     auto message = std::make_shared<SpoolingMessage>();
-    message->header.arrival_us = unix_time_us();
+    message->header.arrival_us = impl_->scheduler.now_us();
     message->header.id = impl_->ids.next(message->header.arrival_us);
     message->header.envelope = envelope;
     message->header.reception = reception;
@@ -186,6 +201,18 @@ void Queue::abort(std::unique_ptr<IncomingMessage> message) {
     if (auto* incoming = dynamic_cast<Incoming*>(message.get())) incoming->abort();
 }
 
+std::vector<MessageSummary> Queue::list() const { return impl_->scheduler.list(); }
+
+std::optional<MessageDetail> Queue::show(const QueueId& id) const { return impl_->scheduler.show(id); }
+
+std::size_t Queue::flush(const std::string& id_or_domain) { return impl_->scheduler.flush(id_or_domain); }
+
+bool Queue::hold(const QueueId& id) { return impl_->scheduler.hold(id); }
+
+bool Queue::release(const QueueId& id) { return impl_->scheduler.release(id); }
+
+bool Queue::remove(const QueueId& id) { return impl_->scheduler.remove(id); }
+
 Queue::Stats Queue::stats() const {
     const QueueCounters& c = impl_->counters;
     Stats s;
@@ -195,6 +222,8 @@ Queue::Stats Queue::stats() const {
     s.recovered = c.recovered.load();
     s.discarded = c.discarded.load();
     s.deferred = c.deferred.load();
+    s.failed = c.failed.load();
+    s.reports = c.reports.load();
     s.commit_batches = c.commit_batches.load();
     s.syncs = c.syncs.load();
     return s;

@@ -11,8 +11,11 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "delivery/remote_transport.hpp"
 #include "smtp/envelope.hpp"
 
 namespace ehlo::queue {
@@ -23,8 +26,14 @@ enum class SyncMode { Syncfs, Fsync };
 
 // Where one recipient's mail goes, decided by the caller's configuration.
 struct Route {
-    enum class Kind { Maildir, Hold } kind = Kind::Hold;  // Hold: no onward route yet; stays queued
-    std::filesystem::path maildir;                       // for Maildir: the Maildir's top directory
+    // Hold: no onward route; stays queued. Remote: onward by SMTP to `remote`.
+    enum class Kind { Maildir, Remote, Hold } kind = Kind::Hold;
+    std::filesystem::path maildir;  // for Maildir: the Maildir's top directory
+    delivery::RemoteTarget remote;  // for Remote
+
+    Route() = default;
+    Route(Kind k, std::filesystem::path dir) : kind(k), maildir(std::move(dir)) {}
+    explicit Route(delivery::RemoteTarget target) : kind(Kind::Remote), remote(std::move(target)) {}
 };
 using Router = std::function<Route(const smtp::Mailbox& recipient)>;
 
@@ -37,6 +46,29 @@ struct QueueOptions {
     std::chrono::milliseconds retry_delay = std::chrono::seconds(60);
     // Called on a queue thread for every sync system call (tests count them to see batching).
     std::function<void()> sync_hook;
+
+    // Onward delivery (RFC 5321 4.5.4.1): back-off from retry_min doubling to retry_max between
+    // attempts; a recipient still undelivered after `lifetime` bounces (4.4.7); an optional
+    // warning (a "delayed" DSN) after `delay_warning` (0 = none).
+    std::chrono::seconds retry_min{60};
+    std::chrono::seconds retry_max{3600};
+    std::chrono::seconds lifetime{5 * 24 * 3600};
+    std::chrono::seconds delay_warning{0};
+    // More Received: headers than this is a mail loop: bounce with 5.4.6 (RFC 5321 6.3).
+    std::size_t max_received = 50;
+    // A failure of a message from the null sender has nobody to bounce to (RFC 5321 4.5.5):
+    // tell this local mailbox instead ("postmaster@example.org", or "postmaster" alone, which
+    // the router knows as RFC 5321 4.1.1.3's), or only log it (empty).
+    std::string null_sender_failures_to;
+
+    // The time now. Tests give a clock of their own to run retries and lifetimes without
+    // waiting; since such a clock may jump, the delivery thread then looks at it every few
+    // milliseconds. Empty: the system clock.
+    std::function<std::chrono::system_clock::time_point()> clock;
+    // stop() waits this long for remote deliveries in progress to report. An outcome that comes
+    // later is dropped: its recipients are tried again after the next start (delivered twice
+    // rather than lost, RFC 5321 6.1).
+    std::chrono::milliseconds remote_stop_grace = std::chrono::seconds(10);
 };
 
 // Facts about the reception, kept with the message (for logs and later for bounces).
@@ -56,9 +88,39 @@ public:
     virtual std::uint64_t size() const = 0;
 };
 
+// What `ehlo queue list` and `show` print (queue control).
+struct RecipientSummary {
+    std::string address;
+    std::string status;        // pending, deferred, delivered, failed, held
+    std::uint32_t attempts = 0;
+    std::int64_t next_attempt = 0;  // unix seconds; 0 = none
+    std::string last_error;
+};
+struct MessageSummary {
+    QueueId id;
+    std::int64_t arrival = 0;  // unix seconds
+    std::uint64_t size = 0;
+    std::string sender;        // "" = null sender
+    bool held = false;
+    std::vector<RecipientSummary> recipients;
+};
+struct MessageDetail {
+    MessageSummary summary;
+    std::string headers;                 // the content's header section, as spooled
+    std::vector<std::string> attempts;   // every delivery attempt: time, recipient, peer, reply
+};
+
+// The spool's messages as its files tell them, oldest first, for `ehlo queue list` when the
+// server is not running. Reads only: never writes, never takes the spool's lock, and skips a
+// file being written or one it cannot understand. Throws std::system_error when the queue
+// directory cannot be read.
+std::vector<MessageSummary> list_spool(const std::filesystem::path& spool_dir);
+
 class Queue {
 public:
-    Queue(QueueOptions options, Router router);
+    // `remote` (may be null: then Remote routes are held) carries mail onward; it must outlive
+    // the queue's stop().
+    Queue(QueueOptions options, Router router, delivery::RemoteTransport* remote = nullptr);
     ~Queue();  // stops if running
     Queue(const Queue&) = delete;
     Queue& operator=(const Queue&) = delete;
@@ -78,10 +140,21 @@ public:
     // Forget a message being received; nothing of it remains on disk.
     void abort(std::unique_ptr<IncomingMessage> message);
 
+    // Queue control (any thread). Each returns false / empty when the id is not queued.
+    std::vector<MessageSummary> list() const;
+    std::optional<MessageDetail> show(const QueueId& id) const;
+    // Try deferred recipients now: all, one message, or those of one recipient domain.
+    std::size_t flush(const std::string& id_or_domain = {});
+    bool hold(const QueueId& id);     // no delivery attempts until released (kept across restarts)
+    bool release(const QueueId& id);
+    bool remove(const QueueId& id);   // delete without a bounce
+
     // Counters for logs, tests and metrics.
     struct Stats {
         std::uint64_t committed = 0, delivered = 0, held = 0, recovered = 0, discarded = 0;
         std::uint64_t deferred = 0;        // delivery attempts that failed and will be retried
+        std::uint64_t failed = 0;          // recipients that failed for good (a bounce is owed)
+        std::uint64_t reports = 0;         // DSNs and failure notices queued
         std::uint64_t commit_batches = 0;  // group commits: each made a whole batch durable
         std::uint64_t syncs = 0;           // sync system calls, spool and deliveries together
     };

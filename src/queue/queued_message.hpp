@@ -1,13 +1,16 @@
 // A message the queue owns: its End record is durable. Shared between the spool thread that
-// committed it (or the recovery that found it) and the delivery thread.
+// committed it (or the recovery that found it), the delivery thread, remote deliveries in
+// progress and queue control.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <functional>
-#include <optional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -16,18 +19,62 @@
 
 namespace ehlo::queue {
 
+// One delivery attempt for one recipient, as `ehlo queue show` lists it.
+struct AttemptRecord {
+    std::uint64_t time_us = 0;
+    std::size_t recipient = 0;
+    std::string peer;     // the remote MTA, or "maildir"
+    std::string outcome;  // delivered, deferred, failed
+    std::string detail;   // the reply or the error
+};
+
+// `ehlo queue show` keeps the latest attempts of a message; a recipient retried for days
+// must not grow the list without bound.
+inline constexpr std::size_t kMaxAttemptRecords = 100;
+
 struct QueuedMessage {
     SpoolHeader header;
     std::filesystem::path path;  // spool_dir/queue/<id>
-    // The whole content, for a message that was never spilled to disk: its first delivery
-    // attempt needs no read of the spool file. Dropped after that attempt.
-    std::optional<std::string> content;
     std::uint64_t content_size = 0;
-    std::vector<RecipientState> recipients;  // parallel to header.envelope.recipients
-    std::vector<bool> held_logged;           // "held" is logged once per recipient
     // Found by recovery: it may have been delivered before the crash, with the record of it
     // lost, so delivery looks for an existing copy first.
     bool recovered = false;
+
+    // The rest is the delivery scheduler's, guarded by its lock.
+
+    // The whole content, for a message that was never spilled to disk: its first delivery
+    // attempt needs no read of the spool file. Dropped after that attempt (remote deliveries
+    // in progress keep their own reference).
+    std::shared_ptr<const std::string> content;
+    std::vector<RecipientState> recipients;  // parallel to header.envelope.recipients
+    std::vector<bool> held_logged;           // "held" (no route) is logged once per recipient
+    std::vector<bool> busy;                  // in a delivery attempt right now
+    std::vector<bool> reported;              // final outcome reported to the sender (message_event.hpp)
+    std::vector<bool> delay_reported;        // a "delayed" DSN was sent
+    std::vector<std::string> remote_mta;     // who gave the last remote reply (this run only)
+    std::deque<AttemptRecord> attempts;      // the latest kMaxAttemptRecords
+    bool held = false;                       // by queue control: no attempts until released
+    std::size_t jobs_in_flight = 0;          // remote deliveries not yet answered
+    bool reporting = false;                  // a DSN of it is being committed
+    std::uint64_t report_not_before_us = 0;  // after a failed DSN commit
+    std::uint64_t wake_us = 0;               // the timer that counts; 0 = none
+    bool in_ready = false;                   // waiting for the delivery thread already
+
+    // Serialises appends to the file with its unlink, on whatever thread either happens:
+    // once `removed` is set (under this lock) nothing is written to the path again.
+    std::mutex file_mutex;
+    bool removed = false;
+
+    // Sizes the per-recipient vectors after `recipients` is set.
+    void prepare() {
+        const std::size_t n = header.envelope.recipients.size();
+        recipients.resize(n);
+        held_logged.resize(n);
+        busy.resize(n);
+        reported.resize(n);
+        delay_reported.resize(n);
+        remote_mta.resize(n);
+    }
 };
 
 // The reverse-path as logs show it: "<bob@example.org>", or "<>".
@@ -38,15 +85,17 @@ inline std::string reverse_path_text(const smtp::Envelope& envelope) {
     return text;
 }
 
-inline std::uint64_t unix_time_us() {
-    auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(since_epoch).count());
+inline std::uint64_t to_unix_us(std::chrono::system_clock::time_point t) {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
 }
+
+inline std::uint64_t unix_time_us() { return to_unix_us(std::chrono::system_clock::now()); }
 
 // Counters behind Queue::Stats, updated from the queue's threads.
 struct QueueCounters {
     std::atomic<std::uint64_t> committed{0}, delivered{0}, deferred{0}, held{0}, recovered{0}, discarded{0},
-        commit_batches{0}, syncs{0};
+        commit_batches{0}, syncs{0}, failed{0}, reports{0};
     std::function<void()> sync_hook;  // test seam, see QueueOptions
 
     void count_sync() {

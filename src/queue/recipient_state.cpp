@@ -1,6 +1,5 @@
 #include "queue/recipient_state.hpp"
 
-#include "queue/checksum.hpp"
 #include "queue/spool_record.hpp"
 
 namespace ehlo::queue {
@@ -14,22 +13,13 @@ std::string encode_state_record(std::uint32_t recipient_index, const RecipientSt
     w.u64(state.updated_us);
     w.u64(state.next_attempt_us);
     w.str(std::string_view(state.text).substr(0, kMaxStateText));
-    std::string record;
-    // The checksum covers the header too, with the final length (payload + 4 checksum bytes).
-    append_record_header(record, RecordType::RecipientState, payload.size() + 4);
-    record += payload;
-    PayloadWriter(record).u32(crc32c(record));
-    return record;
+    return sealed_record(RecordType::RecipientState, payload);
 }
 
 std::optional<StateRecord> decode_state_record(std::string_view payload) {
-    if (payload.size() < 4) return std::nullopt;
-    std::string header;
-    append_record_header(header, RecordType::RecipientState, payload.size());
-    std::string_view body = payload.substr(0, payload.size() - 4);
-    if (crc32c(body, crc32c(header)) != load_u32(payload.data() + body.size())) return std::nullopt;
-
-    PayloadReader r(body);
+    auto body = unseal_payload(RecordType::RecipientState, payload);
+    if (!body) return std::nullopt;
+    PayloadReader r(*body);
     StateRecord out;
     out.recipient_index = r.u32();
     std::uint8_t status = r.u8();

@@ -9,6 +9,7 @@
 
 #include "delivery/file_io.hpp"
 #include "observe/log.hpp"
+#include "queue/notification.hpp"
 #include "queue/queue_id.hpp"
 
 namespace ehlo::queue {
@@ -60,9 +61,13 @@ std::shared_ptr<QueuedMessage> recover_file(const std::filesystem::path& path, c
         observe::error("spool-skipped", {{"id", name}, {"reason", "cannot cut a torn state record"}});
         return nullptr;
     }
-    bool all_final = std::all_of(contents.recipients.begin(), contents.recipients.end(),
-                                 [](const RecipientState& s) { return s.final(); });
-    if (all_final) {
+    bool done = true;  // every recipient final, and reported where a report is owed
+    for (std::size_t i = 0; i < contents.recipients.size(); ++i) {
+        const RecipientState& state = contents.recipients[i];
+        done = done && state.final() &&
+               !final_report_owed(contents.header.envelope, i, state, contents.reported[i]);
+    }
+    if (done) {
         // Finished before the crash; only the unlink was lost.
         delivery::remove_file(path);
         return nullptr;
@@ -73,7 +78,10 @@ std::shared_ptr<QueuedMessage> recover_file(const std::filesystem::path& path, c
     message->path = path;
     message->content_size = contents.content_size;
     message->recipients = std::move(contents.recipients);
-    message->held_logged.resize(message->recipients.size());
+    message->reported = std::move(contents.reported);
+    message->delay_reported = std::move(contents.delay_reported);
+    message->held = contents.held;
+    message->prepare();
     message->recovered = true;
     std::size_t pending = std::count_if(message->recipients.begin(), message->recipients.end(),
                                         [](const RecipientState& s) { return !s.final(); });
@@ -82,6 +90,7 @@ std::shared_ptr<QueuedMessage> recover_file(const std::filesystem::path& path, c
                                 {"from", reverse_path_text(message->header.envelope)},
                                 {"nrcpt", message->recipients.size()},
                                 {"pending", pending},
+                                {"held", message->held ? "yes" : "no"},
                                 {"size", message->content_size}});
     return message;
 }

@@ -1,10 +1,13 @@
 // Recovery at start: what a previous run left in the spool, made consistent again.
 //
 //  - a file without a valid End record is a transaction whose 250 was never sent: deleted;
-//  - a file with a valid End is ours: its recipients' states are rebuilt from the state
-//    records (a torn last record is cut off, so later appends follow an intact one) and it is
-//    handed to delivery at once (a restart counts as the retry, whatever time a deferred
-//    recipient was due), marked as possibly delivered already;
+//  - a file with a valid End is ours: its recipients' states and its message events (held,
+//    reported) are rebuilt from the records after End (a torn last record is cut off, so later
+//    appends follow an intact one) and it is handed to delivery, marked as possibly delivered
+//    already. Pending recipients are tried at once; deferred ones keep the next attempt they
+//    were given, so a restart does not undo the back-off; a held message stays held;
+//  - a file whose recipients are all done is deleted, unless a report (a bounce) is still
+//    owed: it stays until that is queued;
 //  - a file that is complete but cannot be understood is moved to spool_dir/corrupt/ for a
 //    person to look at, never deleted: it was acknowledged.
 #pragma once

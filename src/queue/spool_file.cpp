@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "delivery/file_io.hpp"
+#include "queue/message_event.hpp"
 #include "queue/spool_record.hpp"
 
 namespace ehlo::queue {
@@ -138,6 +139,19 @@ SpoolReadResult fail(SpoolFileStatus status, std::string detail) {
     return r;
 }
 
+void apply_message_event(const MessageEvent& event, SpoolFileContents& c) {
+    switch (event.kind) {
+        case MessageEventKind::Held: c.held = true; break;
+        case MessageEventKind::Released: c.held = false; break;
+        case MessageEventKind::Reported:
+            for (std::uint32_t i : event.recipients) c.reported[i] = true;
+            break;
+        case MessageEventKind::DelayReported:
+            for (std::uint32_t i : event.recipients) c.delay_reported[i] = true;
+            break;
+    }
+}
+
 SpoolReadResult io_error(int err) { return fail(SpoolFileStatus::IoError, std::error_code(err, std::system_category()).message()); }
 
 }  // namespace
@@ -244,18 +258,29 @@ SpoolReadResult read_spool_file(const std::filesystem::path& path) {
         return fail(SpoolFileStatus::Corrupt, "envelope records missing");
     if (c.header.id != path.filename().string()) return fail(SpoolFileStatus::Corrupt, "queue id differs from file name");
 
-    // State records: each stands alone. The first that is torn or damaged ends the intact
-    // part (appends are sequential, so only the last one written can be torn).
-    c.recipients.resize(c.header.envelope.recipients.size());
+    // State records and message events: each stands alone. The first that is torn or damaged
+    // ends the intact part (appends are sequential, so only the last one written can be torn).
+    const std::size_t count = c.header.envelope.recipients.size();
+    c.recipients.resize(count);
+    c.reported.resize(count);
+    c.delay_reported.resize(count);
     c.intact_length = reader.offset();
-    for (;;) {
+    for (bool intact = true; intact;) {
         S s = reader.next();
         if (s == S::IoError) return io_error(reader.error());
-        if (s != S::Record || reader.type() != RecordType::RecipientState) break;
-        auto record = decode_state_record(reader.payload());
-        if (!record || record->recipient_index >= c.recipients.size()) break;
-        c.recipients[record->recipient_index] = std::move(record->state);
-        c.intact_length = reader.offset();
+        if (s != S::Record) break;
+        if (reader.type() == RecordType::RecipientState) {
+            auto record = decode_state_record(reader.payload());
+            intact = record && record->recipient_index < count;
+            if (intact) c.recipients[record->recipient_index] = std::move(record->state);
+        } else if (reader.type() == RecordType::MessageEvent) {
+            auto event = decode_message_event(reader.payload(), count);
+            intact = event.has_value();
+            if (intact) apply_message_event(*event, c);
+        } else {
+            intact = false;
+        }
+        if (intact) c.intact_length = reader.offset();
     }
     c.file_length = static_cast<std::uint64_t>(st.st_size);
     result.status = SpoolFileStatus::Ok;

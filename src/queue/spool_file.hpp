@@ -3,7 +3,8 @@
 //   Magic, Identity, Sender, Parameters, Recipient..., Reception   (the envelope)
 //   Content...                                                      (the message, CRLF)
 //   End                    content size and CRC-32C of every byte before it; written last
-//   RecipientState...      appended later, each with its own checksum
+//   RecipientState...      appended later, each with its own checksum, in any order with
+//   MessageEvent...        held, released, reported (message_event.hpp)
 //
 // The End record is the commit point: a file whose End is missing or does not match what
 // precedes it is a transaction that was never acknowledged (its 250 was never sent), and
@@ -54,6 +55,10 @@ struct SpoolFileContents {
     SpoolHeader header;
     std::uint64_t content_size = 0;
     std::vector<RecipientState> recipients;  // one per envelope recipient, from the state records
+    // From the message events: the last Held or Released decides; Reported and DelayReported
+    // mark recipients whose outcome the sender has been told of.
+    bool held = false;
+    std::vector<bool> reported, delay_reported;  // parallel to recipients
     std::uint64_t intact_length = 0;         // end of the last intact record; anything after is torn
     std::uint64_t file_length = 0;
 };

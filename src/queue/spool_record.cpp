@@ -34,6 +34,23 @@ void append_record(std::string& out, RecordType type, std::string_view payload) 
     out.append(payload);
 }
 
+std::string sealed_record(RecordType type, std::string_view payload) {
+    std::string record;
+    append_record_header(record, type, payload.size() + 4);
+    record += payload;
+    PayloadWriter(record).u32(crc32c(record));
+    return record;
+}
+
+std::optional<std::string_view> unseal_payload(RecordType type, std::string_view payload) {
+    if (payload.size() < 4) return std::nullopt;
+    std::string header;
+    append_record_header(header, type, payload.size());
+    std::string_view body = payload.substr(0, payload.size() - 4);
+    if (crc32c(body, crc32c(header)) != load_u32(payload.data() + body.size())) return std::nullopt;
+    return body;
+}
+
 void PayloadWriter::u32(std::uint32_t v) {
     char b[4];
     store_u32(b, v);

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,7 @@ enum class RecordType : std::uint8_t {
     Content = 'C',         // a piece of the content, in order
     End = 'E',             // content size and checksum of everything before: written last
     RecipientState = 'S',  // after End: an outcome for one recipient (see recipient_state.hpp)
+    MessageEvent = 'G',    // after End: held, released, reported (see message_event.hpp)
 };
 
 inline constexpr std::size_t kRecordHeaderSize = 5;
@@ -32,6 +34,12 @@ inline constexpr std::size_t kMaxContentRecord = 256u * 1024;
 
 void append_record_header(std::string& out, RecordType type, std::size_t payload_size);
 void append_record(std::string& out, RecordType type, std::string_view payload);
+
+// Records appended after End stand alone: each ends with a CRC-32C of its header (with the
+// final length) and payload, so one torn by a crash is recognised and ignored.
+std::string sealed_record(RecordType type, std::string_view payload);
+// The payload of a sealed record without its checksum; empty if the checksum does not match.
+std::optional<std::string_view> unseal_payload(RecordType type, std::string_view payload);
 
 // Builds a payload of fixed-width little-endian integers and length-prefixed strings.
 class PayloadWriter {

@@ -161,9 +161,8 @@ void SpoolWriter::process(std::vector<Work>& batch) {
         queued->header = std::move(message.header);
         queued->path = message.path;
         queued->content_size = message.content_size;
-        if (work->in_memory) queued->content = std::move(work->content);
-        queued->recipients.resize(queued->header.envelope.recipients.size());
-        queued->held_logged.resize(queued->recipients.size());
+        if (work->in_memory) queued->content = std::make_shared<const std::string>(std::move(work->content));
+        queued->prepare();
         counters_.committed.fetch_add(1, std::memory_order_relaxed);
         if (work->done) work->done(true);
         observe::info("queued", {{"id", queued->header.id},

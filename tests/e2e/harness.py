@@ -39,6 +39,13 @@ REPLY_TIMEOUT = 15.0      # s for one SMTP reply
 DELIVERY_TIMEOUT = 30.0   # s until messages are in a Maildir
 
 SENDER = "sender@client.test"
+LOCAL_SENDER = "alice@example.test"   # a sender with a local Maildir: its bounces can be read
+
+# Onward delivery in tests: a deferred recipient is tried again after 1 s, then 2 s, 2 s, ...;
+# the RFC 5321 4.5.3.2 client timeouts are scaled down (5 min -> 15 s) so that nothing in a
+# test can wait for minutes.
+ONWARD_DELIVERY = {"retry_min": 1, "retry_max": 2}
+ONWARD_OUTBOUND = {"connect_timeout": 5, "timeout_scale": 0.05}
 QUEUED = re.compile(rb"^250 2\.0\.0 Ok: queued as ([0-9A-Za-z]+)")
 
 _open_servers = set()     # servers not closed yet: closed at exit whatever happens
@@ -104,6 +111,8 @@ def _toml_value(v):
         return "true" if v else "false"
     if isinstance(v, int):
         return str(v)
+    if isinstance(v, float):
+        return repr(v)
     if isinstance(v, str):
         return json.dumps(v)          # a JSON string is a valid TOML basic string
     if isinstance(v, (list, tuple)):
@@ -111,7 +120,7 @@ def _toml_value(v):
     raise TypeError(f"no TOML for {v!r}")
 
 
-def to_toml(tables, domains):
+def to_toml(tables, domains, routes=()):
     out = []
     for name, values in tables.items():
         out.append(f"[{name}]")
@@ -120,6 +129,10 @@ def to_toml(tables, domains):
     for d in domains:
         out.append("[[domain]]")
         out += [f"{k} = {_toml_value(v)}" for k, v in d.items()]
+        out.append("")
+    for r in routes:
+        out.append("[[route]]")
+        out += [f"{k} = {_toml_value(v)}" for k, v in r.items()]
         out.append("")
     return "\n".join(out)
 
@@ -305,16 +318,20 @@ class Client:
 class Server:
     """One running `ehlo serve` with its own folder, port and configuration."""
 
-    def __init__(self, name="e2e", *, host="127.0.0.1", server=None, limits=None, spool=None,
-                 relay=None, log=None, domains=None, extra_domains=(), raw_config=None):
+    def __init__(self, name="e2e", *, host="127.0.0.1", port=None, server=None, limits=None,
+                 spool=None, relay=None, log=None, domains=None, extra_domains=(),
+                 tables=None, routes=(), raw_config=None):
+        """tables: further tables by name ({"delivery": {...}, "outbound": {...}}); routes:
+        [[route]] tables. port: a fixed port (e.g. 25 on 127.0.0.2 for an MX), else a free one."""
         self.binary = ehlo_binary()
         self.dir = tempfile.mkdtemp(prefix=f"ehlo-{name}-")
         os.chmod(self.dir, 0o755)
         self.host = host
-        self.port = free_port(host)
+        self.port = port or free_port(host)
         listen = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
         self.stderr_path = os.path.join(self.dir, "ehlo.stderr")
         self.mail_root = os.path.join(self.dir, "mail")
+        extra_tables = tables
         tables = {
             "server": {"hostname": "mx.test", "listen": [listen], "threads": 2},
             "limits": {"message_size": 26214400, "recipients": 1000, "connections": 10000,
@@ -327,6 +344,8 @@ class Server:
         for table, over in (("server", server), ("limits", limits), ("spool", spool),
                             ("relay", relay), ("log", log)):
             tables[table].update(over or {})
+        for table, over in (extra_tables or {}).items():
+            tables.setdefault(table, {}).update(over)
         # "{dir}" in [log] file stands for this server's folder
         tables["log"]["file"] = tables["log"]["file"].format(dir=self.dir)
         self.log_path = tables["log"]["file"] or self.stderr_path
@@ -345,7 +364,9 @@ class Server:
                     os.makedirs(os.path.join(d["maildir_root"], user, sub), exist_ok=True)
         self.config_path = os.path.join(self.dir, "ehlo.toml")
         with open(self.config_path, "w") as f:
-            f.write(raw_config if raw_config is not None else to_toml(tables, self.domains))
+            f.write(raw_config if raw_config is not None
+                    else to_toml(tables, self.domains, routes))
+        self.spool_path = tables["spool"]["path"]
         self.proc = None
         self.final_log = ""
         self.closed = False
@@ -550,6 +571,724 @@ class Server:
                 lines += f.read().decode("utf-8", "replace").splitlines()
         return "\n".join("    | " + l for l in lines[-n:])
 
+    def wait_log(self, event, n=1, timeout=DELIVERY_TIMEOUT, **match):
+        """Wait until at least n log lines have event=EVENT and every key=value of `match`;
+        their parsed fields. Fails with the log's tail otherwise."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [f for f in self.log_events(event)
+                     if all(f.get(k) == v for k, v in match.items())]
+            if len(found) >= n:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(found)} of {n} event={event} {match} lines within "
+                                     f"{timeout} s; alive={self.alive()}\n" + self.log_tail())
+            time.sleep(0.05)
+
+    # -- queue control (ehlo queue)
+
+    @property
+    def control_socket(self):
+        return os.path.join(self.spool_path, "control.sock")
+
+    def queue(self, *args, timeout=30):
+        """`ehlo queue --config FILE ARGS...`: the finished process (text output)."""
+        return subprocess.run([self.binary, "queue", "--config", self.config_path, *args],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, timeout=timeout)
+
+    def queue_ok(self, *args, timeout=30):
+        """`ehlo queue ARGS...` that must succeed: its standard output."""
+        r = self.queue(*args, timeout=timeout)
+        if r.returncode != 0:
+            raise AssertionError(f"ehlo queue {' '.join(args)} exited {r.returncode}: "
+                                 f"{r.stderr.strip()} {r.stdout.strip()}")
+        return r.stdout
+
+    def queue_list(self):
+        """`ehlo queue list` parsed: {id: QueueEntry}."""
+        return parse_queue_list(self.queue_ok("list"))
+
+
+# ------------------------------------------------------------------------------ queue, DSN
+
+class QueueEntry:
+    """One message of `ehlo queue list`: "ID AGE SIZE <sender> STATE", then one indented line
+    per recipient "ADDR STATUS attempts=N next=... last=\"...\""."""
+
+    def __init__(self, line):
+        self.line = line
+        parts = line.split()
+        self.id, self.age, self.size = parts[0], parts[1], parts[2]
+        m = re.search(r"<([^>]*)>", line)
+        self.sender = m.group(1) if m else None
+        self.state = parts[-1]
+        self.recipients = []          # [{"address", "status", "attempts", "next", "last", "line"}]
+
+    def add_recipient(self, line):
+        parts = line.split()
+        rcpt = {"line": line, "address": parts[0], "status": parts[1] if len(parts) > 1 else ""}
+        m = re.search(r"\battempts=(\d+)", line)
+        rcpt["attempts"] = int(m.group(1)) if m else None
+        m = re.search(r"\bnext=(\S+)", line)
+        rcpt["next"] = m.group(1) if m else None
+        m = re.search(r'\blast="((?:[^"\\]|\\.)*)"', line)
+        rcpt["last"] = m.group(1) if m else None
+        self.recipients.append(rcpt)
+
+    def __repr__(self):
+        return f"QueueEntry({self.line!r}, {self.recipients!r})"
+
+
+def parse_queue_list(text):
+    """{id: QueueEntry} from the output of `ehlo queue list` (other lines ignored)."""
+    out, current = {}, None
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if line[:1] in (" ", "\t"):
+            if current is not None:
+                current.add_recipient(line.strip())
+        elif re.match(r"^[0-9A-Za-z]+\s+\S+\s+\d+\s+<", line):
+            current = QueueEntry(line)
+            out[current.id] = current
+        else:
+            current = None
+    return out
+
+
+def parse_dsn(data: bytes):
+    """A delivery status notification (RFC 3464) as stored in a Maildir: (message, per-message
+    fields, [per-recipient fields]), fields as {lower-case name: value}. Fails unless it is a
+    multipart/report; report-type=delivery-status with a message/delivery-status part."""
+    msg = email.message_from_bytes(data, policy=email.policy.compat32)
+    if msg.get_content_type() != "multipart/report":
+        raise AssertionError(f"not a multipart/report: {msg.get_content_type()}")
+    if (msg.get_param("report-type") or "").lower() != "delivery-status":
+        raise AssertionError(f"report-type is {msg.get_param('report-type')!r}")
+    parts = msg.get_payload()
+    status = [p for p in parts if p.get_content_type() in ("message/delivery-status",
+                                                           "message/global-delivery-status")]
+    if len(status) != 1:
+        raise AssertionError(f"{len(status)} delivery-status parts in "
+                             f"{[p.get_content_type() for p in parts]}")
+    # the delivery-status body is groups of header fields separated by empty lines: the first
+    # group is about the message, each further one about one recipient (RFC 3464 2.1)
+    raw = status[0].get_payload()
+    if isinstance(raw, list):        # the email module may parse the groups as messages
+        groups = [dict((k.lower(), str(v).strip()) for k, v in g.items()) for g in raw]
+    else:
+        text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+        text = text.replace("\r\n", "\n")
+        groups = []
+        for block in re.split(r"\n\s*\n", text.strip()):
+            fields = {}
+            for line in re.sub(r"\n[ \t]+", " ", block).split("\n"):
+                name, sep, value = line.partition(":")
+                if sep:
+                    fields[name.strip().lower()] = value.strip()
+            if fields:
+                groups.append(fields)
+    if len(groups) < 2:
+        raise AssertionError(f"delivery-status without recipient fields: {groups}")
+    return msg, groups[0], groups[1:]
+
+
+def is_dsn(data: bytes):
+    try:
+        parse_dsn(data)
+        return True
+    except AssertionError:
+        return False
+
+
+def route_to(port, domain="remote.example", host="127.0.0.1"):
+    """[[route]] tables: DOMAIN's mail goes to host:port (a smart host; no MX lookup)."""
+    return [{"domain": domain, "host": host, "port": port}]
+
+
+def dsn_recipient(groups, address):
+    """The per-recipient fields of ADDRESS (by Final-Recipient) in parse_dsn's groups."""
+    for g in groups:
+        final = g.get("final-recipient", "")
+        if final.partition(";")[2].strip().lower() == address.lower():
+            return g
+    raise AssertionError(f"no Final-Recipient {address} in {groups}")
+
+
+def return_path(data: bytes):
+    """The address of the Return-Path header of a stored message (None without one)."""
+    for h in split_message(data)[0]:
+        if h.lower().startswith(b"return-path:"):
+            m = re.search(rb"<([^>]*)>", h)
+            return m.group(1).decode() if m else h[12:].strip().decode()
+    return None
+
+
+def wait_until(predicate, timeout, what):
+    """Poll predicate() every 50 ms until it is true (its value), else fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.05)
+
+
+def port_free(host, port):
+    """True if host:port can be bound now (TCP)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+            return True
+        except OSError:
+            return False
+
+
+# ------------------------------------------------------------------------------ scripted peer
+
+STALL = "stall"   # a hook's answer: say nothing more; read until the client gives up
+DROP = "drop"     # a hook's answer: close the connection at once, no reply
+
+
+class PeerMessage:
+    """A transaction the peer saw through to the end of data."""
+
+    def __init__(self, session, mail):
+        self.session = session        # its PeerSession
+        self.mail = mail              # the MAIL command line as sent
+        self.rcpt_lines = []          # RCPT command lines the peer answered 250
+        self.recipients = []          # their addresses
+        self.data = b""               # content, dot-unstuffed, CRLF line endings
+        self.reply = None             # the peer's reply to the end of data
+        self.accepted = False         # that reply was 2xx: the message is the peer's now
+
+
+class PeerSession:
+    def __init__(self, n, client):
+        self.n = n                    # 0 for the first connection, 1 for the next, ...
+        self.client = client          # (address, port)
+        self.lines = []               # every command line received
+        self.messages = []            # PeerMessage per transaction that reached DATA
+        self.ended = None             # "quit", "eof", "dropped", "stopped"
+
+
+class ScriptedPeer:
+    """A small SMTP server on loopback that plays a fixed dialog, for the faults no real server
+    produces on demand (421 at the greeting, a 4xx for one recipient, a drop in mid-DATA, a
+    stall). Each hook gets the PeerSession (session.n counts connections from 0) and returns a
+    reply line ("250 2.1.5 Ok"), STALL or DROP; tests replace the hooks they need:
+
+        peer = ScriptedPeer().start()
+        peer.greeting = lambda s: "421 4.3.2 busy" if s.n == 0 else "220 peer.example ESMTP"
+        peer.rcpt = lambda s, addr, line: "250 2.1.5 Ok"
+        peer.drop_in_data = lambda s: s.n == 0      # close after the first content bytes
+        peer.data_end = lambda s, message: "250 2.0.0 Ok"
+
+    Every wait is bounded; stop() (also at exit) ends every session thread."""
+
+    def __init__(self, host="127.0.0.1", port=None, name="peer.example", dsn=False):
+        self.host, self.name = host, name
+        self.port = port or free_port(host)
+        self.keywords = ["PIPELINING", "8BITMIME", "SIZE 52428800", "ENHANCEDSTATUSCODES",
+                         "SMTPUTF8"] + (["DSN"] if dsn else [])
+        self.greeting = lambda s: f"220 {self.name} ESMTP scripted"
+        self.ehlo = lambda s, line: None          # None: the normal 250 with self.keywords
+        self.mail = lambda s, line: "250 2.1.0 Ok"
+        self.rcpt = lambda s, addr, line: "250 2.1.5 Ok"
+        self.data_start = lambda s: "354 End data with <CR><LF>.<CR><LF>"
+        self.drop_in_data = lambda s: False      # True: close after the first content bytes
+        self.data_end = lambda s, message: "250 2.0.0 Ok: queued"
+        self.sessions = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._listener = None
+        self._threads = []
+
+    # -- lifecycle
+
+    def start(self):
+        self._stop.clear()
+        ls = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind((self.host, self.port))
+        ls.listen(64)
+        ls.settimeout(0.1)
+        self._listener = ls
+        t = threading.Thread(target=self._accept_loop, daemon=True)
+        t.start()
+        self._threads.append(t)
+        with _open_lock:
+            _open_peers.add(self)
+        return self
+
+    def stop(self):
+        """Stop listening and end every session (the port then refuses connections)."""
+        self._stop.set()
+        for t in self._threads:
+            t.join(10)
+        self._threads = []
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        with _open_lock:
+            _open_peers.discard(self)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- what it saw
+
+    def messages(self, accepted_only=True):
+        with self._lock:
+            return [m for s in self.sessions for m in s.messages if m.accepted or not accepted_only]
+
+    def deliveries_to(self, address):
+        """How many accepted messages had ADDRESS among their accepted recipients."""
+        return sum(1 for m in self.messages() if address.lower() in
+                   (r.lower() for r in m.recipients))
+
+    def command_lines(self, verb):
+        """Every received command line starting with VERB (case-insensitive)."""
+        with self._lock:
+            return [l for s in self.sessions for l in s.lines if l.upper().startswith(verb.upper())]
+
+    def wait_messages(self, n, timeout=DELIVERY_TIMEOUT):
+        return wait_until(lambda: len(self.messages()) >= n and self.messages(), timeout,
+                          f"{n} messages accepted by the scripted peer on port {self.port} "
+                          f"(has {len(self.messages())}; sessions {len(self.sessions)})")
+
+    def wait_sessions(self, n, timeout=DELIVERY_TIMEOUT):
+        return wait_until(lambda: len(self.sessions) >= n, timeout,
+                          f"{n} connections to the scripted peer (has {len(self.sessions)})")
+
+    # -- the dialog
+
+    def _accept_loop(self):
+        while not self._stop.is_set():
+            try:
+                conn, addr = self._listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                session = PeerSession(len(self.sessions), addr)
+                self.sessions.append(session)
+            t = threading.Thread(target=self._serve, args=(conn, session), daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def _serve(self, conn, session):
+        conn.settimeout(0.1)
+        io = _PeerConnection(conn, self._stop)
+        try:
+            self._dialog(io, session)
+        except (OSError, EOFError):
+            session.ended = session.ended or "eof"
+        finally:
+            conn.close()
+
+    def _answer(self, io, session, reply):
+        """Send a hook's answer; False when the session is over (DROP or STALL)."""
+        if reply == DROP:
+            session.ended = "dropped"
+            return False
+        if reply == STALL:
+            io.drain()                                   # until the client gives up
+            session.ended = session.ended or "stalled"
+            return False
+        io.send(reply.encode() + b"\r\n")
+        return True
+
+    def _dialog(self, io, session):
+        greeting = self.greeting(session)
+        if not self._answer(io, session, greeting):
+            return
+        if greeting[:1] != "2":
+            # RFC 5321 3.1: after a 421/554 greeting only QUIT is expected
+            line = io.line()
+            session.lines.append(line)
+            io.send(b"221 2.0.0 Bye\r\n")
+            session.ended = "quit"
+            return
+        message = None
+        while True:
+            line = io.line()
+            session.lines.append(line)
+            verb = line.split(" ", 1)[0].upper()
+            if verb in ("EHLO", "HELO"):
+                reply = self.ehlo(session, line)
+                if reply is None:
+                    if verb == "EHLO":
+                        kw = [self.name] + self.keywords
+                        reply = "\r\n".join(f"250-{k}" for k in kw[:-1]) + f"\r\n250 {kw[-1]}"
+                    else:
+                        reply = f"250 {self.name}"
+            elif verb == "MAIL":
+                reply = self.mail(session, line)
+                if reply not in (STALL, DROP) and reply[:1] == "2":
+                    message = PeerMessage(session, line)
+            elif verb == "RCPT":
+                m = re.match(r"(?i)RCPT TO:<([^>]*)>", line)
+                addr = m.group(1) if m else ""
+                reply = self.rcpt(session, addr, line)
+                if message is not None and reply not in (STALL, DROP) and reply[:1] == "2":
+                    message.rcpt_lines.append(line)
+                    message.recipients.append(addr)
+            elif verb == "DATA":
+                if message is None or not message.recipients:
+                    reply = "554 5.5.1 No valid recipients"
+                else:
+                    reply = self.data_start(session)
+                    if reply[:1] == "3" and self.drop_in_data(session):
+                        io.send(reply.encode() + b"\r\n")
+                        io.wait_content()        # the first content bytes, then the drop
+                        session.messages.append(message)
+                        session.ended = "dropped"
+                        return
+                    if not self._answer(io, session, reply):
+                        return
+                    if reply[:1] != "3":
+                        message = None
+                        continue
+                    message.data = io.content()
+                    session.messages.append(message)
+                    reply = self.data_end(session, message)
+                    if reply not in (STALL, DROP):
+                        message.reply = reply
+                        message.accepted = reply[:1] == "2"
+                    message = None
+            elif verb == "RSET":
+                message, reply = None, "250 2.0.0 Ok"
+            elif verb == "NOOP":
+                reply = "250 2.0.0 Ok"
+            elif verb == "QUIT":
+                io.send(b"221 2.0.0 Bye\r\n")
+                session.ended = "quit"
+                return
+            else:
+                reply = "502 5.5.2 Command not implemented"
+            if not self._answer(io, session, reply):
+                return
+
+
+class _PeerConnection:
+    """Line and content reading for ScriptedPeer, bounded by its stop event."""
+
+    LIMIT = 64 << 20      # content larger than this is a runaway client
+
+    def __init__(self, conn, stop):
+        self.conn, self.stop, self.buf = conn, stop, b""
+
+    def _fill(self):
+        while not self.stop.is_set():
+            try:
+                chunk = self.conn.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+            return
+        raise EOFError("peer stopped")
+
+    def send(self, data):
+        self.conn.sendall(data)
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            if len(self.buf) > 100000:
+                raise EOFError("line too long")
+            self._fill()
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return line.decode("utf-8", "replace")
+
+    def content(self):
+        """Message content up to the end-of-data line, dot-unstuffed (RFC 5321 4.5.2)."""
+        while True:
+            if self.buf.startswith(b".\r\n"):
+                raw, self.buf = b"", self.buf[3:]
+                break
+            end = self.buf.find(b"\r\n.\r\n")
+            if end >= 0:
+                raw, self.buf = self.buf[:end + 2], self.buf[end + 5:]
+                break
+            if len(self.buf) > self.LIMIT:
+                raise EOFError("content too large")
+            self._fill()
+        lines = raw.split(b"\r\n")
+        return b"\r\n".join(l[1:] if l.startswith(b".") else l for l in lines)
+
+    def wait_content(self):
+        """For a drop in mid-DATA: the first content bytes, and not the end of data yet."""
+        while not self.buf:
+            self._fill()
+        if b"\r\n.\r\n" in self.buf or self.buf.startswith(b".\r\n"):
+            raise AssertionError("the whole content arrived in one read: make it larger")
+
+    def drain(self):
+        """Read and discard until the client closes (or the peer stops)."""
+        try:
+            while True:
+                self.buf = b""
+                self._fill()
+        except EOFError:
+            pass
+
+
+_open_peers = set()
+
+
+def _stop_peers():
+    with _open_lock:
+        peers = list(_open_peers)
+    for p in peers:
+        p.stop()
+
+
+atexit.register(_stop_peers)
+
+
+# ------------------------------------------------------------------------------ private Postfix
+
+POSTFIX = "/usr/sbin/postfix"
+POSTFIX_UID = 65534       # virtual(8) delivers as nobody:nogroup
+
+_POSTFIX_MASTER_CF = """\
+{listen} inet n - n - 20 smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+
+def postfix_usable():
+    """Why a private Postfix cannot run here, or None if it can."""
+    if not os.access(POSTFIX, os.X_OK):
+        return f"{POSTFIX} is not installed"
+    if os.geteuid() != 0:
+        return "a private Postfix needs root (its master starts as root)"
+    try:
+        import grp
+        import pwd
+        pwd.getpwnam("postfix")
+        grp.getgrnam("postdrop")
+    except KeyError:
+        return "the postfix user or postdrop group is missing"
+    return None
+
+
+class PrivatePostfix:
+    """A private Postfix instance with all of its state in a temporary folder (postfix -c DIR/etc),
+    listening on host:port, receiving mail for DOMAIN's mailboxes into Maildirs by virtual(8);
+    any other domain goes to `relayhost` ("[127.0.0.1]:P") or is deferred. Stopped at the end
+    (postfix stop, then SIGKILL to whatever is left of it)."""
+
+    def __init__(self, domain="postfix.example", mailboxes=("bob",), host="127.0.0.1",
+                 port=None, relayhost=None, name="postfix"):
+        self.domain, self.mailboxes, self.host = domain, list(mailboxes), host
+        self.port = port or free_port(host)
+        self.dir = tempfile.mkdtemp(prefix=f"ehlo-{name}-")
+        self.relayhost = relayhost
+        self.etc = os.path.join(self.dir, "etc")
+        self.log_path = os.path.join(self.dir, "log", "postfix.log")
+
+    def _main_cf(self):
+        d = self.dir
+        lines = [
+            "compatibility_level = 3.6",
+            f"queue_directory = {d}/spool",
+            f"data_directory = {d}/data",
+            "mail_owner = postfix",
+            "setgid_group = postdrop",
+            f"maillog_file = {self.log_path}",
+            f"maillog_file_prefixes = {d}",
+            f"myhostname = mx.{self.domain}",
+            f"mydomain = {self.domain}",
+            f"myorigin = {self.domain}",
+            "mydestination =",
+            f"inet_interfaces = {self.host}",
+            "inet_protocols = ipv4",
+            "mynetworks = 127.0.0.0/8",
+            "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination",
+            "smtpd_recipient_restrictions =",
+            "message_size_limit = 52428800",
+            "mailbox_size_limit = 0",
+            "virtual_mailbox_limit = 0",
+            f"virtual_mailbox_domains = {self.domain}",
+            f"virtual_mailbox_base = {d}/mail",
+            f"virtual_mailbox_maps = texthash:{d}/etc/vmailbox",
+            f"virtual_uid_maps = static:{POSTFIX_UID}",
+            f"virtual_gid_maps = static:{POSTFIX_UID}",
+            "alias_maps =",
+            "alias_database =",
+            "local_recipient_maps =",
+            "local_header_rewrite_clients =",       # leave the content of SMTP clients alone
+            "queue_run_delay = 1s",
+            "minimal_backoff_time = 1s",
+            "maximal_backoff_time = 10s",
+            "smtp_connect_timeout = 5s",
+            "smtp_dns_support_level = disabled",
+            "biff = no",
+        ]
+        if self.relayhost:
+            lines.append(f"relayhost = {self.relayhost}")
+        else:
+            lines.append("default_transport = retry:4.4.1 no relay host")
+        return "\n".join(lines) + "\n"
+
+    def start(self):
+        why = postfix_usable()
+        if why:
+            raise unittest.SkipTest(why)
+        import pwd
+        os.chmod(self.dir, 0o755)
+        for sub in ("etc", "log", "data", "spool", "mail", f"mail/{self.domain}"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        os.chown(os.path.join(self.dir, "data"), pwd.getpwnam("postfix").pw_uid, -1)
+        for sub in ("mail", f"mail/{self.domain}"):
+            os.chown(os.path.join(self.dir, sub), POSTFIX_UID, POSTFIX_UID)
+        with open(os.path.join(self.etc, "main.cf"), "w") as f:
+            f.write(self._main_cf())
+        with open(os.path.join(self.etc, "master.cf"), "w") as f:
+            f.write(_POSTFIX_MASTER_CF.format(listen=f"{self.host}:{self.port}"))
+        with open(os.path.join(self.etc, "vmailbox"), "w") as f:
+            f.write("".join(f"{u}@{self.domain} {self.domain}/{u}/\n" for u in self.mailboxes))
+        with _open_lock:
+            _open_postfixes.add(self)
+        r = subprocess.run([POSTFIX, "-c", self.etc, "start"], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
+                           env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"})
+        if r.returncode != 0:
+            self.stop()
+            raise RuntimeError("postfix start failed:\n" + r.stdout.decode(errors="replace"))
+        deadline = time.monotonic() + START_TIMEOUT * 3
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((self.host, self.port), timeout=1) as s:
+                    s.settimeout(5)
+                    if s.recv(100).startswith(b"220"):
+                        s.sendall(b"QUIT\r\n")
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"postfix not serving on {self.host}:{self.port}:\n" + self.log_tail())
+
+    def master_pid(self):
+        try:
+            with open(os.path.join(self.dir, "spool", "pid", "master.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def _processes(self):
+        """PIDs of this instance: its master and every process whose cwd is its queue folder."""
+        spool = os.path.realpath(os.path.join(self.dir, "spool"))
+        found = set()
+        mpid = self.master_pid()
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if os.readlink(f"/proc/{entry}/cwd") == spool or int(entry) == mpid:
+                    with open(f"/proc/{entry}/stat") as f:
+                        if f.read().rpartition(")")[2].split()[0] != "Z":
+                            found.add(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+        return found
+
+    def stop(self):
+        if self.dir is None:
+            return
+        if self._processes():
+            subprocess.run([POSTFIX, "-c", self.etc, "stop"], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+            deadline = time.monotonic() + STOP_TIMEOUT
+            while self._processes() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            for pid in self._processes():       # this instance's only (cwd is its queue)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        with _open_lock:
+            _open_postfixes.discard(self)
+        if os.environ.get("E2E_KEEP"):
+            sys.stderr.write(f"[e2e] kept {self.dir}\n")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def maildir_files(self, user):
+        out = []
+        for sub in ("new", "cur"):
+            d = os.path.join(self.dir, "mail", self.domain, user, sub)
+            try:
+                out += [os.path.join(d, n) for n in os.listdir(d) if not n.startswith(".")]
+            except FileNotFoundError:
+                pass
+        return sorted(out)
+
+    def wait_for_delivery(self, user, n, timeout=DELIVERY_TIMEOUT):
+        return wait_until(lambda: len(self.maildir_files(user)) >= n and self.maildir_files(user),
+                          timeout, f"{n} messages for {user} in Postfix's Maildir\n"
+                          + self.log_tail())
+
+    def log_tail(self, n=30):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return "\n".join("    | " + l for l in f.read().splitlines()[-n:])
+        except (OSError, TypeError):
+            return ""
+
+
+_open_postfixes = set()
+
+
+def _stop_postfixes():
+    with _open_lock:
+        instances = list(_open_postfixes)
+    for p in instances:
+        p.stop()
+
+
+atexit.register(_stop_postfixes)
+
 
 # ------------------------------------------------------------------------------ test base
 
@@ -559,11 +1298,42 @@ class E2ETest(unittest.TestCase):
 
     maxDiff = None
 
-    def start_server(self, **kwargs):
+    def make_server(self, **kwargs):
+        """A server with its folder and configuration, not started yet (stopped at the end)."""
         server = Server(self.id().rsplit(".", 1)[-1], **kwargs)
         self._servers.append(server)
         self.addCleanup(server.close)
-        return server.start()
+        return server
+
+    def start_server(self, **kwargs):
+        return self.make_server(**kwargs).start()
+
+    def make_sender(self, routes=(), delivery=None, outbound=None, dns=None, smtp=None,
+                    tables=None, **kwargs):
+        """A server that carries mail onward (not started): the local domain example.test
+        (alice, bob, carol; alice is postmaster and the local sender whose bounces can be
+        read), fast retries (ONWARD_DELIVERY) and short client timeouts (ONWARD_OUTBOUND),
+        each overridable; routes are [[route]] tables."""
+        t = {"delivery": dict(ONWARD_DELIVERY, **(delivery or {})),
+             "outbound": dict(ONWARD_OUTBOUND, **(outbound or {}))}
+        if dns is not None:
+            t["dns"] = dns
+        if smtp is not None:
+            t["smtp"] = smtp
+        t.update(tables or {})
+        return self.make_server(tables=t, routes=routes, **kwargs)
+
+    def start_sender(self, **kwargs):
+        return self.make_sender(**kwargs).start()
+
+    def make_peer(self, **kwargs):
+        """A ScriptedPeer, not listening yet (stopped at the end)."""
+        peer = ScriptedPeer(**kwargs)
+        self.addCleanup(peer.stop)
+        return peer
+
+    def start_peer(self, **kwargs):
+        return self.make_peer(**kwargs).start()
 
     def setUp(self):
         self._servers = []

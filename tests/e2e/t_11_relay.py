@@ -2,7 +2,8 @@
 """Relay control by client address (RFC 5321 3.6.2, 7.1: no open relay).
 
 A trusted client (127.0.0.1, in trusted_networks) may send to any domain: the message for
-other.test is accepted and stays in the spool, since no onward delivery is configured. An
+other.test is accepted and stays in the spool while its next hop (a [[route]] to a port where
+nothing listens) cannot be reached. An
 untrusted client (127.0.0.2) gets 554 5.7.1 for other.test. postmaster@example.test is
 accepted from both (RFC 5321 4.5.1) and goes to the domain's postmaster mailbox (alice).
 """
@@ -12,10 +13,14 @@ import time
 import harness
 
 
+# The next hop for other.test: a loopback port with no listener, so delivery is deferred.
+UNREACHABLE_ROUTE = [{"domain": "other.test", "host": "127.0.0.1", "port": 9}]
+
+
 class Relay(harness.E2ETest):
 
     def test_trusted_client_may_relay_message_stays_queued(self):
-        server = self.start_server()
+        server = self.start_server(routes=UNREACHABLE_ROUTE)
         qid = server.send("relay-trusted", to=("someone@other.test",))
         self.assertTrue(qid)
         self.assertIn(qid, server.spool_files())

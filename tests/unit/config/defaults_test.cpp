@@ -68,5 +68,40 @@ TEST(ConfigDefaults, EmptyTablesGiveTheDefaults) {
     EXPECT_EQ(*r.config, Config{});
 }
 
+TEST(ConfigDefaults, DeliveryRetriesForFiveDays_Rfc5321_4_5_4_1) {
+    const Config c;
+    EXPECT_EQ(c.delivery.retry_min, 60u);
+    EXPECT_EQ(c.delivery.retry_max, 3600u);
+    EXPECT_EQ(c.delivery.lifetime, 432000u) << "RFC 5321 4.5.4.1: at least 4-5 days";
+    EXPECT_EQ(c.delivery.delay_warning, 0u);
+    EXPECT_EQ(c.delivery.max_received, 50u);
+    EXPECT_EQ(c.delivery.null_sender_failures_to, "postmaster");
+}
+
+TEST(ConfigDefaults, OutboundDnsRoutesControl) {
+    const Config c;
+    EXPECT_EQ(c.outbound.helo_name, "");
+    EXPECT_EQ(c.outbound.connections, 100u);
+    EXPECT_EQ(c.outbound.connections_per_destination, 10u);
+    EXPECT_EQ(c.outbound.messages_per_connection, 100u);
+    EXPECT_EQ(c.outbound.connect_timeout, 30u);
+    EXPECT_EQ(c.outbound.timeout_scale, 1.0);
+    EXPECT_TRUE(c.dns.forwarders.empty());
+    EXPECT_EQ(c.dns.timeout, 10u);
+    EXPECT_FALSE(c.dns.dnssec);
+    EXPECT_TRUE(c.routes.empty());
+    EXPECT_EQ(c.control.socket, "");
+}
+
+TEST(ConfigDefaults, DsnIsAdvertised_Rfc3461) {
+    EXPECT_TRUE(Config{}.smtp.dsn);
+}
+
+TEST(ConfigDefaults, EmptyNewTablesGiveTheDefaults) {
+    auto r = load_string("[delivery]\n[outbound]\n[dns]\n[control]\n");
+    ASSERT_TRUE(r.config) << r.error->str();
+    EXPECT_EQ(*r.config, Config{});
+}
+
 }  // namespace
 }  // namespace ehlo::config

@@ -42,6 +42,39 @@ level = "debug"
 file = "/var/log/ehlo.log"
 dialog = true
 
+[delivery]
+retry_min = 30
+retry_max = 7200
+lifetime = 345600
+delay_warning = 14400
+max_received = 100
+null_sender_failures_to = "Hostmaster@Example.org"
+
+[outbound]
+helo_name = "out.example.org"
+connections = 20
+connections_per_destination = 2
+messages_per_connection = 5
+connect_timeout = 10
+timeout_scale = 0.5
+
+[dns]
+forwarders = ["192.0.2.53", "127.0.0.1@5353", "2001:db8::53"]
+timeout = 3
+dnssec = true
+
+[[route]]
+domain = "Partner.Example"
+host = "192.0.2.25"
+port = 2525
+
+[[route]]
+domain = "*"
+host = "smarthost.example.net"
+
+[control]
+socket = "/run/ehlo/control.sock"
+
 [[domain]]
 name = "Example.ORG"
 catch_all = false
@@ -62,8 +95,13 @@ Config full_expected() {
     c.limits = {1048576, 100, 500, 0, 3, 60, 120};
     c.spool = {"/var/spool/ehlo", SyncMode::Fsync};
     c.relay.trusted_networks = {"10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::1"};
-    c.smtp = {true, "-"};
+    c.smtp = {true, "-", true};
     c.log = {"debug", "/var/log/ehlo.log", true};
+    c.delivery = {30, 7200, 345600, 14400, 100, "hostmaster@example.org"};
+    c.outbound = {"out.example.org", 20, 2, 5, 10, 0.5};
+    c.dns = {{"192.0.2.53", "127.0.0.1@5353", "2001:db8::53"}, 3, true};
+    c.routes = {{"partner.example", "192.0.2.25", 2525}, {"*", "smarthost.example.net", 25}};
+    c.control.socket = "/run/ehlo/control.sock";
     c.domains = {
         LocalDomain{"example.org", false, {"alice", "bob.smith", "c_d-e"}, "/srv/mail/example.org", "alice"},
         LocalDomain{"example.net", true, {}, "./var/mail", "postmaster"},
@@ -82,6 +120,11 @@ TEST(ConfigLoad, EveryKeyRoundTrips) {
     EXPECT_EQ(r.config->relay, expected.relay);
     EXPECT_EQ(r.config->smtp, expected.smtp);
     EXPECT_EQ(r.config->log, expected.log);
+    EXPECT_EQ(r.config->delivery, expected.delivery);
+    EXPECT_EQ(r.config->outbound, expected.outbound);
+    EXPECT_EQ(r.config->dns, expected.dns);
+    EXPECT_EQ(r.config->routes, expected.routes);
+    EXPECT_EQ(r.config->control, expected.control);
     EXPECT_EQ(r.config->domains, expected.domains);
     EXPECT_EQ(*r.config, expected);
 }
@@ -145,6 +188,47 @@ data_timeout = 86400
     ASSERT_TRUE(r.config) << r.error->str();
     EXPECT_EQ(r.config->server.listen[1].port, 65535);
     EXPECT_EQ(r.config->limits.message_size, 1024u);
+}
+
+TEST(ConfigLoad, SmtpDsnCanBeTurnedOff_Rfc3461) {
+    auto r = load_string("[smtp]\ndsn = false\n");
+    ASSERT_TRUE(r.config) << r.error->str();
+    EXPECT_FALSE(r.config->smtp.dsn);
+}
+
+TEST(ConfigLoad, TimeoutScaleTakesAnIntegerToo) {
+    auto r = load_string("[outbound]\ntimeout_scale = 2\n");
+    ASSERT_TRUE(r.config) << r.error->str();
+    EXPECT_EQ(r.config->outbound.timeout_scale, 2.0);
+}
+
+TEST(ConfigLoad, FailureNoticeAddressAndEmptyMeansOnlyLog) {
+    auto bare = load_string("[delivery]\nnull_sender_failures_to = \"ops\"\n[[domain]]\nname = \"Example.org\"\n");
+    ASSERT_TRUE(bare.config) << bare.error->str();
+    EXPECT_EQ(failure_notice_address(*bare.config), "ops@example.org");
+    EXPECT_EQ(failure_notice_address(Config{}), "postmaster@localhost");
+    auto none = load_string("[delivery]\nnull_sender_failures_to = \"\"\n");
+    ASSERT_TRUE(none.config) << none.error->str();
+    EXPECT_EQ(failure_notice_address(*none.config), "");
+    // The domain may come after [delivery] in the file.
+    auto later = load_string("[delivery]\nnull_sender_failures_to = \"ops@b.example\"\n"
+                             "[[domain]]\nname = \"a.example\"\n[[domain]]\nname = \"b.example\"\n");
+    ASSERT_TRUE(later.config) << later.error->str();
+    EXPECT_EQ(failure_notice_address(*later.config), "ops@b.example");
+}
+
+TEST(ConfigLoad, ControlSocketDefaultsToTheSpool) {
+    Config c;
+    c.spool.path = "/var/spool/ehlo";
+    EXPECT_EQ(control_socket_path(c), "/var/spool/ehlo/control.sock");
+    c.control.socket = "/run/ehlo.sock";
+    EXPECT_EQ(control_socket_path(c), "/run/ehlo.sock");
+}
+
+TEST(ConfigLoad, RetryBoundsMayBeEqual) {
+    auto r = load_string("[delivery]\nretry_min = 600\nretry_max = 600\n");
+    ASSERT_TRUE(r.config) << r.error->str();
+    EXPECT_EQ(r.config->delivery.retry_max, 600u);
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// Where accepted mail goes: a Maildir under the domain's maildir_root, or held.
+// Where accepted mail goes: a Maildir under the domain's maildir_root, onward to another
+// server (by MX or a configured [[route]]), or held.
 #include <gtest/gtest.h>
 
 #include "policy_fixture.hpp"
@@ -49,13 +50,86 @@ TEST_F(PolicyRoute, BarePostmasterWithoutDomainsIsHeld) {
     EXPECT_EQ(p.route(mbox("Postmaster", "")).kind, queue::Route::Kind::Hold);
 }
 
-TEST_F(PolicyRoute, EverythingElseIsHeld) {
-    for (const auto& m : {mbox("someone", "example.com"), mbox("alice", "[127.0.0.1]"), mbox("carol", "example.org"),
-                          mbox("alice", "")}) {
+TEST_F(PolicyRoute, UnknownLocalMailboxesAndBareNamesAreHeld) {
+    for (const auto& m : {mbox("carol", "example.org"), mbox("alice", "")}) {
         const auto r = policy.route(m);
         EXPECT_EQ(r.kind, queue::Route::Kind::Hold) << m.str();
         EXPECT_TRUE(r.maildir.empty()) << m.str();
     }
+}
+
+// RFC 5321 5.1: mail for another domain goes onward, by its MX records.
+TEST_F(PolicyRoute, OtherDomainsGoOnwardByMx_Rfc5321_5_1) {
+    const auto r = policy.route(mbox("someone", "Example.COM"));
+    ASSERT_EQ(r.kind, queue::Route::Kind::Remote);
+    EXPECT_EQ(r.remote.domain, "example.com") << "lower-cased";
+    EXPECT_FALSE(r.remote.host) << "no configured host: MX lookup";
+    EXPECT_EQ(r.remote.port, 25);
+    EXPECT_TRUE(r.maildir.empty());
+}
+
+// RFC 5321 4.1.3: an address literal names the host; no DNS.
+TEST_F(PolicyRoute, AnAddressLiteralIsItsOwnHost_Rfc5321_4_1_3) {
+    const auto v4 = policy.route(mbox("alice", "[192.0.2.7]"));
+    ASSERT_EQ(v4.kind, queue::Route::Kind::Remote);
+    EXPECT_EQ(v4.remote.host, "192.0.2.7");
+    EXPECT_EQ(v4.remote.port, 25);
+    EXPECT_EQ(v4.remote.domain, "[192.0.2.7]");
+    const auto v6 = policy.route(mbox("alice", "[IPv6:2001:DB8::1]"));
+    ASSERT_EQ(v6.kind, queue::Route::Kind::Remote);
+    EXPECT_EQ(v6.remote.host, "2001:db8::1");
+}
+
+class PolicyRouteConfigured : public ::testing::Test {
+protected:
+    static config::Config with_routes() {
+        auto c = test::test_config();
+        c.routes = {
+            {"*", "Smarthost.Example.net", 587},
+            {"partner.example", "192.0.2.25", 2525},
+            {"partner.example", "192.0.2.99", 25},  // not reached: the first for a domain wins
+        };
+        return c;
+    }
+    Policy policy{with_routes()};
+};
+
+TEST_F(PolicyRouteConfigured, AnExactDomainRouteWinsOverTheWildcard) {
+    const auto r = policy.route(mbox("bob", "Partner.Example"));
+    ASSERT_EQ(r.kind, queue::Route::Kind::Remote);
+    EXPECT_EQ(r.remote.domain, "partner.example");
+    EXPECT_EQ(r.remote.host, "192.0.2.25");
+    EXPECT_EQ(r.remote.port, 2525);
+}
+
+TEST_F(PolicyRouteConfigured, TheWildcardTakesEveryOtherDomain) {
+    const auto r = policy.route(mbox("bob", "elsewhere.example"));
+    ASSERT_EQ(r.kind, queue::Route::Kind::Remote);
+    EXPECT_EQ(r.remote.domain, "elsewhere.example") << "the domain stays, for the logs and DSNs";
+    EXPECT_EQ(r.remote.host, "smarthost.example.net");
+    EXPECT_EQ(r.remote.port, 587);
+    EXPECT_EQ(r.remote.key(), "smarthost.example.net:587");
+}
+
+TEST_F(PolicyRouteConfigured, LocalDomainsAndLiteralsIgnoreRoutes) {
+    EXPECT_EQ(policy.route(mbox("alice", "example.org")).kind, queue::Route::Kind::Maildir);
+    const auto literal = policy.route(mbox("alice", "[192.0.2.7]"));
+    EXPECT_EQ(literal.remote.host, "192.0.2.7");
+    EXPECT_EQ(literal.remote.port, 25);
+}
+
+TEST_F(PolicyRouteConfigured, WithoutAWildcardOtherDomainsUseMx) {
+    auto c = test::test_config();
+    c.routes = {{"partner.example", "192.0.2.25", 25}};
+    const Policy p(c);
+    EXPECT_FALSE(p.route(mbox("x", "other.example")).remote.host);
+    EXPECT_EQ(p.route(mbox("x", "partner.example")).remote.host, "192.0.2.25");
+}
+
+TEST(PolicyRouteInvalid, ARouteBuiltInCodeNeedsAHost) {
+    auto c = test::test_config();
+    c.routes = {{"a.example", "", 25}};
+    EXPECT_THROW(Policy{c}, std::invalid_argument);
 }
 
 }  // namespace

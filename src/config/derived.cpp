@@ -1,0 +1,19 @@
+// Values that follow from several keys together, worked out in one place so that every user
+// of the configuration reads them alike.
+#include "config/config.hpp"
+
+namespace ehlo::config {
+
+std::string failure_notice_address(const Config& config) {
+    const std::string& to = config.delivery.null_sender_failures_to;
+    if (to.empty() || to.find('@') != std::string::npos) return to;
+    if (config.domains.empty()) return {};
+    return to + "@" + config.domains.front().name;
+}
+
+std::filesystem::path control_socket_path(const Config& config) {
+    if (!config.control.socket.empty()) return config.control.socket;
+    return std::filesystem::path(config.spool.path) / "control.sock";
+}
+
+}  // namespace ehlo::config

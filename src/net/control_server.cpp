@@ -1,0 +1,178 @@
+#include "net/control_server.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <system_error>
+#include <thread>
+
+#include "net/queue_report.hpp"
+#include "observe/log.hpp"
+
+namespace ehlo::net {
+namespace {
+
+// A request is one short line; anything longer is not a request.
+constexpr std::size_t kMaxRequest = 1024;
+// A client that connects and says nothing must not hold the control thread.
+constexpr int kClientTimeoutMs = 5000;
+
+sockaddr_un socket_address(const std::filesystem::path& path) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const std::string p = path.string();
+    if (p.size() >= sizeof addr.sun_path)
+        throw std::system_error(ENAMETOOLONG, std::generic_category(), "control socket path " + p);
+    std::memcpy(addr.sun_path, p.c_str(), p.size() + 1);
+    return addr;
+}
+
+void write_all(int fd, const std::string& s) {
+    std::size_t done = 0;
+    while (done < s.size()) {
+        ssize_t n = ::send(fd, s.data() + done, s.size() - done, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+std::string read_line(int fd, int timeout_ms) {
+    std::string line;
+    char buf[256];
+    while (line.size() < kMaxRequest && line.find('\n') == std::string::npos) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, timeout_ms) <= 0) break;
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        line.append(buf, static_cast<std::size_t>(n));
+    }
+    auto end = line.find('\n');
+    if (end != std::string::npos) line.resize(end);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+}
+
+std::pair<std::string, std::string> split_verb(const std::string& request) {
+    auto space = request.find(' ');
+    if (space == std::string::npos) return {request, {}};
+    return {request.substr(0, space), request.substr(space + 1)};
+}
+
+}  // namespace
+
+std::string answer_control_request(queue::Queue& queue, const std::string& request) {
+    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+    auto [verb, arg] = split_verb(request);
+    auto needs_id = [&](bool ok, const char* what) {
+        return ok ? "ok\n" + std::string(what) + " " + arg + "\n" : "error: no message " + arg + " in the queue\n";
+    };
+    if (verb == "list" && arg.empty()) return "ok\n" + format_queue_list(queue.list(), now);
+    if (verb == "show" && !arg.empty()) {
+        auto detail = queue.show(arg);
+        return detail ? "ok\n" + format_queue_detail(*detail, now) : "error: no message " + arg + " in the queue\n";
+    }
+    if (verb == "flush") {
+        auto n = queue.flush(arg);
+        return "ok\n" + std::to_string(n) + " recipient(s) scheduled now\n";
+    }
+    if (verb == "hold" && !arg.empty()) return needs_id(queue.hold(arg), "held");
+    if (verb == "release" && !arg.empty()) return needs_id(queue.release(arg), "released");
+    if (verb == "delete" && !arg.empty()) return needs_id(queue.remove(arg), "deleted");
+    return "error: unknown request (list | show ID | flush [ID|DOMAIN] | hold ID | release ID | delete ID)\n";
+}
+
+struct ControlServer::Impl {
+    std::filesystem::path path;
+    queue::Queue& queue;
+    int listener = -1;
+    int stop_event = -1;
+    std::thread thread;
+
+    Impl(std::filesystem::path p, queue::Queue& q) : path(std::move(p)), queue(q) {}
+
+    void serve() {
+        for (;;) {
+            pollfd fds[2] = {{listener, POLLIN, 0}, {stop_event, POLLIN, 0}};
+            if (::poll(fds, 2, -1) < 0) {
+                if (errno == EINTR) continue;
+                return;
+            }
+            if (fds[1].revents) return;
+            int client = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+            if (client < 0) continue;
+            std::string request = read_line(client, kClientTimeoutMs);
+            std::string answer = answer_control_request(queue, request);
+            observe::info("control", {{"request", request}, {"result", answer.substr(0, answer.find('\n'))}});
+            write_all(client, answer);
+            ::close(client);
+        }
+    }
+};
+
+ControlServer::ControlServer(std::filesystem::path socket_path, queue::Queue& queue)
+    : impl_(std::make_unique<Impl>(std::move(socket_path), queue)) {
+    auto& d = *impl_;
+    sockaddr_un addr = socket_address(d.path);
+    d.listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (d.listener < 0) throw std::system_error(errno, std::generic_category(), "control socket");
+    // A socket file left by a crash would make bind fail; only one daemon owns the spool (its
+    // lock is taken before this), so the old file is ours to replace.
+    ::unlink(d.path.c_str());
+    // Created with mode 0600 from the start: no moment when others could connect.
+    mode_t old = ::umask(0177);
+    int rc = ::bind(d.listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::umask(old);
+    if (rc < 0 || ::listen(d.listener, 16) < 0) {
+        int e = errno;
+        ::close(d.listener);
+        throw std::system_error(e, std::generic_category(), "control socket " + d.path.string());
+    }
+    d.stop_event = ::eventfd(0, EFD_CLOEXEC);
+    d.thread = std::thread([&d] { d.serve(); });
+    observe::info("control-listening", {{"socket", d.path.string()}});
+}
+
+ControlServer::~ControlServer() {
+    auto& d = *impl_;
+    std::uint64_t one = 1;
+    if (::write(d.stop_event, &one, sizeof one) < 0) {
+        // The thread still ends when the listener closes below.
+    }
+    if (d.thread.joinable()) d.thread.join();
+    ::close(d.listener);
+    ::close(d.stop_event);
+    ::unlink(d.path.c_str());
+}
+
+std::optional<std::string> control_request(const std::filesystem::path& socket_path, const std::string& request) {
+    sockaddr_un addr = socket_address(socket_path);
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return std::nullopt;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+        ::close(fd);
+        return std::nullopt;
+    }
+    write_all(fd, request + "\n");
+    std::string answer;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        answer.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return answer;
+}
+
+}  // namespace ehlo::net

@@ -1,0 +1,75 @@
+#include "net/queue_report.hpp"
+
+#include <ctime>
+
+namespace ehlo::net {
+namespace {
+
+std::string age(std::int64_t seconds) {
+    if (seconds < 0) seconds = 0;
+    if (seconds < 120) return std::to_string(seconds) + "s";
+    if (seconds < 7200) return std::to_string(seconds / 60) + "m";
+    if (seconds < 172800) return std::to_string(seconds / 3600) + "h";
+    return std::to_string(seconds / 86400) + "d";
+}
+
+std::string utc(std::int64_t t) {
+    if (t <= 0) return "-";
+    std::time_t tt = static_cast<std::time_t>(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::string message_state(const queue::MessageSummary& m) {
+    if (m.held) return "held";
+    bool deferred = false;
+    for (const auto& r : m.recipients) {
+        if (r.status == "pending") return "active";
+        if (r.status == "deferred") deferred = true;
+    }
+    return deferred ? "deferred" : "done";
+}
+
+void recipient_lines(std::string& out, const queue::MessageSummary& m, std::int64_t now) {
+    for (const auto& r : m.recipients) {
+        out += "    " + r.address + "  " + r.status + "  attempts=" + std::to_string(r.attempts);
+        if (r.next_attempt > 0) out += "  next=" + utc(r.next_attempt) + " (in " + age(r.next_attempt - now) + ")";
+        if (!r.last_error.empty()) out += "  last=\"" + r.last_error + "\"";
+        out += "\n";
+    }
+}
+
+}  // namespace
+
+std::string format_queue_list(const std::vector<queue::MessageSummary>& messages, std::int64_t now) {
+    std::string out;
+    for (const auto& m : messages) {
+        out += m.id + "  " + age(now - m.arrival) + "  " + std::to_string(m.size) + "  <" + m.sender + ">  " +
+               message_state(m) + "\n";
+        recipient_lines(out, m, now);
+    }
+    out += std::to_string(messages.size()) + (messages.size() == 1 ? " message\n" : " messages\n");
+    return out;
+}
+
+std::string format_queue_detail(const queue::MessageDetail& d, std::int64_t now) {
+    const auto& m = d.summary;
+    std::string out;
+    out += "id: " + m.id + "\n";
+    out += "arrival: " + utc(m.arrival) + " (" + age(now - m.arrival) + " ago)\n";
+    out += "size: " + std::to_string(m.size) + "\n";
+    out += "sender: <" + m.sender + ">\n";
+    out += "state: " + message_state(m) + "\n";
+    out += "recipients:\n";
+    recipient_lines(out, m, now);
+    out += "attempts:\n";
+    for (const auto& a : d.attempts) out += "    " + a + "\n";
+    out += "headers:\n" + d.headers;
+    if (!d.headers.empty() && d.headers.back() != '\n') out += "\n";
+    return out;
+}
+
+}  // namespace ehlo::net

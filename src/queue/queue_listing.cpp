@@ -1,0 +1,86 @@
+#include "queue/queue_listing.hpp"
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <ctime>
+#include <memory>
+#include <system_error>
+
+#include "queue/queue_id.hpp"
+#include "queue/spool_file.hpp"
+
+namespace ehlo::queue {
+namespace {
+
+std::int64_t seconds_of(std::uint64_t unix_us) { return static_cast<std::int64_t>(unix_us / 1000000); }
+
+std::string utc_time(std::uint64_t unix_us) {
+    const std::time_t t = static_cast<std::time_t>(seconds_of(unix_us));
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return text;
+}
+
+}  // namespace
+
+MessageSummary summarize(const SpoolHeader& header, std::uint64_t content_size,
+                         const std::vector<RecipientState>& recipients, bool held, const std::vector<bool>& unrouted) {
+    MessageSummary summary;
+    summary.id = header.id;
+    summary.arrival = seconds_of(header.arrival_us);
+    summary.size = content_size;
+    summary.sender = header.envelope.sender_str();
+    summary.held = held;
+    for (std::size_t i = 0; i < recipients.size() && i < header.envelope.recipients.size(); ++i) {
+        const RecipientState& state = recipients[i];
+        RecipientSummary r;
+        r.address = header.envelope.recipients[i].address.str();
+        const bool waiting = (held && !state.final()) ||
+                             (state.status == DeliveryStatus::Pending && i < unrouted.size() && unrouted[i]);
+        r.status = waiting ? "held" : std::string(to_string(state.status));
+        r.attempts = state.attempts;
+        if (state.status == DeliveryStatus::Deferred) r.next_attempt = seconds_of(state.next_attempt_us);
+        if (state.status == DeliveryStatus::Deferred || state.status == DeliveryStatus::Failed) r.last_error = state.text;
+        summary.recipients.push_back(std::move(r));
+    }
+    return summary;
+}
+
+std::string describe_attempt(const AttemptRecord& attempt, const smtp::Envelope& envelope) {
+    std::string text = utc_time(attempt.time_us);
+    text += ' ';
+    text += attempt.recipient < envelope.recipients.size() ? envelope.recipients[attempt.recipient].address.str() : "?";
+    text += ' ';
+    text += attempt.outcome;
+    if (!attempt.peer.empty()) text += " " + attempt.peer;
+    if (!attempt.detail.empty()) text += (attempt.peer.empty() ? " " : ": ") + attempt.detail;
+    return text;
+}
+
+std::vector<MessageSummary> list_spool(const std::filesystem::path& spool_dir) {
+    const std::filesystem::path queue_dir = spool_dir / "queue";
+    std::vector<std::string> names;
+    {
+        std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(queue_dir.c_str()), ::closedir);
+        if (!dir) throw std::system_error(errno, std::system_category(), "cannot read " + queue_dir.string());
+        while (const dirent* entry = ::readdir(dir.get())) {
+            if (is_valid_queue_id(entry->d_name)) names.emplace_back(entry->d_name);
+        }
+    }
+    std::sort(names.begin(), names.end());
+    std::vector<MessageSummary> out;
+    for (const std::string& name : names) {
+        // read_spool_file only reads. A file being received has no End yet and is skipped,
+        // as is one gone since the listing (delivered meanwhile) or one not understood.
+        SpoolReadResult read = read_spool_file(queue_dir / name);
+        if (read.status != SpoolFileStatus::Ok) continue;
+        const SpoolFileContents& c = read.contents;
+        out.push_back(summarize(c.header, c.content_size, c.recipients, c.held, {}));
+    }
+    return out;
+}
+
+}  // namespace ehlo::queue

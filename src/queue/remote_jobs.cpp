@@ -1,0 +1,46 @@
+#include "queue/remote_jobs.hpp"
+
+#include <algorithm>
+#include <iterator>
+
+#include "queue/message_content.hpp"
+
+namespace ehlo::queue {
+
+std::vector<RemoteGroup> group_by_target(const std::vector<std::pair<std::size_t, delivery::RemoteTarget>>& routed) {
+    std::vector<RemoteGroup> groups;
+    for (const auto& [index, target] : routed) {
+        auto it = std::find_if(groups.begin(), groups.end(), [&](const RemoteGroup& g) { return g.target == target; });
+        if (it == groups.end()) {
+            groups.push_back({target, {}});
+            it = std::prev(groups.end());
+        }
+        it->recipients.push_back(index);
+    }
+    return groups;
+}
+
+SharedContent share_content(std::shared_ptr<const std::string> content) {
+    SharedContent shared;
+    shared.eight_bit = has_eight_bit(*content);
+    shared.utf8_headers = shared.eight_bit && has_eight_bit(header_section(*content));
+    shared.content = std::move(content);
+    return shared;
+}
+
+delivery::RemoteJob make_job(const std::string& queue_id, const smtp::Envelope& envelope, const RemoteGroup& group,
+                             const SharedContent& shared) {
+    delivery::RemoteJob job;
+    job.queue_id = queue_id;
+    job.envelope = envelope;
+    job.recipients = group.recipients;
+    job.content = shared.content;
+    job.eight_bit = shared.eight_bit;
+    job.target = group.target;
+    bool utf8 = envelope.sender && envelope.sender->needs_smtputf8();
+    for (std::size_t i : group.recipients) utf8 = utf8 || envelope.recipients[i].address.needs_smtputf8();
+    job.needs_smtputf8 = utf8 || (envelope.smtputf8 && shared.utf8_headers);
+    return job;
+}
+
+}  // namespace ehlo::queue

@@ -1,0 +1,62 @@
+// The delivery scheduler's own types, shared by its source files (delivery_scheduler.cpp,
+// scheduler_remote.cpp, scheduler_reports.cpp); not for anyone else.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "delivery/remote_transport.hpp"
+#include "delivery/retry.hpp"
+#include "queue/delivery_scheduler.hpp"
+
+namespace ehlo::queue {
+
+// The queue keeps unix microseconds; delivery::RetryPolicy works in whole seconds.
+inline delivery::TimePoint time_point_of(std::uint64_t unix_us) {
+    return std::chrono::floor<std::chrono::seconds>(
+        std::chrono::sys_time<std::chrono::microseconds>(std::chrono::microseconds(unix_us)));
+}
+
+inline std::uint64_t unix_us_of(delivery::TimePoint t) {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
+}
+
+inline std::uint64_t microseconds_of(std::chrono::milliseconds d) {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+}
+
+// One recipient's outcome of one attempt, before it is applied to the recipient's state.
+struct DeliveryScheduler::Result {
+    // NotTried: left for later (the queue is stopping); the state stays as it was.
+    enum class Kind { Delivered, Deferred, Failed, NoRoute, NotTried } kind = Kind::Deferred;
+    std::size_t recipient = 0;
+    std::string text;        // RecipientState::text (outcome_text.hpp)
+    std::string peer;        // who was tried: "maildir", the remote MTA; empty when we decided
+    bool from_peer = false;  // the reply is the remote MTA's own (a DSN names it as Remote-MTA)
+    bool local = false;      // a local failure: tried again after retry_delay, not by back-off
+
+    static Result local_failure(std::size_t recipient, std::string error, std::string peer = {}) {
+        Result r;
+        r.kind = Kind::Deferred;
+        r.recipient = recipient;
+        r.text = std::move(error);
+        r.peer = std::move(peer);
+        r.local = true;
+        return r;
+    }
+};
+
+// One message's share of a delivery pass.
+struct DeliveryScheduler::Pass {
+    std::shared_ptr<QueuedMessage> message;
+    std::vector<std::size_t> due;                 // the recipients attempted
+    std::shared_ptr<const std::string> content;   // when still in memory
+    std::vector<std::pair<std::size_t, delivery::RemoteTarget>> remote;
+    std::vector<Result> results;                  // known by the end of the pass
+};
+
+}  // namespace ehlo::queue

@@ -1,0 +1,119 @@
+// Remote recipients on the delivery scheduler: a pass hands them to the RemoteTransport, one
+// job per next hop, and their outcomes come back as events on the delivery thread.
+#include <algorithm>
+
+#include "delivery/file_io.hpp"
+#include "queue/message_content.hpp"
+#include "queue/outcome_text.hpp"
+#include "queue/remote_jobs.hpp"
+#include "queue/scheduler_pass.hpp"
+
+namespace ehlo::queue {
+
+void DeliveryScheduler::start_remote(Pass& pass, std::vector<Result>& results) {
+    QueuedMessage& message = *pass.message;
+    std::shared_ptr<const std::string> content = pass.content;
+    if (!content) {
+        auto text = std::make_shared<std::string>();
+        text->reserve(static_cast<std::size_t>(message.content_size));
+        if (auto ec = read_spool_text(message.path, *text)) {
+            for (const auto& routed : pass.remote)
+                results.push_back(Result::local_failure(routed.first, delivery::describe("cannot read", message.path, ec)));
+            return;
+        }
+        content = std::move(text);
+    }
+
+    // RFC 5321 6.3: a message that has passed this many MTAs is going round in circles.
+    const std::size_t received = count_received(*content);
+    if (received > max_received_) {
+        const smtp::Reply loop(kLoopReplyCode, kLoopStatus,
+                               "Too many Received header fields (" + std::to_string(received) + "): mail loop");
+        for (const auto& routed : pass.remote) {
+            Result failed;
+            failed.kind = Result::Kind::Failed;
+            failed.recipient = routed.first;
+            failed.text = reply_text(loop);
+            results.push_back(std::move(failed));
+        }
+        return;
+    }
+
+    const SharedContent shared = share_content(std::move(content));
+    const std::vector<RemoteGroup> groups = group_by_target(pass.remote);
+    {
+        std::lock_guard lock(core_->mutex);
+        message.jobs_in_flight += groups.size();
+        jobs_in_flight_ += groups.size();
+    }
+    for (const RemoteGroup& group : groups) {
+        // The outcome comes on a transport thread: it is only handed over to this one.
+        auto done = [core = core_, run = run_, owner = pass.message, recipients = group.recipients](
+                        delivery::RemoteOutcome outcome) {
+            SchedulerEvent event;
+            event.kind = SchedulerEvent::Kind::RemoteDone;
+            event.message = owner;
+            event.recipients = recipients;
+            event.outcome = std::move(outcome);
+            core->post(run, std::move(event));
+        };
+        try {
+            remote_->deliver(make_job(message.header.id, message.header.envelope, group, shared), std::move(done));
+        } catch (const std::exception& e) {
+            // The transport could not take the job: as if it had answered "try later".
+            SchedulerEvent event;
+            event.kind = SchedulerEvent::Kind::RemoteDone;
+            event.message = pass.message;
+            event.recipients = group.recipients;
+            for (std::size_t i : group.recipients)
+                event.outcome.recipients.push_back(
+                    {i, smtp::Reply(451, "4.3.0", std::string("cannot start delivery: ") + e.what()),
+                     delivery::Outcome::Deferred, false});
+            core_->post(run_, std::move(event));
+        }
+    }
+}
+
+void DeliveryScheduler::on_remote_done(SchedulerEvent& event) {
+    QueuedMessage& message = *event.message;
+    {
+        std::lock_guard lock(core_->mutex);
+        message.jobs_in_flight -= 1;
+        jobs_in_flight_ -= 1;
+        if (!registered(message)) return;  // removed meanwhile
+    }
+    std::vector<Result> results;
+    std::vector<bool> answered(message.recipients.size());
+    for (const delivery::RecipientResult& rr : event.outcome.recipients) {
+        // Only the job's own recipients, each once: the transport is trusted with no more.
+        if (std::find(event.recipients.begin(), event.recipients.end(), rr.index) == event.recipients.end() ||
+            answered[rr.index])
+            continue;
+        answered[rr.index] = true;
+        Result r;
+        r.recipient = rr.index;
+        r.peer = event.outcome.remote_mta;
+        r.from_peer = rr.remote;
+        r.text = reply_text(rr.reply);
+        switch (rr.outcome) {
+            case delivery::Outcome::Delivered:
+                r.kind = Result::Kind::Delivered;
+                r.text = std::string(event.outcome.dsn_passed_on ? kPassedOnPrefix : kRelayedPrefix) + r.text;
+                break;
+            case delivery::Outcome::Failed: r.kind = Result::Kind::Failed; break;
+            case delivery::Outcome::Deferred: r.kind = Result::Kind::Deferred; break;
+        }
+        results.push_back(std::move(r));
+    }
+    for (std::size_t i : event.recipients) {
+        if (i >= answered.size() || answered[i]) continue;
+        Result r;
+        r.recipient = i;
+        r.text = reply_text(smtp::Reply(451, "4.3.0", "no outcome from the remote delivery"));
+        results.push_back(std::move(r));
+    }
+    record(message, results);
+    settle(event.message);
+}
+
+}  // namespace ehlo::queue
