@@ -347,10 +347,14 @@ std::string DeliveryScheduler::apply(QueuedMessage& message, const Result& resul
                                                                   std::chrono::microseconds(retry_.lifetime).count());
                 next = now + microseconds_of(retry_delay_);
             } else {
-                auto decision = delivery::after_failure(retry_, time_point_of(message.header.arrival_us), state.attempts,
-                                                        time_point_of(now));
+                const auto now_s = time_point_of(now);
+                auto decision =
+                    delivery::after_failure(retry_, time_point_of(message.header.arrival_us), state.attempts, now_s);
                 give_up = decision.kind == delivery::RetryDecision::Kind::GiveUp;
-                next = unix_us_of(decision.when);
+                // The policy counts in whole seconds; the wait it gives is added to the precise
+                // time, so a retry is never early (RFC 5321 4.5.4.1) nor a second late.
+                const std::uint64_t wait = decision.when > now_s ? unix_us_of(decision.when) - unix_us_of(now_s) : 0;
+                next = now + wait;
             }
             if (give_up) {
                 state.status = DeliveryStatus::Failed;

@@ -764,6 +764,8 @@ class PeerMessage:
         self.recipients = []          # their addresses
         self.data = b""               # content, dot-unstuffed, CRLF line endings
         self.reply = None             # the peer's reply to the end of data
+        self.began = time.monotonic() # MAIL received
+        self.finished = None          # time.monotonic() just before the reply to the end of data
         self.accepted = False         # that reply was 2xx: the message is the peer's now
 
 
@@ -773,7 +775,9 @@ class PeerSession:
         self.client = client          # (address, port)
         self.lines = []               # every command line received
         self.messages = []            # PeerMessage per transaction that reached DATA
-        self.ended = None             # "quit", "eof", "dropped", "stopped"
+        self.ended = None             # "quit", "eof", "dropped", "stalled"
+        self.opened = time.monotonic()
+        self.closed = None            # time.monotonic() when the connection was closed
 
 
 class ScriptedPeer:
@@ -859,6 +863,24 @@ class ScriptedPeer:
         with self._lock:
             return [l for s in self.sessions for l in s.lines if l.upper().startswith(verb.upper())]
 
+    def most_at_once(self, others=()):
+        """The largest number of transactions (MAIL to the reply to the end of data) in progress
+        at the same time, at this peer and the peers in `others` together: how many connections
+        the client used at once. Transactions rather than connections, because the peer sees a
+        connection's end only after the client has moved on; a transaction's end it records
+        before its reply, so the count has no such race."""
+        edges = []
+        for peer in (self, *others):
+            with peer._lock:
+                for s in peer.sessions:
+                    for m in s.messages:
+                        edges += [(m.began, 1), (m.finished or float("inf"), -1)]
+        most = now = 0
+        for _, step in sorted(edges, key=lambda e: (e[0], e[1])):
+            now += step
+            most = max(most, now)
+        return most
+
     def wait_messages(self, n, timeout=DELIVERY_TIMEOUT):
         return wait_until(lambda: len(self.messages()) >= n and self.messages(), timeout,
                           f"{n} messages accepted by the scripted peer on port {self.port} "
@@ -894,6 +916,7 @@ class ScriptedPeer:
             session.ended = session.ended or "eof"
         finally:
             conn.close()
+            session.closed = time.monotonic()
 
     def _answer(self, io, session, reply):
         """Send a hook's answer; False when the session is over (DROP or STALL)."""
@@ -961,6 +984,7 @@ class ScriptedPeer:
                     message.data = io.content()
                     session.messages.append(message)
                     reply = self.data_end(session, message)
+                    message.finished = time.monotonic()
                     if reply not in (STALL, DROP):
                         message.reply = reply
                         message.accepted = reply[:1] == "2"
