@@ -92,7 +92,7 @@ struct Config {
         unsigned retry_max = 3600;            // the wait doubles up to this (RFC 5321 4.5.4.1)
         unsigned lifetime = 432000;           // then the recipient fails with 4.4.7 (5 days)
         unsigned delay_warning = 0;           // a "delayed" DSN after this long; 0 = none
-        std::size_t max_received = 50;        // more Received: fields is a loop (RFC 5321 6.3)
+        std::size_t max_received = 100;       // more Received: fields is a loop (RFC 5321 6.3: at least 100)
         std::string null_sender_failures_to = "postmaster";  // see failure_notice_address()
 
         bool operator==(const Delivery&) const = default;

@@ -55,7 +55,7 @@ struct QueueOptions {
     std::chrono::seconds lifetime{5 * 24 * 3600};
     std::chrono::seconds delay_warning{0};
     // More Received: headers than this is a mail loop: bounce with 5.4.6 (RFC 5321 6.3).
-    std::size_t max_received = 50;
+    std::size_t max_received = 100;
     // A failure of a message from the null sender has nobody to bounce to (RFC 5321 4.5.5):
     // tell this local mailbox instead ("postmaster@example.org", or "postmaster" alone, which
     // the router knows as RFC 5321 4.1.1.3's), or only log it (empty).

@@ -3,7 +3,7 @@
 
 RFC 5321 6.3: counting Received: header fields is the simple way to detect a loop; a message
 that has been through more relays than that is not passed on again but returned to its sender
-(RFC 3463 5.4.6: routing loop detected). The boundary: max_received (50 here, the default)
+(RFC 3463 5.4.6: routing loop detected). The boundary: max_received (50 here; the default is 100)
 headers, ours included, still go on; 51 in the content bounce, and the next hop never sees
 the message.
 """

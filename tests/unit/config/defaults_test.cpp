@@ -74,7 +74,7 @@ TEST(ConfigDefaults, DeliveryRetriesForFiveDays_Rfc5321_4_5_4_1) {
     EXPECT_EQ(c.delivery.retry_max, 3600u);
     EXPECT_EQ(c.delivery.lifetime, 432000u) << "RFC 5321 4.5.4.1: at least 4-5 days";
     EXPECT_EQ(c.delivery.delay_warning, 0u);
-    EXPECT_EQ(c.delivery.max_received, 50u);
+    EXPECT_EQ(c.delivery.max_received, 100u);  // RFC 5321 6.3: "normally at least 100"
     EXPECT_EQ(c.delivery.null_sender_failures_to, "postmaster");
 }
 

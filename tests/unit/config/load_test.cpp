@@ -47,7 +47,7 @@ retry_min = 30
 retry_max = 7200
 lifetime = 345600
 delay_warning = 14400
-max_received = 100
+max_received = 150
 null_sender_failures_to = "Hostmaster@Example.org"
 
 [outbound]
@@ -97,7 +97,7 @@ Config full_expected() {
     c.relay.trusted_networks = {"10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::1"};
     c.smtp = {true, "-", true};
     c.log = {"debug", "/var/log/ehlo.log", true};
-    c.delivery = {30, 7200, 345600, 14400, 100, "hostmaster@example.org"};
+    c.delivery = {30, 7200, 345600, 14400, 150, "hostmaster@example.org"};
     c.outbound = {"out.example.org", 20, 2, 5, 10, 0.5};
     c.dns = {{"192.0.2.53", "127.0.0.1@5353", "2001:db8::53"}, 3, true};
     c.routes = {{"partner.example", "192.0.2.25", 2525}, {"*", "smarthost.example.net", 25}};
