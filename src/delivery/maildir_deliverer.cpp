@@ -43,6 +43,28 @@ void MaildirDeliverer::count_sync() const {
     if (on_sync_) on_sync_();
 }
 
+// The per-batch syncs cover files and new/, not the entries of the directories themselves.
+// The Maildir, and any parent created with it (a fresh maildir_root, say), must be durable
+// before a message in it is: so once, when the Maildir is first used or made again, every
+// directory from it up to the root is synced. (A syncfs covers all of that anyway.)
+bool MaildirDeliverer::sync_directory_chain(const std::filesystem::path& maildir, std::string& error) {
+    std::filesystem::path dir = std::filesystem::absolute(maildir);
+    for (;;) {
+        std::error_code ec;
+        FileDescriptor fd = open_directory(dir, ec);
+        if (!ec) {
+            count_sync();
+            ec = sync_all(fd.get());
+        }
+        if (ec) {
+            error = describe("cannot sync", dir, ec);
+            return false;
+        }
+        if (!dir.has_relative_path()) return true;
+        dir = dir.parent_path();
+    }
+}
+
 bool MaildirDeliverer::prepare(const std::filesystem::path& maildir, std::uint64_t& device, std::string& error) {
     auto known = known_maildirs_.find(maildir.string());
     if (known != known_maildirs_.end()) {
@@ -71,22 +93,7 @@ bool MaildirDeliverer::prepare(const std::filesystem::path& maildir, std::uint64
         }
         sync_handles_.emplace(device, std::move(fd));
     }
-    if (mode_ == SyncMode::Fsync) {
-        // The per-batch syncs cover files and new/, not the directories' own entries: make
-        // those durable once, when the Maildir is first used (a syncfs covers them anyway).
-        for (const auto& dir : {maildir, maildir.parent_path()}) {
-            std::error_code ec;
-            FileDescriptor fd = open_directory(dir, ec);
-            if (!ec) {
-                count_sync();
-                ec = sync_all(fd.get());
-            }
-            if (ec) {
-                error = describe("cannot sync", dir, ec);
-                return false;
-            }
-        }
-    }
+    if (mode_ == SyncMode::Fsync && !sync_directory_chain(maildir, error)) return false;
     known_maildirs_.emplace(maildir.string(), device);
     return true;
 }
@@ -102,6 +109,7 @@ bool MaildirDeliverer::write_message(const MaildirJob& job, const std::filesyste
             error = describe("cannot create Maildir", job.maildir, mec);
             return false;
         }
+        if (mode_ == SyncMode::Fsync && !sync_directory_chain(job.maildir, error)) return false;
         fd = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, kMaildirFileMode, ec);
     }
     if (ec) {

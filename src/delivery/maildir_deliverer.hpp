@@ -50,6 +50,7 @@ private:
     struct Written;
     // Creates the Maildir on first use; returns false with `error` set when it cannot.
     bool prepare(const std::filesystem::path& maildir, std::uint64_t& device, std::string& error);
+    bool sync_directory_chain(const std::filesystem::path& maildir, std::string& error);
     // An earlier delivery of the job's message (scanning jobs share one listing per Maildir).
     std::optional<std::filesystem::path> find_existing(const MaildirJob& job,
                                                        std::unordered_map<std::string, MaildirListing>& listings);

@@ -10,6 +10,7 @@ namespace {
 struct BdatArgument {
     std::uint64_t size = 0;
     bool last = false;
+    bool bad_marker = false;  // the size is readable but what follows it is not "LAST"
 };
 
 // "BDAT" SP chunk-size [ SP end-marker ]; chunk-size = 1*DIGIT; end-marker = "LAST".
@@ -26,8 +27,10 @@ std::optional<BdatArgument> parse_bdat_argument(std::string_view arg) {
     if (i == 0) return std::nullopt;
     const std::string_view rest = trim_blanks(arg.substr(i));
     if (rest.empty()) return b;
-    if (i == arg.size() || arg[i] != ' ' || !iequals(rest, "LAST")) return std::nullopt;
-    b.last = true;
+    if (i == arg.size() || arg[i] != ' ' || !iequals(rest, "LAST"))
+        b.bad_marker = true;  // still a size to count off, so the chunk is not read as commands
+    else
+        b.last = true;
     return b;
 }
 
@@ -93,7 +96,9 @@ void Session::Impl::on_bdat(std::string_view arg) {
         chunk_.refusal_ends_transaction = ends_transaction;
     };
     const std::uint64_t max = config_.max_message_size;
-    if (greeting_ != Greeting::Ehlo) {
+    if (bdat->bad_marker) {
+        refuse(Reply(501, "5.5.4", "Syntax: BDAT size [LAST]"), true, true);
+    } else if (greeting_ != Greeting::Ehlo) {
         refuse(Reply(503, "5.5.1", "Send EHLO first: CHUNKING is an ESMTP extension"), true, false);
     } else if (!transaction_) {
         refuse(Reply(503, "5.5.1", "Need MAIL command"), true, false);

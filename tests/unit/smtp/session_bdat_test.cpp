@@ -98,11 +98,21 @@ TEST(Bdat, BadSizeSyntaxIs501AndWhatFollowsIsCommands_Rfc3030_2) {
     d.open_transaction();
     EXPECT_EQ(d.send("BDAT\r\n"), "501 5.5.4 Syntax: BDAT size [LAST]\r\n");
     EXPECT_EQ(d.send("BDAT x\r\nNOOP\r\n"), "501 5.5.4 Syntax: BDAT size [LAST]\r\n250 2.0.0 Ok\r\n");
-    EXPECT_EQ(d.send("BDAT 10 FIRST\r\n"), "501 5.5.4 Syntax: BDAT size [LAST]\r\n");
     EXPECT_EQ(d.send("BDAT -1\r\n"), "501 5.5.4 Syntax: BDAT size [LAST]\r\n");
     EXPECT_EQ(d.send("BDAT 99999999999999999999999\r\n"), "501 5.5.4 Syntax: BDAT size [LAST]\r\n");
-    EXPECT_EQ(d.send("BDAT 1LAST\r\n"), "501 5.5.4 Syntax: BDAT size [LAST]\r\n");
     EXPECT_EQ(d.send("BDAT 2  last\r\nab"), "250 2.0.0 Ok: queued as TESTID\r\n");
+}
+
+// With a readable size the chunk's octets are still counted off and discarded, never run as
+// commands; the failed chunk ends the transaction (RFC 3030 2: no more chunks after a 5xx).
+TEST(Bdat, ReadableSizeWithABadMarkerDiscardsTheChunk_Rfc3030_2) {
+    Dialog d;
+    d.open_transaction();
+    EXPECT_EQ(d.send("BDAT 6 FIRST\r\nRSET\r\n"), "501 5.5.4 Syntax: BDAT size [LAST]\r\n");
+    EXPECT_EQ(d.send("BDAT 2 LAST\r\nab"), "503 5.5.1 Need MAIL command\r\n");
+    d.open_transaction();
+    EXPECT_EQ(d.send("BDAT 6LAST\r\nNOOP\r\n"), "501 5.5.4 Syntax: BDAT size [LAST]\r\n");
+    EXPECT_EQ(d.host.ends, 0);
 }
 
 TEST(Bdat, ChunkBeyondTheSizeLimitIs552AndEndsTheTransaction_Rfc3030_2_Rfc1870) {
