@@ -35,6 +35,8 @@ constexpr int kListenBacklog = 4096;
 constexpr auto kShutdownGrace = std::chrono::seconds(10);
 // Read at most this much per readiness event; one buffer per thread, shared by its sessions.
 constexpr std::size_t kReadChunk = 64 * 1024;
+// How often a session held back by a slow disk looks again.
+constexpr auto kBackPressurePause = std::chrono::milliseconds(2);
 
 std::string client_address(const tcp::endpoint& ep) {
     auto a = ep.address();
@@ -291,6 +293,13 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
         std::string replies = c->session->take_output();
         if (!replies.empty() && !c->session->in_message()) c->deadline = Clock::now() + command_timeout;
         co_await flush(c, std::move(replies));
+        // Back-pressure: while the spool thread has not written this message's earlier chunks,
+        // read no more of it (TCP flow control then slows the client down).
+        while (!c->closed && c->host->backlogged()) {
+            c->deadline = Clock::now() + data_timeout;
+            asio::steady_timer pause(c->socket.get_executor(), kBackPressurePause);
+            co_await pause.async_wait(use_tuple);
+        }
     }
     co_await flush(c);
     observe::info("disconnect", {{"session", c->host->session_id()}, {"client", c->address}});

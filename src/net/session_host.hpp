@@ -23,6 +23,8 @@ public:
 
     void attach(const smtp::Session& session) { session_ = &session; }
     const std::string& session_id() const { return session_id_; }
+    // The message being received has too much content waiting for the disk.
+    bool backlogged() const { return message_ && message_->backlogged(); }
 
     smtp::Reply check_mail(const smtp::Envelope& envelope) override;
     smtp::Reply check_rcpt(const smtp::Envelope& envelope, const smtp::Recipient& rcpt) override;

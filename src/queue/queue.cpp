@@ -23,6 +23,9 @@ namespace {
 // written, so a session holds at most this much however large its message is. A message
 // that stays below it is delivered straight from memory after its commit.
 constexpr std::size_t kSpillThreshold = 256 * 1024;
+// Content handed to the spool thread and not yet written, per message, before the session
+// stops reading from its client.
+constexpr std::uint64_t kMaxUnwritten = 4 * kSpillThreshold;
 
 // Spool directories hold mail: the server's alone.
 constexpr unsigned kSpoolDirectoryMode = 0700;
@@ -108,6 +111,9 @@ public:
 
     const QueueId& id() const override { return message_->header.id; }
     std::uint64_t size() const override { return size_; }
+    bool backlogged() const override {
+        return message_ && message_->unwritten.load(std::memory_order_relaxed) > kMaxUnwritten;
+    }
 
     void append(std::string_view bytes) override {
         buffer_.append(bytes);

@@ -86,6 +86,8 @@ public:
     virtual const QueueId& id() const = 0;
     virtual void append(std::string_view bytes) = 0;
     virtual std::uint64_t size() const = 0;
+    // Too much of it waits to be written: stop reading from the client until this clears.
+    virtual bool backlogged() const { return false; }
 };
 
 // What `ehlo queue list` and `show` print (queue control).

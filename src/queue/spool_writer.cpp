@@ -57,6 +57,7 @@ bool SpoolWriter::enqueue(Work work) {
 
 void SpoolWriter::write_chunk(std::shared_ptr<SpoolingMessage> message, std::string content) {
     // When stopped, the chunk is dropped: the commit that must follow fails anyway.
+    message->unwritten.fetch_add(content.size(), std::memory_order_relaxed);
     enqueue(Work{Work::Kind::Chunk, std::move(message), std::move(content), false, {}});
 }
 
@@ -119,7 +120,10 @@ void SpoolWriter::process(std::vector<Work>& batch) {
     for (Work& work : batch) {
         SpoolingMessage& message = *work.message;
         switch (work.kind) {
-            case Work::Kind::Chunk: write(message, work.content, false); break;
+            case Work::Kind::Chunk:
+                write(message, work.content, false);
+                message.unwritten.fetch_sub(work.content.size(), std::memory_order_relaxed);
+                break;
             case Work::Kind::Abort: discard(message); break;
             case Work::Kind::Commit:
                 write(message, work.content, true);

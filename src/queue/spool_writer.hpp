@@ -9,6 +9,8 @@
 // batches, and the cost of a sync is shared by every message in it.
 #pragma once
 
+#include <atomic>
+
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -36,6 +38,10 @@ struct SpoolingMessage {
     std::string error;              // set once writing failed; the commit then fails
     std::uint32_t checksum = 0;     // CRC-32C of everything written so far
     std::uint64_t content_size = 0;
+    // Chunks handed over and not yet written (any thread): the receiving side stops reading
+    // from its client while this is high, so a fast client and a slow disk cannot pile up
+    // memory.
+    std::atomic<std::uint64_t> unwritten{0};
 };
 
 class SpoolWriter {

@@ -179,6 +179,21 @@ TEST(Queue, ALargeMessageIsDeliveredByteExactFromTheSpool) {
     EXPECT_TRUE(delivered == "Return-Path: <bob@example.org>\n" + with_lf(content)) << delivered.size();
 }
 
+// A session stops reading while its chunks wait for the disk; the count drains as the spool
+// thread writes them, so a message never stays held back once written.
+TEST(Queue, BackloggedClearsOnceTheSpoolThreadHasWrittenTheChunks) {
+    TempDir dir;
+    Queue queue(options_in(dir), hold_router());
+    queue.start();
+    auto message = queue.begin(envelope(kSender, {kAlice}), {});
+    ASSERT_TRUE(message);
+    EXPECT_FALSE(message->backlogged());
+    for (int i = 0; i < 32; ++i) message->append(large_content(256 * 1024));  // 8 MiB in spilled chunks
+    EXPECT_TRUE(eventually([&] { return !message->backlogged(); }));
+    queue.abort(std::move(message));
+    queue.stop();
+}
+
 TEST(Queue, AbortLeavesNothingOnDisk) {
     TempDir dir;
     Queue queue(options_in(dir), maildir_router(dir.path() / "mail"));
