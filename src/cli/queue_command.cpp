@@ -38,6 +38,10 @@ int queue_command(const QueueCommand& command) {
     auto newline = answer->find('\n');
     std::string status = answer->substr(0, newline);
     std::string body = newline == std::string::npos ? std::string{} : answer->substr(newline + 1);
+    if (status.empty()) {
+        std::cerr << "ehlo: the daemon closed the control connection without an answer\n";
+        return 1;
+    }
     if (status != "ok") {
         std::cerr << "ehlo: " << (status.rfind("error: ", 0) == 0 ? status.substr(7) : status) << "\n";
         return 1;

@@ -231,6 +231,10 @@ struct ClientSession::Impl {
         if (!t.mail_refused) {
             if (reply_class(r) == 2)
                 t.accepted[slot] = true;
+            else if (r.code == 552)
+                // RFC 5321 4.5.3.1.10: old servers say 552 for "too many recipients"; a
+                // client SHOULD treat it as temporary and try those recipients again later.
+                settle(slot, r, Outcome::Deferred, true);
             else
                 settle(slot, r, r.permanent() ? Outcome::Failed : Outcome::Deferred, true);
         }

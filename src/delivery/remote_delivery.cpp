@@ -665,9 +665,14 @@ struct RemoteDelivery::Impl {
     // its RFC 5321 4.5.3.2 time (scaled), until `phase` is reached or the session is over.
     asio::awaitable<std::optional<MessageResult>> converse(ConnPtr c, Phase phase) {
         ClientSession& s = *c->session;
+        // The time allowed for a reply runs from when it is awaited, not from the last byte:
+        // a peer that drips a byte now and then must still time out (RFC 5321 4.5.3.2).
+        ClientWait timed = ClientWait::Nothing;
+        Clock::time_point deadline{};
         while (true) {
             if (phase != Phase::Goodbye && c->stop_requested && !s.finished()) abort(c, kShutdownReason);
             if (std::string out = s.take_output(); !out.empty()) {
+                timed = ClientWait::Nothing;  // a new command: its reply gets its own time
                 switch (co_await write(c, std::move(out))) {
                 case Io::Ok: break;
                 case Io::Timeout: abort(c, "Timed out sending to " + c->label()); break;
@@ -682,10 +687,14 @@ struct RemoteDelivery::Impl {
             if (s.finished() || (phase == Phase::Ready && s.failed())) co_return std::nullopt;
             const ClientWait wait = s.awaiting();
             if (wait == ClientWait::Nothing) co_return std::nullopt;
-            Millis limit = scaled(timeout_of(wait));
-            if (phase == Phase::Goodbye) limit = std::min(limit, kQuitWait);
+            if (wait != timed) {
+                Millis limit = scaled(timeout_of(wait));
+                if (phase == Phase::Goodbye) limit = std::min(limit, kQuitWait);
+                deadline = Clock::now() + limit;
+                timed = wait;
+            }
             std::string bytes;
-            switch (co_await read(c, Clock::now() + limit, bytes)) {
+            switch (co_await read(c, deadline, bytes)) {
             case Io::Ok: s.feed(bytes); break;
             case Io::Timeout: abort(c, "Timed out waiting for " + awaited_reply(wait) + " from " + c->label()); break;
             case Io::Lost: abort(c, "Connection lost with " + c->label()); break;

@@ -46,7 +46,8 @@ struct RemoteOutcome {
 class RemoteTransport {
 public:
     virtual ~RemoteTransport() = default;
-    // Any thread. `done` runs once, on a transport thread; it must not block.
+    // Any thread. `done` runs exactly once and must not block: on a transport thread, or on
+    // the caller's own thread when the transport has stopped or refuses the job at once.
     virtual void deliver(RemoteJob job, std::function<void(RemoteOutcome)> done) = 0;
 };
 

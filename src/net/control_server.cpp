@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <system_error>
@@ -22,8 +23,25 @@ namespace {
 
 // A request is one short line; anything longer is not a request.
 constexpr std::size_t kMaxRequest = 1024;
-// A client that connects and says nothing must not hold the control thread.
+// A client that says nothing, or does not read its answer, must not hold the control thread
+// (nor a stopping server, which waits for it): a whole request gets this long, and each send.
 constexpr int kClientTimeoutMs = 5000;
+// `ehlo queue` waits this long for the daemon's answer.
+constexpr int kAnswerTimeoutMs = 30000;
+
+void set_timeouts(int fd, int ms) {
+    timeval tv{ms / 1000, (ms % 1000) * 1000};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+// Only a socket is replaced: a control.socket that names some other file is a mistake.
+bool remove_stale_socket(const std::filesystem::path& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return errno == ENOENT;
+    if (!S_ISSOCK(st.st_mode)) return false;
+    return ::unlink(path.c_str()) == 0;
+}
 
 sockaddr_un socket_address(const std::filesystem::path& path) {
     sockaddr_un addr{};
@@ -48,9 +66,11 @@ void write_all(int fd, const std::string& s) {
 std::string read_line(int fd, int timeout_ms) {
     std::string line;
     char buf[256];
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (line.size() < kMaxRequest && line.find('\n') == std::string::npos) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, timeout_ms) <= 0) break;
+        if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
         ssize_t n = ::recv(fd, buf, sizeof buf, 0);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
@@ -110,6 +130,7 @@ struct ControlServer::Impl {
             if (fds[1].revents) return;
             int client = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
             if (client < 0) continue;
+            set_timeouts(client, kClientTimeoutMs);
             std::string request = read_line(client, kClientTimeoutMs);
             std::string answer = answer_control_request(queue, request);
             observe::info("control", {{"request", request}, {"result", answer.substr(0, answer.find('\n'))}});
@@ -122,22 +143,31 @@ struct ControlServer::Impl {
 ControlServer::ControlServer(std::filesystem::path socket_path, queue::Queue& queue)
     : impl_(std::make_unique<Impl>(std::move(socket_path), queue)) {
     auto& d = *impl_;
-    sockaddr_un addr = socket_address(d.path);
+    (void)socket_address(d.path);  // the real name must fit too: refused now, not at rename
     d.listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (d.listener < 0) throw std::system_error(errno, std::generic_category(), "control socket");
-    // A socket file left by a crash would make bind fail; only one daemon owns the spool (its
-    // lock is taken before this), so the old file is ours to replace.
-    ::unlink(d.path.c_str());
-    // Created with mode 0600 from the start: no moment when others could connect.
-    mode_t old = ::umask(0177);
-    int rc = ::bind(d.listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::umask(old);
-    if (rc < 0 || ::listen(d.listener, 16) < 0) {
+    // Bound under a temporary name, made 0600, then renamed into place: under its real name
+    // it never has wider permissions. (No umask: that would apply to the whole process.)
+    const std::filesystem::path temporary = d.path.string() + ".new";
+    sockaddr_un tmp_addr = socket_address(temporary);
+    auto fail = [&](const std::string& what) {
         int e = errno;
         ::close(d.listener);
-        throw std::system_error(e, std::generic_category(), "control socket " + d.path.string());
+        ::unlink(temporary.c_str());
+        throw std::system_error(e, std::generic_category(), what + " " + d.path.string());
+    };
+    ::unlink(temporary.c_str());
+    if (::bind(d.listener, reinterpret_cast<sockaddr*>(&tmp_addr), sizeof tmp_addr) < 0) fail("control socket");
+    if (::chmod(temporary.c_str(), 0600) < 0) fail("control socket");
+    // A socket left by a crash is ours to replace: only one daemon owns the spool (its lock is
+    // taken before this).
+    if (!remove_stale_socket(d.path)) {
+        errno = EEXIST;
+        fail("control socket: not a socket, left alone:");
     }
+    if (::rename(temporary.c_str(), d.path.c_str()) < 0 || ::listen(d.listener, 16) < 0) fail("control socket");
     d.stop_event = ::eventfd(0, EFD_CLOEXEC);
+    if (d.stop_event < 0) fail("control socket eventfd");
     d.thread = std::thread([&d] { d.serve(); });
     observe::info("control-listening", {{"socket", d.path.string()}});
 }
@@ -158,6 +188,7 @@ std::optional<std::string> control_request(const std::filesystem::path& socket_p
     sockaddr_un addr = socket_address(socket_path);
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return std::nullopt;
+    set_timeouts(fd, kAnswerTimeoutMs);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
         ::close(fd);
         return std::nullopt;

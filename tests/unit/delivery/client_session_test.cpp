@@ -340,6 +340,22 @@ TEST(ClientSession, OneRcptDeferredOneAccepted_Rfc5321_3_3) {
     EXPECT_EQ(r->data_reply->code, 250);
 }
 
+// RFC 5321 4.5.3.1.10: 552 to RCPT is an old way to say "too many recipients": try later.
+TEST(ClientSession, Rcpt552IsTreatedAsTemporary_Rfc5321_4_5_3_1_10) {
+    ClientSession s(kHelo);
+    s.send(message_for({"bob", "carol"}));
+    open(s, kEhloPipelining);
+    s.take_output();
+    s.feed("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n552 5.5.3 Too many recipients\r\n354 go\r\n");
+    s.take_output();
+    s.feed("250 2.0.0 Ok: queued\r\n");
+    auto r = s.take_result();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->recipients[0].outcome, Outcome::Delivered);
+    EXPECT_EQ(r->recipients[1].outcome, Outcome::Deferred);
+    EXPECT_EQ(r->recipients[1].reply.code, 552);
+}
+
 TEST(ClientSession, FinalReplyAppliesToEveryAcceptedRecipient_Rfc5321_4_1_1_4) {
     for (const auto& [reply, outcome] : std::vector<std::pair<std::string, Outcome>>{
              {"554 5.7.1 spam\r\n", Outcome::Failed}, {"451 4.3.0 try again\r\n", Outcome::Deferred}}) {
