@@ -10,7 +10,9 @@ namespace ehlo::queue {
 std::vector<RemoteGroup> group_by_target(const std::vector<std::pair<std::size_t, delivery::RemoteTarget>>& routed) {
     std::vector<RemoteGroup> groups;
     for (const auto& [index, target] : routed) {
-        auto it = std::find_if(groups.begin(), groups.end(), [&](const RemoteGroup& g) { return g.target == target; });
+        auto it = std::find_if(groups.begin(), groups.end(), [&](const RemoteGroup& g) {
+            return g.target == target && g.recipients.size() < kMaxRecipientsPerJob;
+        });
         if (it == groups.end()) {
             groups.push_back({target, {}});
             it = std::prev(groups.end());

@@ -24,7 +24,12 @@ struct RemoteGroup {
     std::vector<std::size_t> recipients;  // envelope indexes, in envelope order
 };
 
-// Recipients with their targets -> one group per target, in the order targets first appear.
+// RFC 5321 4.5.3.1.8: a server must take at least 100 recipients per transaction, and may
+// refuse more (452): larger groups are split so that none waits a retry for that reason.
+inline constexpr std::size_t kMaxRecipientsPerJob = 100;
+
+// Recipients with their targets -> one group per target (of at most kMaxRecipientsPerJob),
+// in the order targets first appear.
 std::vector<RemoteGroup> group_by_target(const std::vector<std::pair<std::size_t, delivery::RemoteTarget>>& routed);
 
 // What every job of one message shares, worked out once per delivery pass.

@@ -118,6 +118,19 @@ TEST(RemoteJobs, OneGroupPerTargetInFirstSeenOrder_Rfc5321_3_3) {
     EXPECT_EQ(groups[2].recipients, (std::vector<std::size_t>{3}));
 }
 
+TEST(RemoteJobs, GroupsAreSplitAtOneHundredRecipients_Rfc5321_4_5_3_1_8) {
+    const delivery::RemoteTarget one{"one.test", std::nullopt, 25};
+    std::vector<std::pair<std::size_t, delivery::RemoteTarget>> routed;
+    for (std::size_t i = 0; i < 250; ++i) routed.push_back({i, one});
+    auto groups = group_by_target(routed);
+    ASSERT_EQ(groups.size(), 3u);
+    EXPECT_EQ(groups[0].recipients.size(), 100u);
+    EXPECT_EQ(groups[1].recipients.size(), 100u);
+    EXPECT_EQ(groups[2].recipients.size(), 50u);
+    EXPECT_EQ(groups[1].recipients.front(), 100u);
+    for (const auto& g : groups) EXPECT_EQ(g.target, one);
+}
+
 // ---- notifications ---------------------------------------------------------------------------
 
 ReportFacts facts_with(std::optional<smtp::Mailbox> sender, std::vector<RecipientState> states, unsigned notify = 0) {
