@@ -94,6 +94,7 @@ int serve(const ServeOptions& options) {
         observe::info("started", {{"version", EHLO_VERSION}, {"config", options.config_file.empty() ? "embedded" : options.config_file}});
         server.run();
         control.reset();
+        remote.drain();  // nothing new goes on the wire; what is there may finish
         queue.stop();
         remote.stop();
         resolver.stop();

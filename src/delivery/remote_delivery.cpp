@@ -266,6 +266,7 @@ struct RemoteDelivery::Impl {
     std::size_t open_connections = 0;
     std::unordered_set<JobPtr> in_flight;  // accepted and not yet completed
     bool stopping = false;
+    bool draining = false;  // drain(): finish what is on the wire, start nothing new
 
     std::mutex stop_mutex;
     bool stop_posted = false;
@@ -300,7 +301,7 @@ struct RemoteDelivery::Impl {
     }
 
     void accept(JobPtr j) {
-        if (stopping) return complete_uniform(j, shutting_down(), Outcome::Deferred);
+        if (stopping || draining) return complete_uniform(j, shutting_down(), Outcome::Deferred);
         if (j->job.recipients.empty()) return complete(j, RemoteOutcome{}, "", "");
         in_flight.insert(j);
         const std::string key = j->job.target.key();
@@ -312,7 +313,7 @@ struct RemoteDelivery::Impl {
 
     // Gives waiting jobs to idle connections, then to new ones as far as the limits allow.
     void dispatch(Destination& d) {
-        while (!d.waiting.empty() && !stopping) {
+        while (!d.waiting.empty() && !stopping && !draining) {
             const auto idle = std::find_if(d.conns.begin(), d.conns.end(),
                                            [](const ConnPtr& c) { return c->state == Conn::State::Idle; });
             if (idle != d.conns.end()) {
@@ -426,6 +427,25 @@ struct RemoteDelivery::Impl {
         std::deque<JobPtr> waiting = std::move(d.waiting);
         d.waiting.clear();
         for (const JobPtr& j : waiting) complete(j, uniform(j->job, reply, outcome, remote, mta), c->host, c->ip);
+    }
+
+    // A stopping server: a transaction already under way runs to its end (its message may be
+    // past the final dot: cutting it now would send it again after the restart), jobs still
+    // waiting are deferred at once, idle connections say QUIT.
+    void begin_drain() {
+        draining = true;
+        for (auto& [key, d] : destinations) {
+            std::deque<JobPtr> waiting = std::move(d.waiting);
+            d.waiting.clear();
+            d.in_slot_queue = false;
+            for (const JobPtr& j : waiting) complete_uniform(j, shutting_down(), Outcome::Deferred);
+            for (const ConnPtr& c : d.conns) {
+                if (c->state != Conn::State::Idle) continue;
+                c->stop_requested = true;
+                c->interrupt();
+            }
+        }
+        slot_waiters.clear();
     }
 
     void begin_stop() {
@@ -767,6 +787,12 @@ void RemoteDelivery::deliver(RemoteJob job, std::function<void(RemoteOutcome)> d
     Impl* s = impl_.get();
     if (!s->inbox->post([s, j] { s->accept(j); }))
         finish_job(j, uniform(j->job, shutting_down(), Outcome::Deferred, false, ""), "", "");
+}
+
+void RemoteDelivery::drain() {
+    Impl& s = *impl_;
+    std::lock_guard lock(s.stop_mutex);
+    if (!s.stop_posted) asio::post(s.io, [&s] { s.begin_drain(); });
 }
 
 void RemoteDelivery::stop() {

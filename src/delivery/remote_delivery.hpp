@@ -47,6 +47,9 @@ public:
     // Every job not yet finished ends with its recipients Deferred ("shutting down"); idle
     // connections are closed with QUIT; then the thread is joined. Idempotent. Not to be called
     // from a `done` callback.
+    // Any thread: let transactions under way finish, defer every job not yet on the wire and
+    // any given from now on. For a stopping server, before the queue waits for its jobs.
+    void drain();
     void stop();
 
 private:

@@ -3,6 +3,8 @@
 // (smtp_test_peers.hpp, dns_test_server.hpp). No mocks; every wait is bounded.
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -539,6 +541,45 @@ TEST_F(RemoteDeliveryScripted, StopDefersJobsInFlight) {
     remote.deliver(job_for(host_target("127.0.0.1", peer.port()), {"dave@example.net"}, "C"), outcomes.callback("C"));
     EXPECT_EQ(outcomes.count("C"), 1u);  // at once, on this thread
     expect_all(outcomes.get("C"), Outcome::Deferred, 451, 1);
+    EXPECT_EQ(outcomes.count("A"), 1u);
+    EXPECT_EQ(outcomes.count("B"), 1u);
+}
+
+// drain() (a stopping server): the transaction already on the wire runs to its end, so a
+// message is never cut off after it may have been taken (and then sent again after the
+// restart); the job waiting behind it, and any given later, are deferred at once.
+TEST_F(RemoteDeliveryScripted, DrainFinishesTheTransactionOnTheWireAndDefersTheRest) {
+    std::promise<void> drained;
+    std::shared_future<void> drained_seen = drained.get_future().share();
+    ScriptedPeer peer("127.0.0.1", 0, [drained_seen](PeerConnection& p) {
+        p.send("220 peer.example ESMTP\r\n");
+        if (!p.line()) return;  // EHLO
+        p.send("250 peer.example\r\n");
+        if (!p.line()) return;  // MAIL: answered only once the client is draining
+        drained_seen.wait();
+        p.send("250 2.1.0 Ok\r\n");
+        if (!p.line()) return;  // RCPT
+        p.send("250 2.1.5 Ok\r\n");
+        if (!p.line()) return;  // DATA
+        p.send("354 go\r\n");
+        if (!p.data()) return;
+        p.send("250 2.0.0 Ok: queued\r\n");
+        if (p.line()) p.send("221 2.0.0 Bye\r\n");
+    });
+    RemoteOptions options = options_with();
+    options.max_connections_per_destination = 1;
+    RemoteDelivery remote(options, resolver);
+    Outcomes outcomes;
+    remote.deliver(job_for(host_target("127.0.0.1", peer.port()), {"bob@example.net"}, "A"), outcomes.callback("A"));
+    remote.deliver(job_for(host_target("127.0.0.1", peer.port()), {"carol@example.net"}, "B"), outcomes.callback("B"));
+    ASSERT_TRUE(peer.wait_for_line("MAIL FROM:", std::chrono::seconds(10)));
+    remote.drain();
+    expect_all(outcomes.get("B"), Outcome::Deferred, 451, 1);  // waiting: deferred at once
+    drained.set_value();
+    expect_all(outcomes.get("A"), Outcome::Delivered, 250, 1);  // on the wire: finished
+    remote.deliver(job_for(host_target("127.0.0.1", peer.port()), {"dave@example.net"}, "C"), outcomes.callback("C"));
+    expect_all(outcomes.get("C"), Outcome::Deferred, 451, 1);
+    remote.stop();
     EXPECT_EQ(outcomes.count("A"), 1u);
     EXPECT_EQ(outcomes.count("B"), 1u);
 }
