@@ -78,13 +78,6 @@ void field(std::string& out, std::string_view name, std::string_view value) {
 }
 
 // A reply on one line: "550 5.1.1 first line second line".
-std::string reply_text(const smtp::Reply& r) {
-    std::string s = std::to_string(r.code);
-    if (!r.enhanced.empty()) s += " " + r.enhanced;
-    for (const auto& line : r.lines) s += " " + line;
-    return s;
-}
-
 // The header section of a message: up to and including the CRLF of its last header line.
 std::string_view header_section(std::string_view content) {
     if (content.starts_with("\r\n")) return {};
@@ -185,7 +178,7 @@ std::optional<Dsn> build_dsn(const smtp::Envelope& envelope, std::string_view co
         std::string line = "<" + clean(envelope.recipients[r->index].address.str(), utf8) + ">: " +
                            action_word(r->action);
         if (!r->remote_mta.empty()) line += ", host " + clean(r->remote_mta, false) + " said";
-        if (r->diagnostic) line += ": " + clean(reply_text(*r->diagnostic), utf8);
+        if (r->diagnostic) line += ": " + clean(r->diagnostic->one_line(), utf8);
         append_folded(text, line, "    ");
     }
 
@@ -202,7 +195,7 @@ std::optional<Dsn> build_dsn(const smtp::Envelope& envelope, std::string_view co
         field(status, "Action", action_word(r->action));
         field(status, "Status", status_for(*r));
         if (!r->remote_mta.empty()) field(status, "Remote-MTA", "dns; " + clean(r->remote_mta, false));
-        if (r->diagnostic) field(status, "Diagnostic-Code", "smtp; " + clean(reply_text(*r->diagnostic), utf8));
+        if (r->diagnostic) field(status, "Diagnostic-Code", "smtp; " + clean(r->diagnostic->one_line(), utf8));
         if (!r->last_attempt_date.empty()) field(status, "Last-Attempt-Date", clean(r->last_attempt_date, false));
         if (r->action == DsnAction::Delayed && !r->will_retry_until.empty())
             field(status, "Will-Retry-Until", clean(r->will_retry_until, false));

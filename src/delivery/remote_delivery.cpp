@@ -57,13 +57,6 @@ constexpr const char* kShutdownReason = "Shutting down";
 // accepting messages now).
 smtp::Reply shutting_down() { return {451, "4.3.2", "Delivery stopped: shutting down"}; }
 
-std::string reply_text(const smtp::Reply& r) {
-    std::string s = std::to_string(r.code);
-    if (!r.enhanced.empty()) s += " " + r.enhanced;
-    for (const std::string& line : r.lines) s += " " + line;
-    return s;
-}
-
 const char* outcome_name(Outcome o) {
     switch (o) {
     case Outcome::Delivered: return "delivered";
@@ -114,7 +107,7 @@ void finish_job(const JobPtr& j, RemoteOutcome outcome, const std::string& host,
                                          {"to", to},
                                          {"host", host},
                                          {"ip", ip},
-                                         {"reply", reply_text(r.reply)},
+                                         {"reply", r.reply.one_line()},
                                          {"outcome", outcome_name(r.outcome)}});
     }
     try {
@@ -564,13 +557,13 @@ struct RemoteDelivery::Impl {
                 // next address or MX host may be.
                 const smtp::Reply& e = c->session->connection_error();
                 observe::info("remote-connect-failed",
-                              {{"id", c->job->job.queue_id}, {"host", c->host}, {"ip", c->ip}, {"error", reply_text(e)}});
+                              {{"id", c->job->job.queue_id}, {"host", c->host}, {"ip", c->ip}, {"error", e.one_line()}});
                 if (c->aborted_locally || e.transient()) {
                     last = e;
                     last_remote = !c->aborted_locally;
                 } else {
                     // A 5xx here defers, never bounces: another host, or this one later, may accept.
-                    last = smtp::Reply{451, "4.4.0", c->label() + " refused the session: " + reply_text(e)};
+                    last = smtp::Reply{451, "4.4.0", c->label() + " refused the session: " + e.one_line()};
                     last_remote = false;
                 }
                 c->session.reset();

@@ -19,15 +19,6 @@ bool is_enhanced_code(std::string_view s, char reply_class) {
 
 }  // namespace
 
-std::string reply_text(const smtp::Reply& reply) {
-    std::string text = std::to_string(reply.code);
-    if (!reply.enhanced.empty()) text += " " + reply.enhanced;
-    for (const auto& line : reply.lines) {
-        if (!line.empty()) text += " " + line;
-    }
-    return text;
-}
-
 std::optional<smtp::Reply> parse_reply_text(std::string_view text) {
     if (text.size() < 3 || text[0] < '2' || text[0] > '5' || !is_digit(text[1]) || !is_digit(text[2]) ||
         (text.size() > 3 && text[3] != ' '))

@@ -20,10 +20,7 @@ inline constexpr std::string_view kRelayedPrefix = "relayed: ";
 // is the peer's to send, so none is owed from here.
 inline constexpr std::string_view kPassedOnPrefix = "dsn-passed-on: ";
 
-// "550 5.1.1 first line second line" (the reply's lines joined by spaces).
-std::string reply_text(const smtp::Reply& reply);
-
-// The reply at the start of `text`, as reply_text() wrote it: three digits 2xx-5xx, then an
+// The reply at the start of `text`, as smtp::Reply::one_line() wrote it: three digits 2xx-5xx, then an
 // optional enhanced code of the same class, then the text. Empty for a local error.
 std::optional<smtp::Reply> parse_reply_text(std::string_view text);
 

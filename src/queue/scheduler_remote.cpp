@@ -33,7 +33,7 @@ void DeliveryScheduler::start_remote(Pass& pass, std::vector<Result>& results) {
             Result failed;
             failed.kind = Result::Kind::Failed;
             failed.recipient = routed.first;
-            failed.text = reply_text(loop);
+            failed.text = loop.one_line();
             results.push_back(std::move(failed));
         }
         return;
@@ -94,7 +94,7 @@ void DeliveryScheduler::on_remote_done(SchedulerEvent& event) {
         r.recipient = rr.index;
         r.peer = event.outcome.remote_mta;
         r.from_peer = rr.remote;
-        r.text = reply_text(rr.reply);
+        r.text = rr.reply.one_line();
         switch (rr.outcome) {
             case delivery::Outcome::Delivered:
                 r.kind = Result::Kind::Delivered;
@@ -109,7 +109,7 @@ void DeliveryScheduler::on_remote_done(SchedulerEvent& event) {
         if (i >= answered.size() || answered[i]) continue;
         Result r;
         r.recipient = i;
-        r.text = reply_text(smtp::Reply(451, "4.3.0", "no outcome from the remote delivery"));
+        r.text = smtp::Reply(451, "4.3.0", "no outcome from the remote delivery").one_line();
         results.push_back(std::move(r));
     }
     record(message, results);

@@ -36,4 +36,12 @@ std::string Reply::wire(bool enhanced_codes) const {
     return out;
 }
 
+std::string Reply::one_line() const {
+    std::string text = std::to_string(code);
+    if (!enhanced.empty()) text += " " + enhanced;
+    for (const auto& line : lines)
+        if (!line.empty()) text += " " + line;
+    return text;
+}
+
 }  // namespace ehlo::smtp

@@ -21,6 +21,8 @@ struct Reply {
     // The reply as sent on the wire, every line ending in CRLF (RFC 5321 4.2.1 multiline form).
     // Enhanced codes are written only when `enhanced_codes` is set (RFC 2034: once advertised).
     std::string wire(bool enhanced_codes) const;
+    // The reply on one line, for logs, spool state and DSN Diagnostic-Code: "451 4.4.1 text".
+    std::string one_line() const;
 };
 
 }  // namespace ehlo::smtp

@@ -47,7 +47,7 @@ TEST(MessageContent, EightBit) {
 TEST(OutcomeText, ReplyTextRoundTrips) {
     smtp::Reply r(550, "5.1.1", "No such user");
     r.lines.push_back("second line");
-    const std::string text = reply_text(r);
+    const std::string text = r.one_line();
     EXPECT_EQ(text, "550 5.1.1 No such user second line");
     auto back = parse_reply_text(text);
     ASSERT_TRUE(back);

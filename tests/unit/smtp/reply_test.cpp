@@ -45,3 +45,18 @@ TEST(ReplyClass, ClassesFollowTheFirstDigit_Rfc5321_4_2_1) {
 
 }  // namespace
 }  // namespace ehlo::smtp
+
+namespace ehlo::smtp {
+namespace {
+
+// One form for logs, spool state records and DSN Diagnostic-Code fields alike.
+TEST(Reply, OneLineJoinsCodeEnhancedCodeAndLines) {
+    Reply r(451, "4.4.1", "connection refused");
+    r.lines.push_back("");
+    r.lines.push_back("by mx1.example");
+    EXPECT_EQ(r.one_line(), "451 4.4.1 connection refused by mx1.example");
+    EXPECT_EQ(Reply(220, "", "ready").one_line(), "220 ready");
+}
+
+}  // namespace
+}  // namespace ehlo::smtp
