@@ -1,11 +1,16 @@
 // The `ehlo` command: one binary, one subcommand per job.
 #include <CLI/CLI.hpp>
 
+#include <signal.h>
+
 #include <iostream>
 
 #include "cli/commands.hpp"
 
 int main(int argc, char** argv) {
+    // Every command writes to sockets or pipes whose reader may be gone: that is an error to
+    // report (EPIPE), not a reason to die.
+    ::signal(SIGPIPE, SIG_IGN);
     CLI::App app{"ehlo: an SMTP mail server"};
     app.require_subcommand(1);
     app.set_version_flag("--version", EHLO_VERSION);

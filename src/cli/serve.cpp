@@ -77,7 +77,7 @@ int serve(const ServeOptions& options) {
 
         queue::QueueOptions qo;
         qo.spool_dir = cfg.spool.path;
-        qo.sync = cfg.spool.sync == config::SyncMode::Fsync ? queue::SyncMode::Fsync : queue::SyncMode::Syncfs;
+        qo.sync = cfg.spool.sync;
         qo.hostname = cfg.server.hostname;
         qo.retry_min = std::chrono::seconds(cfg.delivery.retry_min);
         qo.retry_max = std::chrono::seconds(cfg.delivery.retry_max);
@@ -100,9 +100,11 @@ int serve(const ServeOptions& options) {
         resolver.stop();
     } catch (const std::exception& e) {
         observe::error("fatal", {{"error", e.what()}});
+        observe::shutdown();
         std::cerr << "ehlo: " << e.what() << "\n";
         return 1;
     }
+    observe::shutdown();
     return 0;
 }
 

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "delivery/durability.hpp"
+
 namespace ehlo::config {
 
 struct ListenAddress {
@@ -39,10 +41,9 @@ struct OutboundRoute {
     bool operator==(const OutboundRoute&) const = default;
 };
 
-enum class SyncMode {
-    Syncfs,  // one syncfs(2) per batch: data and directory entries of the whole batch at once
-    Fsync,   // fdatasync(2) per file, then fsync(2) per directory, once per batch
-};
+// Syncfs: one syncfs(2) per batch, data and directory entries of the whole batch at once;
+// Fsync: fdatasync(2) per file, then fsync(2) per directory, once per batch.
+using SyncMode = delivery::SyncMode;
 
 struct Config {
     struct Server {

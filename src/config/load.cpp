@@ -22,6 +22,7 @@
 #include "config/mailbox_name.hpp"
 #include "config/network.hpp"
 #include "smtp/address.hpp"
+#include "smtp/text.hpp"
 
 namespace ehlo::config {
 
@@ -49,23 +50,10 @@ constexpr std::string_view kDelimiterChars = "!#$%&'*+-/=?^_`{|}~";
 
 const char* const kMailboxNameRule = "[a-z0-9._-], not starting with '.', no '..', at most 64 characters";
 
-// Control characters escaped as \xNN, so that an error message is always one line: a quoted
-// TOML key may hold any, and toml++ quotes the text it choked on, line end included.
-std::string escape_controls(std::string_view s) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) {
-            out += "\\x";
-            out += kHex[u >> 4];
-            out += kHex[u & 0xf];
-        } else {
-            out += c;
-        }
-    }
-    return out;
-}
+// Text from the file in a message: escaped (smtp::printable), so that an error message is
+// always one line: a quoted TOML key may hold any octet, and toml++ quotes the text it choked
+// on, line end included.
+std::string escape_controls(std::string_view s) { return smtp::printable(s, s.size()); }
 
 // A name or value from the file, quoted for a message.
 std::string in_quotes(std::string_view s) { return "'" + escape_controls(s) + "'"; }
@@ -86,13 +74,7 @@ std::string type_name(toml::node_type t) {
     return "nothing";
 }
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return out;
-}
+using smtp::lower;
 
 // Control characters have no business in a host name, path or address, and a NUL would cut
 // a path short at the system call.

@@ -2,20 +2,14 @@
 
 #include <limits>
 
+#include "smtp/text.hpp"
+
 namespace ehlo::delivery {
 
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-char upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (upper(a[i]) != upper(b[i])) return false;
-    return true;
-}
+using smtp::iequals;
+using smtp::is_digit;
 
 // RFC 5321 4.2: Reply-code = %x32-35 %x30-35 %x30-39.
 bool is_reply_code(std::string_view l) {

@@ -2,9 +2,14 @@
 
 #include <algorithm>
 
+#include "smtp/text.hpp"
+
 namespace ehlo::delivery {
 
 namespace {
+
+using smtp::has_non_ascii;
+using smtp::header_section;
 
 // Header lines are kept within this many characters where a space allows (RFC 5322 2.1.1).
 constexpr std::size_t kFoldColumn = 78;
@@ -20,10 +25,6 @@ const char* action_word(DsnAction a) {
     case DsnAction::Expanded: return "expanded";
     }
     return "failed";
-}
-
-bool has_non_ascii(std::string_view s) {
-    return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }
 
 // Text from elsewhere (a peer's reply, an address, ENVID) on its way into a header field or a
@@ -78,13 +79,6 @@ void field(std::string& out, std::string_view name, std::string_view value) {
 }
 
 // A reply on one line: "550 5.1.1 first line second line".
-// The header section of a message: up to and including the CRLF of its last header line.
-std::string_view header_section(std::string_view content) {
-    if (content.starts_with("\r\n")) return {};
-    const std::size_t end = content.find("\r\n\r\n");
-    return end == std::string_view::npos ? content : content.substr(0, end + 2);
-}
-
 bool valid_status(std::string_view s) {
     // class "." subject "." detail (RFC 3463 2), checked loosely: digits and two dots.
     if (s.size() < 5 || s.size() > 11 || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.') return false;

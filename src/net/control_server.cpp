@@ -15,6 +15,7 @@
 #include <system_error>
 #include <thread>
 
+#include "delivery/file_io.hpp"
 #include "net/queue_report.hpp"
 #include "observe/log.hpp"
 
@@ -51,16 +52,6 @@ sockaddr_un socket_address(const std::filesystem::path& path) {
         throw std::system_error(ENAMETOOLONG, std::generic_category(), "control socket path " + p);
     std::memcpy(addr.sun_path, p.c_str(), p.size() + 1);
     return addr;
-}
-
-void write_all(int fd, const std::string& s) {
-    std::size_t done = 0;
-    while (done < s.size()) {
-        ssize_t n = ::send(fd, s.data() + done, s.size() - done, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;
-        done += static_cast<std::size_t>(n);
-    }
 }
 
 std::string read_line(int fd, int timeout_ms) {
@@ -134,7 +125,7 @@ struct ControlServer::Impl {
             std::string request = read_line(client, kClientTimeoutMs);
             std::string answer = answer_control_request(queue, request);
             observe::info("control", {{"request", request}, {"result", answer.substr(0, answer.find('\n'))}});
-            write_all(client, answer);
+            (void)delivery::write_all(client, answer);  // a client gone meanwhile only misses its answer
             ::close(client);
         }
     }
@@ -193,7 +184,7 @@ std::optional<std::string> control_request(const std::filesystem::path& socket_p
         ::close(fd);
         return std::nullopt;
     }
-    write_all(fd, request + "\n");
+    (void)delivery::write_all(fd, request + "\n");  // a failure shows as no answer below
     std::string answer;
     char buf[4096];
     for (;;) {

@@ -1,9 +1,29 @@
 #include "net/queue_report.hpp"
 
+// Everything here that came from the network (addresses, a peer's reply, header fields) goes
+// through shown() on its way to a terminal: escaped, so that it cannot move the cursor, clear
+// the screen, reorder the text or start a line of its own.
 #include <ctime>
+
+#include "smtp/text.hpp"
 
 namespace ehlo::net {
 namespace {
+
+std::string shown(std::string_view s) { return smtp::printable(s, s.size()); }
+
+// The header section line by line: each line escaped, CRLF shown as a line end.
+std::string shown_headers(std::string_view headers) {
+    std::string out;
+    while (!headers.empty()) {
+        const std::size_t eol = headers.find("\r\n");
+        const std::string_view line = headers.substr(0, eol);
+        out += shown(line);
+        out += '\n';
+        headers.remove_prefix(eol == std::string_view::npos ? headers.size() : eol + 2);
+    }
+    return out;
+}
 
 std::string age(std::int64_t seconds) {
     if (seconds < 0) seconds = 0;
@@ -35,9 +55,9 @@ std::string message_state(const queue::MessageSummary& m) {
 
 void recipient_lines(std::string& out, const queue::MessageSummary& m, std::int64_t now) {
     for (const auto& r : m.recipients) {
-        out += "    " + r.address + "  " + r.status + "  attempts=" + std::to_string(r.attempts);
+        out += "    " + shown(r.address) + "  " + r.status + "  attempts=" + std::to_string(r.attempts);
         if (r.next_attempt > 0) out += "  next=" + utc(r.next_attempt) + " (in " + age(r.next_attempt - now) + ")";
-        if (!r.last_error.empty()) out += "  last=\"" + r.last_error + "\"";
+        if (!r.last_error.empty()) out += "  last=\"" + shown(r.last_error) + "\"";
         out += "\n";
     }
 }
@@ -47,7 +67,7 @@ void recipient_lines(std::string& out, const queue::MessageSummary& m, std::int6
 std::string format_queue_list(const std::vector<queue::MessageSummary>& messages, std::int64_t now) {
     std::string out;
     for (const auto& m : messages) {
-        out += m.id + "  " + age(now - m.arrival) + "  " + std::to_string(m.size) + "  <" + m.sender + ">  " +
+        out += m.id + "  " + age(now - m.arrival) + "  " + std::to_string(m.size) + "  <" + shown(m.sender) + ">  " +
                message_state(m) + "\n";
         recipient_lines(out, m, now);
     }
@@ -61,14 +81,13 @@ std::string format_queue_detail(const queue::MessageDetail& d, std::int64_t now)
     out += "id: " + m.id + "\n";
     out += "arrival: " + utc(m.arrival) + " (" + age(now - m.arrival) + " ago)\n";
     out += "size: " + std::to_string(m.size) + "\n";
-    out += "sender: <" + m.sender + ">\n";
+    out += "sender: <" + shown(m.sender) + ">\n";
     out += "state: " + message_state(m) + "\n";
     out += "recipients:\n";
     recipient_lines(out, m, now);
     out += "attempts:\n";
-    for (const auto& a : d.attempts) out += "    " + a + "\n";
-    out += "headers:\n" + d.headers;
-    if (!d.headers.empty() && d.headers.back() != '\n') out += "\n";
+    for (const auto& a : d.attempts) out += "    " + shown(a) + "\n";
+    out += "headers:\n" + shown_headers(d.headers);
     return out;
 }
 

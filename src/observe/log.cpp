@@ -1,5 +1,11 @@
+// Log lines leave the calling thread at once: an event loop formats its line and hands it to
+// spdlog's asynchronous logger, whose own thread writes it. A loop never waits for the disk or
+// a slow terminal; should the writer fall so far behind that its queue is full, the oldest
+// lines are dropped rather than the loop blocked, and the count of dropped lines is logged.
 #include "observe/log.hpp"
 
+#include <spdlog/async.h>
+#include <spdlog/async_logger.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -7,11 +13,21 @@
 #include <atomic>
 #include <memory>
 
+#include "smtp/text.hpp"
+
 namespace ehlo::observe {
 namespace {
 
+// Lines waiting for the writer thread. Each slot is a few hundred octets, allocated up front.
+constexpr std::size_t kQueuedLines = 16384;
+// How often (in lines) a logging thread looks whether lines were dropped.
+constexpr std::uint64_t kDropCheckEvery = 1024;
+
 std::atomic<bool> g_dialog{false};
 std::shared_ptr<spdlog::logger> g_logger;
+std::shared_ptr<spdlog::details::thread_pool> g_writer;  // after g_logger: destroyed before it
+std::atomic<std::uint64_t> g_lines{0};
+std::atomic<std::uint64_t> g_dropped_reported{0};
 
 spdlog::level::level_enum to_spd(Level l) {
     switch (l) {
@@ -23,10 +39,14 @@ spdlog::level::level_enum to_spd(Level l) {
     return spdlog::level::info;
 }
 
+// A value is written bare only when it is plain printable ASCII without '"', '=' or '\\';
+// anything else goes in quotes, escaped by smtp::append_printable (controls, invalid UTF-8,
+// line separators and bidirectional controls), so one event is always exactly one line that
+// reads as it is.
 bool needs_quotes(std::string_view v) {
     if (v.empty()) return true;
     for (unsigned char c : v)
-        if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7f) return true;
+        if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c >= 0x7f) return true;
     return false;
 }
 
@@ -36,24 +56,7 @@ void append_value(std::string& out, std::string_view v) {
         return;
     }
     out += '"';
-    for (unsigned char c : v) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\r': out += "\\r"; break;
-            case '\n': out += "\\n"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20 || c == 0x7f) {
-                    static const char hex[] = "0123456789abcdef";
-                    out += "\\x";
-                    out += hex[c >> 4];
-                    out += hex[c & 15];
-                } else {
-                    out += static_cast<char>(c);
-                }
-        }
-    }
+    smtp::append_printable(out, v, true);
     out += '"';
 }
 
@@ -65,17 +68,26 @@ spdlog::logger& logger() {
 }  // namespace
 
 void init(const LogOptions& options) {
-    std::shared_ptr<spdlog::logger> l;
+    if (!g_writer) g_writer = std::make_shared<spdlog::details::thread_pool>(kQueuedLines, 1);
+    spdlog::sink_ptr sink;
     if (options.file.empty())
-        l = std::make_shared<spdlog::logger>("ehlo", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+        sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     else
-        l = std::make_shared<spdlog::logger>("ehlo", std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file));
+        sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file);
+    auto l = std::make_shared<spdlog::async_logger>("ehlo", std::move(sink), g_writer,
+                                                    spdlog::async_overflow_policy::overrun_oldest);
     // UTC timestamps with milliseconds, then level, then the key=value fields.
     l->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
     l->set_level(to_spd(options.level));
-    l->flush_on(spdlog::level::debug);
+    l->flush_on(spdlog::level::debug);  // on the writer thread: every line reaches the file at once
     g_logger = std::move(l);
     g_dialog = options.dialog;
+}
+
+void shutdown() {
+    // The writer thread writes every line queued before it is told to end, then is joined.
+    g_logger.reset();
+    g_writer.reset();
 }
 
 bool dialog_enabled() { return g_dialog.load(std::memory_order_relaxed); }
@@ -98,6 +110,12 @@ void log(Level level, std::string_view event, std::initializer_list<Field> field
     auto& l = logger();
     if (!l.should_log(to_spd(level))) return;
     l.log(to_spd(level), "{}", format_fields(event, fields));
+    if (g_lines.fetch_add(1, std::memory_order_relaxed) % kDropCheckEvery == kDropCheckEvery - 1 && g_writer) {
+        const std::uint64_t dropped = g_writer->overrun_counter();
+        std::uint64_t reported = g_dropped_reported.load(std::memory_order_relaxed);
+        if (dropped > reported && g_dropped_reported.compare_exchange_strong(reported, dropped))
+            l.log(spdlog::level::warn, "{}", format_fields("log-dropped", {{"lines", dropped - reported}}));
+    }
 }
 
 }  // namespace ehlo::observe

@@ -28,10 +28,14 @@ struct Field {
 
 // Configure the process-wide log; safe to call again (tests, reload).
 void init(const LogOptions& options);
+// Writes every line logged so far and stops the writer thread; a later line starts it again
+// with the default options. For the end of the process.
+void shutdown();
 bool dialog_enabled();
 
-// "event=NAME k1=v1 k2=v2": values with spaces, quotes or '=' are quoted and escaped, and
-// control characters are escaped, so one event is always exactly one line.
+// "event=NAME k1=v1 k2=v2": values with spaces, quotes, '=' or anything but printable ASCII
+// are quoted and escaped (smtp::append_printable), so one event is always exactly one line.
+// Never waits for the disk: the line is written by the log's own thread.
 void log(Level level, std::string_view event, std::initializer_list<Field> fields);
 inline void info(std::string_view event, std::initializer_list<Field> fields) { log(Level::Info, event, fields); }
 inline void warn(std::string_view event, std::initializer_list<Field> fields) { log(Level::Warn, event, fields); }

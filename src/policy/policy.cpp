@@ -15,6 +15,7 @@
 #include "config/mailbox_name.hpp"
 #include "config/network.hpp"
 #include "policy/utf8_mailbox.hpp"
+#include "smtp/text.hpp"
 
 namespace ehlo::policy {
 
@@ -25,23 +26,13 @@ constexpr std::string_view kPostmaster = "postmaster";
 // RFC 5321 4.1.3: the tag of an IPv6 address literal (compared lower-cased).
 constexpr std::string_view kIpv6Tag = "ipv6:";
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return out;
-}
+using smtp::lower;
 
 // The address as it may appear in a reply line: a reply never holds CR, LF or other controls
 // (the parser admits none, but a reply is no place to find out it did).
 std::string printable(const smtp::Mailbox& m) {
-    std::string s = m.str();
-    for (char& c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) c = '?';
-    }
-    return s;
+    const std::string s = m.str();
+    return smtp::printable(s, s.size());
 }
 
 smtp::Reply accepted() { return {250, "2.1.5", "Ok"}; }

@@ -3,23 +3,11 @@
 #include <algorithm>
 
 #include "queue/spool_file.hpp"
+#include "smtp/text.hpp"
 
 namespace ehlo::queue {
-namespace {
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
-}
-
-}  // namespace
-
-std::string_view header_section(std::string_view content) {
-    if (content.starts_with("\r\n")) return {};
-    const std::size_t end = content.find("\r\n\r\n");
-    return end == std::string_view::npos ? content : content.substr(0, end + 2);
-}
+using smtp::header_section;
 
 std::size_t count_received(std::string_view content) {
     std::string_view headers = header_section(content);
@@ -33,13 +21,9 @@ std::size_t count_received(std::string_view content) {
         if (colon == std::string_view::npos) continue;
         std::string_view name = line.substr(0, colon);
         while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-        if (equals_ignoring_case(name, "received")) ++count;
+        if (smtp::iequals(name, "received")) ++count;
     }
     return count;
-}
-
-bool has_eight_bit(std::string_view content) {
-    return std::any_of(content.begin(), content.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }
 
 std::error_code read_spool_text(const std::filesystem::path& path, std::string& out) {

@@ -11,17 +11,9 @@
 
 namespace ehlo::queue {
 
-// The header section: up to and including the CRLF of its last field line, without the empty
-// line that ends it (RFC 5322 2.1). All of `content` when it has no empty line; nothing when
-// it starts with one.
-std::string_view header_section(std::string_view content);
-
 // Header fields named "Received" (case-insensitive; RFC 5322 4.5.8 allows space before the
 // colon) in the header section. Continuation lines are part of their field and never counted.
 std::size_t count_received(std::string_view content);
-
-// An octet >= 0x80 (the content needs 8BITMIME or more to travel, RFC 6152).
-bool has_eight_bit(std::string_view content);
 
 // The whole content of spool file `path`.
 std::error_code read_spool_text(const std::filesystem::path& path, std::string& out);

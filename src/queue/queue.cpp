@@ -30,10 +30,6 @@ constexpr std::uint64_t kMaxUnwritten = 4 * kSpillThreshold;
 // Spool directories hold mail: the server's alone.
 constexpr unsigned kSpoolDirectoryMode = 0700;
 
-delivery::SyncMode to_delivery(SyncMode mode) {
-    return mode == SyncMode::Syncfs ? delivery::SyncMode::Syncfs : delivery::SyncMode::Fsync;
-}
-
 }  // namespace
 
 struct Queue::Impl {
@@ -52,13 +48,13 @@ struct Queue::Impl {
         : options(std::move(o)),
           queue_dir(options.spool_dir / "queue"),
           corrupt_dir(options.spool_dir / "corrupt"),
-          scheduler(options, to_delivery(options.sync), std::move(router), counters, remote,
+          scheduler(options, options.sync, std::move(router), counters, remote,
                     DeliveryScheduler::Injector{[this](std::uint64_t arrival_us) { return ids.next(arrival_us); },
                                                 [this](SpoolHeader header, std::string content,
                                                        std::function<void(bool)> done) {
                                                     inject(std::move(header), std::move(content), std::move(done));
                                                 }}),
-          spool(queue_dir, to_delivery(options.sync), counters,
+          spool(queue_dir, options.sync, counters,
                 [this](std::shared_ptr<QueuedMessage> m) { scheduler.submit(std::move(m)); }) {
         counters.sync_hook = options.sync_hook;
     }

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "delivery/durability.hpp"
 #include "delivery/remote_transport.hpp"
 #include "smtp/envelope.hpp"
 
@@ -22,7 +23,7 @@ namespace ehlo::queue {
 
 using QueueId = std::string;  // 16 characters of [0-9A-Z], sortable by arrival time
 
-enum class SyncMode { Syncfs, Fsync };
+using SyncMode = delivery::SyncMode;
 
 // Where one recipient's mail goes, decided by the caller's configuration.
 struct Route {

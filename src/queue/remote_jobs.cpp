@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <iterator>
 
-#include "queue/message_content.hpp"
+#include "smtp/text.hpp"
 
 namespace ehlo::queue {
 
@@ -24,8 +24,8 @@ std::vector<RemoteGroup> group_by_target(const std::vector<std::pair<std::size_t
 
 SharedContent share_content(std::shared_ptr<const std::string> content) {
     SharedContent shared;
-    shared.eight_bit = has_eight_bit(*content);
-    shared.utf8_headers = shared.eight_bit && has_eight_bit(header_section(*content));
+    shared.eight_bit = smtp::has_non_ascii(*content);
+    shared.utf8_headers = shared.eight_bit && smtp::has_non_ascii(smtp::header_section(*content));
     shared.content = std::move(content);
     return shared;
 }

@@ -9,6 +9,7 @@
 #include "queue/message_content.hpp"
 #include "queue/message_event.hpp"
 #include "queue/queue_listing.hpp"
+#include "smtp/text.hpp"
 
 namespace ehlo::queue {
 namespace {
@@ -16,13 +17,7 @@ namespace {
 // `ehlo queue show` prints the header section; a pathological one is cut here.
 constexpr std::size_t kMaxShownHeaders = 256 * 1024;
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return out;
-}
+using smtp::lower;
 
 }  // namespace
 
@@ -57,7 +52,7 @@ std::optional<MessageDetail> DeliveryScheduler::show(const QueueId& id) const {
         path = message->path;
     }
     if (content) {
-        const std::string_view headers = header_section(*content);
+        const std::string_view headers = smtp::header_section(*content);
         detail.headers = std::string(headers.substr(0, kMaxShownHeaders));
     } else if (read_spool_header_section(path, detail.headers, kMaxShownHeaders)) {
         detail.headers.clear();  // delivered and gone since: the summary is all there is

@@ -80,7 +80,7 @@ TEST(ConfigErrors, UnknownTopLevelKey) {
 TEST(ConfigErrors, ControlCharactersInAKeyAreEscapedSoTheMessageIsOneLine) {
     const auto e = error_of("[log]\n\"a\\nb\" = 1\n");
     EXPECT_EQ(e.line, 2u);
-    EXPECT_EQ(e.message, "unknown key 'a\\x0ab' in [log]");
+    EXPECT_EQ(e.message, "unknown key 'a\\nb' in [log]");
 }
 
 TEST(ConfigErrors, KnownTableGivenAsValue) {

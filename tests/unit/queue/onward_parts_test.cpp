@@ -1,4 +1,4 @@
-// The pieces of onward delivery on their own: the header section and Received counting,
+// The pieces of onward delivery on their own: Received counting,
 // outcome texts, message event records, grouping by target, what a report owes and says.
 #include <gtest/gtest.h>
 
@@ -14,13 +14,6 @@ namespace {
 
 // ---- content ---------------------------------------------------------------------------------
 
-TEST(MessageContent, HeaderSectionEndsBeforeTheEmptyLine_Rfc5322_2_1) {
-    EXPECT_EQ(header_section("A: 1\r\nB: 2\r\n\r\nbody\r\n"), "A: 1\r\nB: 2\r\n");
-    EXPECT_EQ(header_section("A: 1\r\n"), "A: 1\r\n") << "no body: all header";
-    EXPECT_EQ(header_section("\r\nbody\r\n"), "");
-    EXPECT_EQ(header_section(""), "");
-}
-
 // RFC 5321 6.3: loops are found by counting Received fields.
 TEST(MessageContent, CountsReceivedFieldsInTheHeaderSectionOnly_Rfc5321_6_3) {
     const std::string content =
@@ -35,11 +28,6 @@ TEST(MessageContent, CountsReceivedFieldsInTheHeaderSectionOnly_Rfc5321_6_3) {
     EXPECT_EQ(count_received(content), 3u);
     EXPECT_EQ(count_received("Received:x"), 1u) << "a last line without CRLF";
     EXPECT_EQ(count_received("\r\nReceived: x\r\n"), 0u);
-}
-
-TEST(MessageContent, EightBit) {
-    EXPECT_FALSE(has_eight_bit("plain\r\n"));
-    EXPECT_TRUE(has_eight_bit("caf\xc3\xa9"));
 }
 
 // ---- outcome texts ---------------------------------------------------------------------------
