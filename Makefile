@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 DEB_PACKAGES := g++ cmake ninja-build ccache pkg-config \
 	libasio-dev libssl-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev \
 	libunbound-dev libgtest-dev libgmock-dev \
-	python3 swaks curl postfix unbound dnsmasq-base
+	python3 swaks curl postfix unbound dnsmasq-base dns-root-data
 CONFIG ?=
 
 .PHONY: all deps build run test clean bench
