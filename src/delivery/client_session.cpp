@@ -100,24 +100,44 @@ std::chrono::seconds timeout_of(ClientWait wait) {
     return minutes{5};
 }
 
+void DotStuffer::feed(std::string_view piece, std::string& out) {
+    out.reserve(out.size() + piece.size() + piece.size() / 64 + 8);
+    std::size_t i = 0;
+    if (after_cr_ && !piece.empty()) {
+        after_cr_ = false;
+        if (piece[0] == '\n') i = 1;  // the LF of a CRLF whose CR ended the last piece
+    }
+    while (i < piece.size()) {
+        if (line_start_ && piece[i] == '.') out += '.';  // RFC 5321 4.5.2: transparency
+        line_start_ = false;
+        const std::size_t end = piece.find_first_of("\r\n", i);
+        if (end == std::string_view::npos) {
+            out.append(piece.substr(i));
+            return;
+        }
+        out.append(piece.substr(i, end - i));
+        out += "\r\n";
+        line_start_ = true;
+        if (piece[end] == '\r' && end + 1 == piece.size()) {
+            after_cr_ = true;  // its LF, if any, comes with the next piece
+            return;
+        }
+        i = end + ((piece[end] == '\r' && piece[end + 1] == '\n') ? 2 : 1);
+    }
+}
+
+void DotStuffer::finish(std::string& out) {
+    if (!line_start_) out += "\r\n";
+    out += ".\r\n";
+    line_start_ = true;
+    after_cr_ = false;
+}
+
 std::string data_block(std::string_view content) {
     std::string out;
-    out.reserve(content.size() + content.size() / 64 + 8);
-    std::size_t i = 0;
-    while (i < content.size()) {
-        // One line per turn: find its end, a CRLF, a bare CR or a bare LF.
-        if (content[i] == '.') out += '.';  // RFC 5321 4.5.2: transparency
-        const std::size_t end = content.find_first_of("\r\n", i);
-        if (end == std::string_view::npos) {
-            out.append(content.substr(i));
-            out += "\r\n";  // the last line had no line ending; "." must start a line of its own
-            break;
-        }
-        out.append(content.substr(i, end - i));
-        out += "\r\n";
-        i = end + ((content[end] == '\r' && end + 1 < content.size() && content[end + 1] == '\n') ? 2 : 1);
-    }
-    out += ".\r\n";
+    DotStuffer stuffer;
+    stuffer.feed(content, out);
+    stuffer.finish(out);
     return out;
 }
 
@@ -133,6 +153,9 @@ struct ClientSession::Impl {
         bool mail_accepted = false;
         bool mail_refused = false;
         bool discard_dot = false;  // DATA got 354 though no RCPT was accepted: send "." alone
+        bool content_wanted = false;  // 354 came: the caller gives the content, then its end
+        DotStuffer stuffer;
+        std::size_t number = 0;       // of the message, in the order given to send()
         std::size_t next_rcpt = 0;
         std::optional<smtp::Reply> data_reply;
         bool dsn = false;
@@ -146,6 +169,7 @@ struct ClientSession::Impl {
     std::deque<Awaited> awaited;
     std::optional<Transaction> tx;
     std::deque<MessageResult> results;
+    std::size_t messages_given = 0;  // by send()
     bool ready = false;  // the greeting and EHLO/HELO are done
     bool quit_wanted = false;
     bool quit_sent = false;
@@ -251,10 +275,10 @@ struct ClientSession::Impl {
                 // no one receives) rather than the content.
                 t.discard_dot = true;
                 out += ".\r\n";
+                awaited.push_back({Step::Dot});
             } else {
-                out += data_block(t.message.content);
+                t.content_wanted = true;  // the Dot is awaited once end_content() has sent it
             }
-            awaited.push_back({Step::Dot});
             return;
         }
         t.data_reply = r;
@@ -322,7 +346,7 @@ struct ClientSession::Impl {
                        Outcome::Failed, false);
             return finish_transaction();
         }
-        if (caps.size && caps.max_size != 0 && m.content.size() > caps.max_size) {
+        if (caps.size && caps.max_size != 0 && m.content_size > caps.max_size) {
             // RFC 1870 4: the server would refuse a message larger than its declared maximum
             // with a permanent 552; sending it first would only waste the transfer.
             settle_all({552, "5.3.4",
@@ -370,7 +394,7 @@ struct ClientSession::Impl {
     std::string mail_command() const {
         const OutboundMessage& m = tx->message;
         std::string line = "MAIL FROM:<" + m.envelope.sender_str() + ">";
-        if (caps.size) line += " SIZE=" + std::to_string(m.content.size());  // RFC 1870 6
+        if (caps.size) line += " SIZE=" + std::to_string(m.content_size);  // RFC 1870 6
         if (m.eight_bit) line += " BODY=8BITMIME";                              // RFC 6152 2
         if (m.needs_smtputf8) line += " SMTPUTF8";                              // RFC 6531 3.4
         if (caps.dsn) {
@@ -508,8 +532,29 @@ void ClientSession::send(OutboundMessage message) {
     t.settled.assign(n, false);
     t.accepted.assign(n, false);
     t.message = std::move(message);
+    t.number = s.messages_given++;
     s.tx = std::move(t);
     s.advance();
+}
+
+std::optional<std::size_t> ClientSession::wants_content() const {
+    const Impl& s = *impl_;
+    if (s.done || !s.tx || !s.tx->content_wanted) return std::nullopt;
+    return s.tx->number;
+}
+
+void ClientSession::send_content(std::string_view piece) {
+    Impl& s = *impl_;
+    if (!wants_content()) throw std::logic_error("ClientSession::send_content: no content is wanted now");
+    s.tx->stuffer.feed(piece, s.out);
+}
+
+void ClientSession::end_content() {
+    Impl& s = *impl_;
+    if (!wants_content()) throw std::logic_error("ClientSession::end_content: no content is wanted now");
+    s.tx->stuffer.finish(s.out);
+    s.tx->content_wanted = false;
+    s.awaited.push_back({Step::Dot});
 }
 
 std::optional<MessageResult> ClientSession::take_result() {

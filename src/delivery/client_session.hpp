@@ -3,7 +3,10 @@
 //
 // No sockets, clocks, files or DNS: the caller connects, feeds what the peer sends to feed(),
 // writes what take_output() returns, arms the timer that awaiting() names, and calls abort()
-// when the connection drops or that timer fires. Results come back per recipient.
+// when the connection drops or that timer fires. The message content is not the engine's: once
+// the peer has said 354, wants_content() asks for it and the caller gives it in pieces of its
+// choosing (read from the spool as the socket drains), which the engine dot-stuffs on the fly,
+// so no whole message is ever held by the engine. Results come back per recipient.
 //
 // A recipient is Delivered only when the peer answered 2xx to the final "." of a message that
 // listed it. Whatever ends the conversation earlier (a dropped connection, a timeout, a 421,
@@ -30,7 +33,7 @@ namespace ehlo::delivery {
 struct OutboundMessage {
     smtp::Envelope envelope;
     std::vector<std::size_t> recipient_indexes;  // the envelope recipients routed to this hop
-    std::string content;                         // CRLF line endings, not dot-stuffed, as spooled
+    std::uint64_t content_size = 0;              // octets of content (CRLF, not dot-stuffed), for SIZE
     bool eight_bit = false;                      // the content has octets >= 0x80 (RFC 6152)
     bool needs_smtputf8 = false;                 // an address or header needs SMTPUTF8 (RFC 6531)
 };
@@ -72,8 +75,21 @@ std::chrono::seconds timeout_of(ClientWait wait);
 // 4.5.3.2.5: each write of message content (the bytes after 354) must finish within 3 minutes.
 inline constexpr std::chrono::seconds kDataBlockTimeout{3 * 60};
 
-// The DATA section as sent (RFC 5321 4.5.2): a line that starts with "." gets another "." in
-// front, every line ends in CRLF (a bare CR or LF becomes CRLF, 2.3.8), and CRLF "." CRLF ends it.
+// The DATA section as sent (RFC 5321 4.5.2), made piece by piece: a line that starts with "."
+// gets another "." in front, every line ends in CRLF (a bare CR or LF becomes CRLF, 2.3.8), and
+// CRLF "." CRLF ends it. Pieces may be cut anywhere, between a CR and its LF included.
+class DotStuffer {
+public:
+    void feed(std::string_view piece, std::string& out);
+    // The end: a CRLF if the last line had none ("." must start a line of its own), then ".".
+    void finish(std::string& out);
+
+private:
+    bool line_start_ = true;
+    bool after_cr_ = false;  // the last octet was a CR, already written as CRLF
+};
+
+// The whole DATA section of `content` at once.
 std::string data_block(std::string_view content);
 
 class ClientSession {
@@ -99,6 +115,13 @@ public:
     // a completed transaction, RFC 5321 4.1.1.5). Throws std::logic_error unless wants_message()
     // or if a recipient index is out of range: that is a mistake of the caller, not the peer's.
     void send(OutboundMessage message);
+    // The peer is ready for the content (it said 354): the message whose content is wanted,
+    // numbered from 0 in the order messages were given to send(). Give it with send_content()
+    // in pieces, then end_content(). A caller that cannot read the content to its end must
+    // abort(): ending early would deliver a truncated message.
+    std::optional<std::size_t> wants_content() const;
+    void send_content(std::string_view piece);
+    void end_content();
     // The results of completed transactions, oldest first; each is given once.
     std::optional<MessageResult> take_result();
     // No more messages: QUIT once the current transaction (if any) is complete.

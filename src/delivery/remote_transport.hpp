@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "delivery/client_session.hpp"
+#include "delivery/content.hpp"
 #include "smtp/envelope.hpp"
 
 namespace ehlo::delivery {
@@ -29,7 +30,10 @@ struct RemoteJob {
     std::string queue_id;
     smtp::Envelope envelope;
     std::vector<std::size_t> recipients;          // indexes into envelope.recipients, all for `target`
-    std::shared_ptr<const std::string> content;  // as spooled: CRLF, Received header first
+    // As spooled (CRLF, Received header first), read only once a connection is ready for it, a
+    // piece at a time: a job waiting for a connection holds no content.
+    std::shared_ptr<const ContentSource> content;
+    std::uint64_t content_size = 0;
     bool eight_bit = false;                      // content has octets >= 0x80
     bool needs_smtputf8 = false;                 // an address needs SMTPUTF8 (RFC 6531)
     RemoteTarget target;

@@ -26,6 +26,55 @@ std::size_t count_received(std::string_view content) {
     return count;
 }
 
+void ContentFactsScanner::feed(std::string_view piece) {
+    static constexpr std::string_view kReceived = "received";
+    for (char c : piece) {
+        const bool high = static_cast<unsigned char>(c) >= 0x80;
+        facts_.eight_bit = facts_.eight_bit || high;
+        if (!in_headers_) {
+            if (facts_.eight_bit) return;  // nothing more to learn
+            continue;
+        }
+        facts_.utf8_headers = facts_.utf8_headers || high;
+        if (c == '\n') {
+            if (line_empty_) in_headers_ = false;  // the empty line that ends the header section
+            line_start_ = true;
+            line_empty_ = true;
+            continue;
+        }
+        if (c != '\r') line_empty_ = false;
+        if (line_start_) {
+            line_start_ = false;
+            matched_ = 0;
+            // A continuation line (RFC 5322 2.2.3) is part of the field before it.
+            name_ = (c == ' ' || c == '\t') ? Name::Other : Name::Matching;
+        }
+        switch (name_) {
+            case Name::Matching:
+                if (matched_ < kReceived.size() && smtp::to_lower(c) == kReceived[matched_]) {
+                    ++matched_;
+                } else if (matched_ == kReceived.size() && (c == ' ' || c == '\t')) {
+                    name_ = Name::Blanks;
+                } else if (matched_ == kReceived.size() && c == ':') {
+                    ++facts_.received;
+                    name_ = Name::Other;
+                } else {
+                    name_ = Name::Other;
+                }
+                break;
+            case Name::Blanks:
+                if (c == ':') {
+                    ++facts_.received;
+                    name_ = Name::Other;
+                } else if (c != ' ' && c != '\t') {
+                    name_ = Name::Other;
+                }
+                break;
+            case Name::Other: break;
+        }
+    }
+}
+
 std::error_code read_spool_text(const std::filesystem::path& path, std::string& out) {
     out.clear();
     return read_spool_content(path, [&](std::string_view piece) {

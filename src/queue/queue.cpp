@@ -54,7 +54,7 @@ struct Queue::Impl {
                                                        std::function<void(bool)> done) {
                                                     inject(std::move(header), std::move(content), std::move(done));
                                                 }}),
-          spool(queue_dir, options.sync, counters,
+          spool(queue_dir, options.sync, counters, ContentBudget(options.content_in_memory),
                 [this](std::shared_ptr<QueuedMessage> m) { scheduler.submit(std::move(m)); }) {
         counters.sync_hook = options.sync_hook;
     }

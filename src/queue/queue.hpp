@@ -47,6 +47,9 @@ struct QueueOptions {
     std::chrono::milliseconds retry_delay = std::chrono::seconds(60);
     // Called on a queue thread for every sync system call (tests count them to see batching).
     std::function<void()> sync_hook;
+    // Content of small messages kept in memory between their 250 and their first attempt, in
+    // all (content_budget.hpp); beyond it, the first attempt reads the spool file.
+    std::uint64_t content_in_memory = 64u << 20;
 
     // Onward delivery (RFC 5321 4.5.4.1): back-off from retry_min doubling to retry_max between
     // attempts; a recipient still undelivered after `lifetime` bounces (4.4.7); an optional

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "queue/message_content.hpp"
 #include "queue/recipient_state.hpp"
 #include "queue/spool_file.hpp"
 
@@ -36,6 +37,7 @@ struct QueuedMessage {
     SpoolHeader header;
     std::filesystem::path path;  // spool_dir/queue/<id>
     std::uint64_t content_size = 0;
+    ContentFacts facts;  // learnt as the content was written or checked: no read to find them
     // Found by recovery: it may have been delivered before the crash, with the record of it
     // lost, so delivery looks for an existing copy first.
     bool recovered = false;

@@ -77,6 +77,7 @@ std::shared_ptr<QueuedMessage> recover_file(const std::filesystem::path& path, c
     message->header = std::move(contents.header);
     message->path = path;
     message->content_size = contents.content_size;
+    message->facts = contents.facts;
     message->recipients = std::move(contents.recipients);
     message->reported = std::move(contents.reported);
     message->delay_reported = std::move(contents.delay_reported);

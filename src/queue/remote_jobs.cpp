@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <iterator>
 
-#include "smtp/text.hpp"
 
 namespace ehlo::queue {
 
@@ -22,14 +21,6 @@ std::vector<RemoteGroup> group_by_target(const std::vector<std::pair<std::size_t
     return groups;
 }
 
-SharedContent share_content(std::shared_ptr<const std::string> content) {
-    SharedContent shared;
-    shared.eight_bit = smtp::has_non_ascii(*content);
-    shared.utf8_headers = shared.eight_bit && smtp::has_non_ascii(smtp::header_section(*content));
-    shared.content = std::move(content);
-    return shared;
-}
-
 delivery::RemoteJob make_job(const std::string& queue_id, const smtp::Envelope& envelope, const RemoteGroup& group,
                              const SharedContent& shared) {
     delivery::RemoteJob job;
@@ -37,11 +28,12 @@ delivery::RemoteJob make_job(const std::string& queue_id, const smtp::Envelope& 
     job.envelope = envelope;
     job.recipients = group.recipients;
     job.content = shared.content;
-    job.eight_bit = shared.eight_bit;
+    job.content_size = shared.size;
+    job.eight_bit = shared.facts.eight_bit;
     job.target = group.target;
     bool utf8 = envelope.sender && envelope.sender->needs_smtputf8();
     for (std::size_t i : group.recipients) utf8 = utf8 || envelope.recipients[i].address.needs_smtputf8();
-    job.needs_smtputf8 = utf8 || (envelope.smtputf8 && shared.utf8_headers);
+    job.needs_smtputf8 = utf8 || (envelope.smtputf8 && shared.facts.utf8_headers);
     return job;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "delivery/remote_transport.hpp"
+#include "queue/message_content.hpp"
 
 namespace ehlo::queue {
 
@@ -32,13 +33,13 @@ inline constexpr std::size_t kMaxRecipientsPerJob = 100;
 // in the order targets first appear.
 std::vector<RemoteGroup> group_by_target(const std::vector<std::pair<std::size_t, delivery::RemoteTarget>>& routed);
 
-// What every job of one message shares, worked out once per delivery pass.
+// What every job of one message shares: where its content is read from (memory or the spool
+// file, opened only when a connection is ready for it), its size and what is known of it.
 struct SharedContent {
-    std::shared_ptr<const std::string> content;
-    bool eight_bit = false;
-    bool utf8_headers = false;  // the header section has octets >= 0x80
+    std::shared_ptr<const delivery::ContentSource> content;
+    std::uint64_t size = 0;
+    ContentFacts facts;
 };
-SharedContent share_content(std::shared_ptr<const std::string> content);
 
 // The job for one group. It needs SMTPUTF8 (RFC 6531) when an address it sends needs it, or
 // when the message was received with SMTPUTF8 and its header section is not ASCII.

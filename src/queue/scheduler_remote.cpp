@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "delivery/file_io.hpp"
-#include "queue/message_content.hpp"
 #include "queue/outcome_text.hpp"
 #include "queue/remote_jobs.hpp"
 #include "queue/scheduler_pass.hpp"
@@ -12,20 +11,9 @@ namespace ehlo::queue {
 
 void DeliveryScheduler::start_remote(Pass& pass, std::vector<Result>& results) {
     QueuedMessage& message = *pass.message;
-    std::shared_ptr<const std::string> content = pass.content;
-    if (!content) {
-        auto text = std::make_shared<std::string>();
-        text->reserve(static_cast<std::size_t>(message.content_size));
-        if (auto ec = read_spool_text(message.path, *text)) {
-            for (const auto& routed : pass.remote)
-                results.push_back(Result::local_failure(routed.first, delivery::describe("cannot read", message.path, ec)));
-            return;
-        }
-        content = std::move(text);
-    }
 
     // RFC 5321 6.3: a message that has passed this many MTAs is going round in circles.
-    const std::size_t received = count_received(*content);
+    const std::size_t received = message.facts.received;
     if (received > max_received_) {
         const smtp::Reply loop(kLoopReplyCode, kLoopStatus,
                                "Too many Received header fields (" + std::to_string(received) + "): mail loop");
@@ -39,7 +27,15 @@ void DeliveryScheduler::start_remote(Pass& pass, std::vector<Result>& results) {
         return;
     }
 
-    const SharedContent shared = share_content(std::move(content));
+    // The content is read only when a connection is ready for it: from memory for a message
+    // just received (its first attempt), else from the spool file a piece at a time.
+    SharedContent shared;
+    if (pass.content)
+        shared.content = std::make_shared<delivery::MemoryContent>(pass.content);
+    else
+        shared.content = std::make_shared<SpoolContent>(message.path);
+    shared.size = message.content_size;
+    shared.facts = message.facts;
     const std::vector<RemoteGroup> groups = group_by_target(pass.remote);
     {
         std::lock_guard lock(core_->mutex);

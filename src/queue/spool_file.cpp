@@ -222,6 +222,7 @@ SpoolReadResult read_spool_file(const std::filesystem::path& path) {
     // A malformed record before End is only known to matter once End proves the file whole:
     // until then it is just as likely to be the torn end of an unacknowledged transaction.
     std::string malformed;
+    ContentFactsScanner facts;
     unsigned identities = 0, senders = 0, parameters = 0, receptions = 0;
     for (bool ended = false; !ended;) {
         switch (reader.next()) {
@@ -237,7 +238,10 @@ SpoolReadResult read_spool_file(const std::filesystem::path& path) {
             case RecordType::Parameters: ok = decode_parameters(payload, c.header.envelope) && ++parameters == 1; break;
             case RecordType::Recipient: ok = decode_recipient(payload, c.header.envelope); break;
             case RecordType::Reception: ok = decode_reception(payload, c.header.reception) && ++receptions == 1; break;
-            case RecordType::Content: c.content_size += payload.size(); break;
+            case RecordType::Content:
+                c.content_size += payload.size();
+                facts.feed(payload);
+                break;
             case RecordType::End: {
                 std::uint64_t size = 0;
                 std::uint32_t checksum = 0;
@@ -254,6 +258,7 @@ SpoolReadResult read_spool_file(const std::filesystem::path& path) {
     }
 
     if (!malformed.empty()) return fail(SpoolFileStatus::Corrupt, malformed);
+    c.facts = facts.facts();
     if (identities != 1 || senders != 1 || parameters != 1 || receptions != 1)
         return fail(SpoolFileStatus::Corrupt, "envelope records missing");
     if (c.header.id != path.filename().string()) return fail(SpoolFileStatus::Corrupt, "queue id differs from file name");
@@ -287,20 +292,59 @@ SpoolReadResult read_spool_file(const std::filesystem::path& path) {
     return result;
 }
 
-std::error_code read_spool_content(const std::filesystem::path& path, const delivery::ContentSink& sink) {
-    std::error_code ec;
-    delivery::FileDescriptor fd = delivery::open_file(path, O_RDONLY | O_NOFOLLOW, 0, ec);
-    if (ec) return ec;
-    RecordReader reader(fd.get());
-    for (;;) {
-        switch (reader.next()) {
-            case RecordReader::Status::Record: break;
-            case RecordReader::Status::IoError: return {reader.error(), std::system_category()};
-            default: return std::make_error_code(std::errc::bad_message);
+namespace {
+
+// Reads the content records of a spool file one by one and, at its End, checks the file's
+// checksum: a piece is handed out before the whole is known to be intact, so the end of the
+// content is only reported when it is (a damaged file must never be sent with its final ".").
+class SpoolContentReader final : public delivery::ContentReader {
+public:
+    explicit SpoolContentReader(delivery::FileDescriptor fd) : fd_(std::move(fd)), reader_(fd_.get()) {}
+
+    std::error_code next(std::string& piece) override {
+        piece.clear();
+        if (ended_) return {};
+        for (;;) {
+            switch (reader_.next()) {
+                case RecordReader::Status::Record: break;
+                case RecordReader::Status::IoError: return {reader_.error(), std::system_category()};
+                default: return std::make_error_code(std::errc::bad_message);  // no End: cut short
+            }
+            if (reader_.type() == RecordType::Content) {
+                content_size_ += reader_.payload().size();
+                if (reader_.payload().empty()) continue;
+                reader_.take_payload(piece);
+                return {};
+            }
+            if (reader_.type() == RecordType::End) {
+                std::uint64_t size = 0;
+                std::uint32_t checksum = 0;
+                if (!decode_end(reader_.payload(), size, checksum) || size != content_size_ ||
+                    checksum != reader_.checksum_before_record())
+                    return std::make_error_code(std::errc::bad_message);
+                ended_ = true;
+                return {};
+            }
         }
-        if (reader.type() == RecordType::End) return {};
-        if (reader.type() == RecordType::Content && !sink(reader.payload())) return {};
     }
+
+private:
+    delivery::FileDescriptor fd_;
+    RecordReader reader_;
+    std::uint64_t content_size_ = 0;
+    bool ended_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<delivery::ContentReader> SpoolContent::open(std::error_code& ec) const {
+    delivery::FileDescriptor fd = delivery::open_file(path_, O_RDONLY | O_NOFOLLOW, 0, ec);
+    if (ec) return nullptr;
+    return std::make_unique<SpoolContentReader>(std::move(fd));
+}
+
+std::error_code read_spool_content(const std::filesystem::path& path, const delivery::ContentSink& sink) {
+    return SpoolContent(path).write_to(sink);
 }
 
 }  // namespace ehlo::queue

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "delivery/content.hpp"
+#include "queue/message_content.hpp"
 #include "queue/queue.hpp"
 #include "queue/recipient_state.hpp"
 #include "smtp/envelope.hpp"
@@ -54,6 +55,7 @@ enum class SpoolFileStatus {
 struct SpoolFileContents {
     SpoolHeader header;
     std::uint64_t content_size = 0;
+    ContentFacts facts;
     std::vector<RecipientState> recipients;  // one per envelope recipient, from the state records
     // From the message events: the last Held or Released decides; Reported and DelayReported
     // mark recipients whose outcome the sender has been told of.
@@ -72,14 +74,16 @@ struct SpoolReadResult {
 // Reads and checks a whole spool file (every byte passes the checksum).
 SpoolReadResult read_spool_file(const std::filesystem::path& path);
 
-// Gives the content records of a spool file to `sink`, in order.
+// Gives the content records of a spool file to `sink`, in order; an error (EBADMSG) when the
+// file's End record is missing or does not match what precedes it.
 std::error_code read_spool_content(const std::filesystem::path& path, const delivery::ContentSink& sink);
 
-// The content of a message in the spool, for delivery of messages not held in memory.
+// The content of a message in the spool, for delivery of messages not held in memory: read a
+// record at a time, so a reader holds one content record (kMaxContentRecord) at most.
 class SpoolContent final : public delivery::ContentSource {
 public:
     explicit SpoolContent(std::filesystem::path path) : path_(std::move(path)) {}
-    std::error_code write_to(const delivery::ContentSink& sink) const override { return read_spool_content(path_, sink); }
+    std::unique_ptr<delivery::ContentReader> open(std::error_code& ec) const override;
 
 private:
     std::filesystem::path path_;

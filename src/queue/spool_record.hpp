@@ -91,6 +91,7 @@ public:
 
     RecordType type() const { return type_; }
     const std::string& payload() const { return payload_; }
+    void take_payload(std::string& out) { out.swap(payload_); }
     std::uint64_t record_offset() const { return record_offset_; }  // of the record returned
     std::uint64_t offset() const { return offset_; }                // just after it
     std::uint32_t checksum_before_record() const { return crc_before_; }

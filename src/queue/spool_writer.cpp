@@ -16,8 +16,12 @@ constexpr unsigned kSpoolFileMode = 0600;
 }  // namespace
 
 SpoolWriter::SpoolWriter(std::filesystem::path queue_dir, delivery::SyncMode mode, QueueCounters& counters,
-                         CommittedHandler on_committed)
-    : queue_dir_(std::move(queue_dir)), mode_(mode), counters_(counters), on_committed_(std::move(on_committed)) {}
+                         ContentBudget budget, CommittedHandler on_committed)
+    : queue_dir_(std::move(queue_dir)),
+      mode_(mode),
+      counters_(counters),
+      budget_(std::move(budget)),
+      on_committed_(std::move(on_committed)) {}
 
 SpoolWriter::~SpoolWriter() { stop(); }
 
@@ -104,6 +108,7 @@ void SpoolWriter::write(SpoolingMessage& message, std::string_view content, bool
     }
     append_content_records(out, content);
     message.content_size += content.size();
+    message.facts.feed(content);
     message.checksum = crc32c(out, message.checksum);
     if (end) out += encode_end_record(message.content_size, message.checksum);
     if (auto ec = delivery::write_all(message.file.get(), out)) message.error = delivery::describe("cannot write", message.path, ec);
@@ -165,7 +170,8 @@ void SpoolWriter::process(std::vector<Work>& batch) {
         queued->header = std::move(message.header);
         queued->path = message.path;
         queued->content_size = message.content_size;
-        if (work->in_memory) queued->content = std::make_shared<const std::string>(std::move(work->content));
+        queued->facts = message.facts.facts();
+        if (work->in_memory) queued->content = budget_.keep(std::move(work->content));
         queued->prepare();
         counters_.committed.fetch_add(1, std::memory_order_relaxed);
         if (work->done) work->done(true);

@@ -23,6 +23,7 @@
 
 #include "delivery/durability.hpp"
 #include "delivery/file_io.hpp"
+#include "queue/content_budget.hpp"
 #include "queue/queued_message.hpp"
 #include "queue/spool_file.hpp"
 
@@ -38,6 +39,7 @@ struct SpoolingMessage {
     std::string error;              // set once writing failed; the commit then fails
     std::uint32_t checksum = 0;     // CRC-32C of everything written so far
     std::uint64_t content_size = 0;
+    ContentFactsScanner facts;
     // Chunks handed over and not yet written (any thread): the receiving side stops reading
     // from its client while this is high, so a fast client and a slow disk cannot pile up
     // memory.
@@ -48,8 +50,10 @@ class SpoolWriter {
 public:
     using CommittedHandler = std::function<void(std::shared_ptr<QueuedMessage>)>;
 
+    // A committed message keeps its content in memory for its first attempt while `budget`
+    // allows (content_budget.hpp).
     SpoolWriter(std::filesystem::path queue_dir, delivery::SyncMode mode, QueueCounters& counters,
-                CommittedHandler on_committed);
+                ContentBudget budget, CommittedHandler on_committed);
     ~SpoolWriter();
 
     // Throws std::system_error when the queue directory cannot be opened.
@@ -83,6 +87,7 @@ private:
     std::filesystem::path queue_dir_;
     delivery::SyncMode mode_;
     QueueCounters& counters_;
+    ContentBudget budget_;
     CommittedHandler on_committed_;
     delivery::FileDescriptor queue_dir_fd_;
 

@@ -20,14 +20,47 @@ smtp::Envelope envelope_for(const std::vector<std::string>& locals) {
     return e;
 }
 
-OutboundMessage message_for(const std::vector<std::string>& locals,
-                            std::string content = "Subject: hi\r\n\r\nHello\r\n") {
-    OutboundMessage m;
+// A message with its content: the engine gets the envelope, and the content when it asks.
+struct TestMessage : OutboundMessage {
+    std::string content;
+};
+
+TestMessage message_for(const std::vector<std::string>& locals, std::string content = "Subject: hi\r\n\r\nHello\r\n") {
+    TestMessage m;
     m.envelope = envelope_for(locals);
     for (std::size_t i = 0; i < locals.size(); ++i) m.recipient_indexes.push_back(i);
+    m.content_size = content.size();
     m.content = std::move(content);
     return m;
 }
+
+// The engine, with the test as the caller that reads the content: whatever content the engine
+// asks for is given at once, in one piece.
+class Session : public ClientSession {
+public:
+    using ClientSession::ClientSession;
+    void send(const TestMessage& m) {
+        contents_.push_back(m.content);
+        ClientSession::send(m);
+    }
+    // A scripted peer's replies come a line at a time, so that replies to the final "." that
+    // a script gives together with the 354 find the content sent in between, as on the wire.
+    void feed(std::string_view bytes) {
+        while (!bytes.empty()) {
+            const std::size_t eol = bytes.find('\n');
+            const std::size_t n = eol == std::string_view::npos ? bytes.size() : eol + 1;
+            ClientSession::feed(bytes.substr(0, n));
+            bytes.remove_prefix(n);
+            if (const auto wanted = wants_content()) {
+                send_content(contents_.at(*wanted));
+                end_content();
+            }
+        }
+    }
+
+private:
+    std::vector<std::string> contents_;
+};
 
 const std::string kGreeting = "220 mx.example.net ESMTP\r\n";
 const std::string kEhloPipelining =
@@ -35,13 +68,13 @@ const std::string kEhloPipelining =
 const std::string kEhloPlain = "250-mx.example.net\r\n250 SIZE\r\n";
 
 // Feeds `reply` and returns what the engine wants to send in answer.
-std::string step(ClientSession& s, std::string_view reply) {
+std::string step(Session& s, std::string_view reply) {
     s.feed(reply);
     return s.take_output();
 }
 
 // A session past EHLO with the given capability lines.
-void open(ClientSession& s, const std::string& ehlo) {
+void open(Session& s, const std::string& ehlo) {
     EXPECT_EQ(step(s, kGreeting), std::string("EHLO ") + kHelo + "\r\n");
     s.feed(ehlo);
 }
@@ -56,7 +89,7 @@ const std::string kPipelinedScript = kGreeting + kEhloPipelining +
                                      "250 2.0.0 Ok: queued as 4Xyz\r\n"
                                      "221 2.0.0 Bye\r\n";
 
-std::string pipelined_expected_output(const OutboundMessage& m) {
+std::string pipelined_expected_output(const TestMessage& m) {
     return std::string("EHLO ") + kHelo + "\r\n" + "MAIL FROM:<alice@example.org> SIZE=" +
            std::to_string(m.content.size()) +
            "\r\n"
@@ -85,8 +118,8 @@ void expect_delivered_to_both(ClientSession& s) {
 
 // RFC 5321 3.3 transaction with RFC 2920 pipelining, the peer's replies arriving in one read.
 TEST(ClientSession, PipelinedTransactionFedAllAtOnce_Rfc2920_3_1) {
-    ClientSession s(kHelo);
-    const OutboundMessage m = message_for({"bob", "carol"});
+    Session s(kHelo);
+    const TestMessage m = message_for({"bob", "carol"});
     s.send(m);
     s.quit();
     s.feed(kPipelinedScript);
@@ -96,8 +129,8 @@ TEST(ClientSession, PipelinedTransactionFedAllAtOnce_Rfc2920_3_1) {
 
 // The same replies split at every octet: reply assembly does not depend on read boundaries.
 TEST(ClientSession, PipelinedTransactionFedByteByByte_Rfc5321_4_2) {
-    ClientSession s(kHelo);
-    const OutboundMessage m = message_for({"bob", "carol"});
+    Session s(kHelo);
+    const TestMessage m = message_for({"bob", "carol"});
     s.send(m);
     s.quit();
     std::string out;
@@ -111,8 +144,8 @@ TEST(ClientSession, PipelinedTransactionFedByteByByte_Rfc5321_4_2) {
 
 // RFC 2920 3.1: MAIL, every RCPT and DATA go in one write; the content waits for 354.
 TEST(ClientSession, PipelinedCommandsGoInOneWriteAndContentWaitsFor354_Rfc2920_3_1) {
-    ClientSession s(kHelo);
-    const OutboundMessage m = message_for({"bob", "carol"});
+    Session s(kHelo);
+    const TestMessage m = message_for({"bob", "carol"});
     s.send(m);
     open(s, kEhloPipelining);
     EXPECT_EQ(s.take_output(), "MAIL FROM:<alice@example.org> SIZE=" + std::to_string(m.content.size()) +
@@ -126,8 +159,8 @@ TEST(ClientSession, PipelinedCommandsGoInOneWriteAndContentWaitsFor354_Rfc2920_3
 
 // Without PIPELINING every command waits for the reply to the one before (RFC 5321 4.1).
 TEST(ClientSession, WithoutPipeliningOneCommandAtATime_Rfc5321_4_1) {
-    ClientSession s(kHelo);
-    const OutboundMessage m = message_for({"bob", "carol"});
+    Session s(kHelo);
+    const TestMessage m = message_for({"bob", "carol"});
     s.send(m);
     open(s, kEhloPlain);
     EXPECT_EQ(s.take_output(), "MAIL FROM:<alice@example.org> SIZE=" + std::to_string(m.content.size()) + "\r\n");
@@ -155,7 +188,7 @@ TEST(ClientSession, WithoutPipeliningOneCommandAtATime_Rfc5321_4_1) {
 
 // A second message on the same connection needs no RSET after a completed one (RFC 5321 4.1.1.5).
 TEST(ClientSession, SecondMessageReusesTheConnection_Rfc5321_3_3) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     s.send(message_for({"bob"}));
     open(s, kEhloPipelining);
     s.take_output();
@@ -165,7 +198,7 @@ TEST(ClientSession, SecondMessageReusesTheConnection_Rfc5321_3_3) {
     s.feed("250 Ok: queued\r\n");
     ASSERT_TRUE(s.take_result());
     ASSERT_TRUE(s.wants_message());
-    OutboundMessage second = message_for({"dave"});
+    TestMessage second = message_for({"dave"});
     second.envelope.sender = smtp::Mailbox{"erin", "example.org"};
     s.send(second);
     EXPECT_EQ(s.take_output(), "MAIL FROM:<erin@example.org> SIZE=" + std::to_string(second.content.size()) +
@@ -179,19 +212,19 @@ TEST(ClientSession, SecondMessageReusesTheConnection_Rfc5321_3_3) {
 }
 
 TEST(ClientSession, SendWhileAMessageIsInProgressIsACallerMistake) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     s.send(message_for({"bob"}));
     EXPECT_FALSE(s.wants_message());
     EXPECT_THROW(s.send(message_for({"carol"})), std::logic_error);
     ClientSession t(kHelo);
-    OutboundMessage bad = message_for({"bob"});
+    TestMessage bad = message_for({"bob"});
     bad.recipient_indexes = {3};
     EXPECT_THROW(t.send(bad), std::logic_error);
 }
 
 TEST(ClientSession, OnlyTheRecipientsOfThisHopAreSent) {
-    ClientSession s(kHelo);
-    OutboundMessage m = message_for({"bob", "carol", "dave"});
+    Session s(kHelo);
+    TestMessage m = message_for({"bob", "carol", "dave"});
     m.recipient_indexes = {2, 0};
     s.send(m);
     open(s, kEhloPipelining);
@@ -212,7 +245,7 @@ TEST(ClientSession, OnlyTheRecipientsOfThisHopAreSent) {
 
 // RFC 5321 3.8: 421 closes the channel; nothing more is said, the next MX is tried (5.1).
 TEST(ClientSession, Greeting421FailsTheConnectionAndDefersQueuedRecipients_Rfc5321_3_8) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     s.send(message_for({"bob", "carol"}));
     s.feed("421 4.3.2 mx.example.net busy, try later\r\n");
     EXPECT_EQ(s.take_output(), "");
@@ -232,7 +265,7 @@ TEST(ClientSession, Greeting421FailsTheConnectionAndDefersQueuedRecipients_Rfc53
 // RFC 5321 3.1: after a 554 greeting the server waits for QUIT. One host's refusal is not the
 // domain's: the recipients are Deferred and the caller tries the next MX (5.1).
 TEST(ClientSession, Greeting554SaysQuitAndDefersForTheNextMx_Rfc5321_3_1) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     s.send(message_for({"bob"}));
     EXPECT_EQ(s.awaiting(), ClientWait::Greeting);
     EXPECT_EQ(step(s, "554 5.7.1 No SMTP service here\r\n"), "QUIT\r\n");
@@ -248,7 +281,7 @@ TEST(ClientSession, Greeting554SaysQuitAndDefersForTheNextMx_Rfc5321_3_1) {
 
 // RFC 5321 4.2.1 multiline reply; 4.1.1.1 one extension keyword per line, case-insensitive (2.4).
 TEST(ClientSession, MultilineEhloReplyGivesCapabilities_Rfc5321_4_2_1) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     open(s,
          "250-mx.example.net greets you\r\n250-pipelining\r\n250-SIZE 35882577\r\n250-8BITMIME\r\n"
          "250-SMTPUTF8\r\n250-CHUNKING\r\n250-DSN\r\n250-STARTTLS\r\n250-X-UNKNOWN foo\r\n"
@@ -284,7 +317,7 @@ TEST(ClientSession, SizeWithoutNumberMeansNoFixedMaximum_Rfc1870) {
 
 // RFC 5321 4.1.4: a server that refuses EHLO with 5xx gets HELO, and no extension is used.
 TEST(ClientSession, EhloRefusedFallsBackToHelo_Rfc5321_4_1_4) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     s.send(message_for({"bob"}));
     EXPECT_EQ(step(s, kGreeting), std::string("EHLO ") + kHelo + "\r\n");
     EXPECT_EQ(step(s, "502 5.5.1 Command not recognized\r\n"), std::string("HELO ") + kHelo + "\r\n");
@@ -296,7 +329,7 @@ TEST(ClientSession, EhloRefusedFallsBackToHelo_Rfc5321_4_1_4) {
 }
 
 TEST(ClientSession, HeloRefusedTooFailsTheConnection_Rfc5321_4_1_4) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     s.send(message_for({"bob"}));
     s.feed(kGreeting);
     s.feed("500 5.5.1 what\r\n");
@@ -310,7 +343,7 @@ TEST(ClientSession, HeloRefusedTooFailsTheConnection_Rfc5321_4_1_4) {
 }
 
 TEST(ClientSession, EhloTemporaryFailureEndsTheConnection) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     s.feed(kGreeting);
     s.take_output();
     EXPECT_EQ(step(s, "454 4.7.0 not now\r\n"), "QUIT\r\n");
@@ -322,7 +355,7 @@ TEST(ClientSession, EhloTemporaryFailureEndsTheConnection) {
 // RFC 5321 4.2.5 / 3.3: a 4xx to RCPT defers that recipient; the message goes to the others, and
 // the reply to "." is the reply for every accepted recipient (4.1.1.4).
 TEST(ClientSession, OneRcptDeferredOneAccepted_Rfc5321_3_3) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     s.send(message_for({"bob", "carol"}));
     open(s, kEhloPipelining);
     s.take_output();
@@ -342,7 +375,7 @@ TEST(ClientSession, OneRcptDeferredOneAccepted_Rfc5321_3_3) {
 
 // RFC 5321 4.5.3.1.10: 552 to RCPT is an old way to say "too many recipients": try later.
 TEST(ClientSession, Rcpt552IsTreatedAsTemporary_Rfc5321_4_5_3_1_10) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     s.send(message_for({"bob", "carol"}));
     open(s, kEhloPipelining);
     s.take_output();
@@ -359,7 +392,7 @@ TEST(ClientSession, Rcpt552IsTreatedAsTemporary_Rfc5321_4_5_3_1_10) {
 TEST(ClientSession, FinalReplyAppliesToEveryAcceptedRecipient_Rfc5321_4_1_1_4) {
     for (const auto& [reply, outcome] : std::vector<std::pair<std::string, Outcome>>{
              {"554 5.7.1 spam\r\n", Outcome::Failed}, {"451 4.3.0 try again\r\n", Outcome::Deferred}}) {
-        ClientSession s(kHelo);
+        Session s(kHelo);
         s.send(message_for({"bob", "carol"}));
         open(s, kEhloPipelining);
         s.feed("250 Ok\r\n250 Ok\r\n550 5.1.1 unknown\r\n354 go\r\n" + reply);
@@ -374,7 +407,7 @@ TEST(ClientSession, FinalReplyAppliesToEveryAcceptedRecipient_Rfc5321_4_1_1_4) {
 
 // RFC 5321 4.1.1.5: with every RCPT refused there is no DATA; RSET closes the transaction.
 TEST(ClientSession, AllRcptsRefusedWithoutPipeliningSendsRset_Rfc5321_4_1_1_5) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     s.send(message_for({"bob", "carol"}));
     open(s, kEhloPlain);
     s.take_output();
@@ -395,7 +428,7 @@ TEST(ClientSession, AllRcptsRefusedWithoutPipeliningSendsRset_Rfc5321_4_1_1_5) {
 
 // RFC 2920 3.1: the pipelined DATA after all RCPTs failed is refused (503/554); then RSET.
 TEST(ClientSession, AllRcptsRefusedPipelinedDataRefused_Rfc2920_3_1) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     s.send(message_for({"bob", "carol"}));
     open(s, kEhloPipelining);
     s.take_output();
@@ -414,7 +447,7 @@ TEST(ClientSession, AllRcptsRefusedPipelinedDataRefused_Rfc2920_3_1) {
 
 // RFC 2920 3.1: "if the DATA command was accepted the client SMTP should send a single dot".
 TEST(ClientSession, AllRcptsRefusedPipelinedDataAcceptedSendsSingleDot_Rfc2920_3_1) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     s.send(message_for({"bob"}));
     open(s, kEhloPipelining);
     s.take_output();
@@ -430,7 +463,7 @@ TEST(ClientSession, AllRcptsRefusedPipelinedDataAcceptedSendsSingleDot_Rfc2920_3
 // RFC 5321 4.1.1.2: a refused MAIL opens no transaction: every recipient takes its reply, the
 // pipelined RCPT and DATA replies are consumed, and no RSET is needed.
 TEST(ClientSession, MailRefusedPipelined_Rfc5321_4_1_1_2) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     s.send(message_for({"bob", "carol"}));
     open(s, kEhloPipelining);
     s.take_output();
@@ -448,7 +481,7 @@ TEST(ClientSession, MailRefusedPipelined_Rfc5321_4_1_1_2) {
 }
 
 TEST(ClientSession, MailDeferredWithoutPipelining_Rfc5321_4_1_1_2) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     s.send(message_for({"bob", "carol"}));
     open(s, kEhloPlain);
     s.take_output();
@@ -464,8 +497,8 @@ TEST(ClientSession, MailDeferredWithoutPipelining_Rfc5321_4_1_1_2) {
 // RFC 6152 3: 8-bit content must not go to a server without 8BITMIME; we refuse rather than
 // convert (5.6.3 "Conversion required but not supported", RFC 3463).
 TEST(ClientSession, EightBitToPeerWithout8bitmimeFails_Rfc6152_3) {
-    ClientSession s(kHelo);
-    OutboundMessage m = message_for({"bob"}, "Subject: caf\xc3\xa9\r\n\r\nx\r\n");
+    Session s(kHelo);
+    TestMessage m = message_for({"bob"}, "Subject: caf\xc3\xa9\r\n\r\nx\r\n");
     m.eight_bit = true;
     s.send(m);
     open(s, kEhloPlain);
@@ -481,8 +514,8 @@ TEST(ClientSession, EightBitToPeerWithout8bitmimeFails_Rfc6152_3) {
 }
 
 TEST(ClientSession, EightBitToPeerWith8bitmimeSaysBody8bitmime_Rfc6152_2) {
-    ClientSession s(kHelo);
-    OutboundMessage m = message_for({"bob"}, "Subject: caf\xc3\xa9\r\n\r\nx\r\n");
+    Session s(kHelo);
+    TestMessage m = message_for({"bob"}, "Subject: caf\xc3\xa9\r\n\r\nx\r\n");
     m.eight_bit = true;
     s.send(m);
     open(s, kEhloPipelining);
@@ -493,8 +526,8 @@ TEST(ClientSession, EightBitToPeerWith8bitmimeSaysBody8bitmime_Rfc6152_2) {
 
 // RFC 6531 3.2: a message that needs SMTPUTF8 does not go to a server without it (5.6.7).
 TEST(ClientSession, Smtputf8NeededButNotOfferedFails_Rfc6531_3_2) {
-    ClientSession s(kHelo);
-    OutboundMessage m = message_for({"bob"});
+    Session s(kHelo);
+    TestMessage m = message_for({"bob"});
     m.envelope.sender = smtp::Mailbox{"jos\xc3\xa9", "example.org"};
     m.needs_smtputf8 = true;
     s.send(m);
@@ -507,8 +540,8 @@ TEST(ClientSession, Smtputf8NeededButNotOfferedFails_Rfc6531_3_2) {
 }
 
 TEST(ClientSession, Smtputf8NeededAndOfferedIsDeclared_Rfc6531_3_4) {
-    ClientSession s(kHelo);
-    OutboundMessage m = message_for({"bob"});
+    Session s(kHelo);
+    TestMessage m = message_for({"bob"});
     m.envelope.sender = smtp::Mailbox{"jos\xc3\xa9", "example.org"};
     m.needs_smtputf8 = true;
     s.send(m);
@@ -518,7 +551,7 @@ TEST(ClientSession, Smtputf8NeededAndOfferedIsDeclared_Rfc6531_3_4) {
 
 // RFC 1870: a message larger than the peer's declared maximum is refused here with 5.3.4.
 TEST(ClientSession, MessageLargerThanPeerMaximumFailsLocally_Rfc1870_4) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     s.send(message_for({"bob"}, std::string(200, 'x') + "\r\n"));
     open(s, "250-mx\r\n250 SIZE 100\r\n");
     EXPECT_EQ(s.take_output(), "");
@@ -531,14 +564,14 @@ TEST(ClientSession, MessageLargerThanPeerMaximumFailsLocally_Rfc1870_4) {
 
 // RFC 3461 4.1-4.4 and 5.2: DSN requests are passed on, xtext-encoded, when the peer offers DSN.
 TEST(ClientSession, DsnParametersPassedOnWhenOffered_Rfc3461_4) {
-    OutboundMessage m = message_for({"bob", "carol"});
+    TestMessage m = message_for({"bob", "carol"});
     m.envelope.ret = smtp::DsnRet::Headers;
     m.envelope.envid = "QQ+1=2";
     m.envelope.recipients[0].notify = smtp::notify::Success | smtp::notify::Failure;
     m.envelope.recipients[0].orcpt = "rfc822;bob+x@example.net";
     m.envelope.recipients[1].notify = smtp::notify::Never;
 
-    ClientSession with(kHelo);
+    Session with(kHelo);
     with.send(m);
     open(with, "250-mx\r\n250-PIPELINING\r\n250 DSN\r\n");
     EXPECT_EQ(with.take_output(),
@@ -551,7 +584,7 @@ TEST(ClientSession, DsnParametersPassedOnWhenOffered_Rfc3461_4) {
     ASSERT_TRUE(r);
     EXPECT_TRUE(r->dsn_passed_on);
 
-    ClientSession without(kHelo);
+    Session without(kHelo);
     without.send(m);
     open(without, "250-mx\r\n250 PIPELINING\r\n");
     EXPECT_EQ(without.take_output(),
@@ -564,8 +597,8 @@ TEST(ClientSession, DsnParametersPassedOnWhenOffered_Rfc3461_4) {
 }
 
 TEST(ClientSession, NullReversePathIsSentAsEmptyPath_Rfc5321_4_5_5) {
-    ClientSession s(kHelo);
-    OutboundMessage m = message_for({"bob"});
+    Session s(kHelo);
+    TestMessage m = message_for({"bob"});
     m.envelope.sender.reset();
     s.send(m);
     open(s, "250 mx\r\n");
@@ -574,8 +607,8 @@ TEST(ClientSession, NullReversePathIsSentAsEmptyPath_Rfc5321_4_5_5) {
 
 // An address with a line break would smuggle a command of its own into the stream.
 TEST(ClientSession, AddressWithLineBreakIsNeverSent) {
-    ClientSession s(kHelo);
-    OutboundMessage m = message_for({"bob", "x\r\nRSET"});
+    Session s(kHelo);
+    TestMessage m = message_for({"bob", "x\r\nRSET"});
     s.send(m);
     open(s, kEhloPipelining);
     const std::string out = s.take_output();
@@ -610,18 +643,116 @@ TEST(DataBlock, BareLineEndsBecomeCrlf_Rfc5321_2_3_8) {
 }
 
 TEST(ClientSession, ContentIsDotStuffedOnTheWire_Rfc5321_4_5_2) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     s.send(message_for({"bob"}, "Subject: dots\r\n\r\n.\r\n..\r\n.x\r\n"));
     open(s, kEhloPipelining);
     s.take_output();
     EXPECT_EQ(step(s, "250 Ok\r\n250 Ok\r\n354 go\r\n"), "Subject: dots\r\n\r\n..\r\n...\r\n..x\r\n.\r\n");
 }
 
+// Content streamed in pieces cut anywhere (between a CR and its LF too) goes on the wire as
+// the whole would (RFC 5321 4.5.2, 2.3.8): the engine never needs the message whole.
+TEST(DotStuffer, PiecesCutAnywhereGiveTheSameDataBlock_Rfc5321_4_5_2) {
+    const std::string content = ".start\r\nmid.dle\r\n\r\n..x\r\nbare\nlf\rcr\r\n.\r\nend";
+    const std::string whole = data_block(content);
+    for (std::size_t cut = 0; cut <= content.size(); ++cut) {
+        for (std::size_t cut2 = cut; cut2 <= content.size(); cut2 += 3) {
+            DotStuffer stuffer;
+            std::string out;
+            stuffer.feed(std::string_view(content).substr(0, cut), out);
+            stuffer.feed(std::string_view(content).substr(cut, cut2 - cut), out);
+            stuffer.feed(std::string_view(content).substr(cut2), out);
+            stuffer.finish(out);
+            ASSERT_EQ(out, whole) << "cut at " << cut << " and " << cut2;
+        }
+    }
+    std::string one_by_one;
+    DotStuffer stuffer;
+    for (char c : content) stuffer.feed(std::string_view(&c, 1), one_by_one);
+    stuffer.finish(one_by_one);
+    EXPECT_EQ(one_by_one, whole);
+}
+
+// The engine asks for the content only after 354, names the message it wants, and sends the
+// final "." only when the caller says the content is complete.
+TEST(ClientSession, ContentIsAskedForAfter354AndEndedByTheCaller_Rfc5321_4_1_1_4) {
+    ClientSession s(kHelo);
+    OutboundMessage m;
+    m.envelope = envelope_for({"bob"});
+    m.recipient_indexes = {0};
+    m.content_size = 12;
+    s.send(m);
+    EXPECT_EQ(s.take_output(), "");
+    s.feed(kGreeting);
+    s.feed(kEhloPipelining);
+    s.take_output();
+    EXPECT_FALSE(s.wants_content());
+    s.feed("250 Ok\r\n250 Ok\r\n");
+    EXPECT_FALSE(s.wants_content()) << "not before 354";
+    s.feed("354 go\r\n");
+    ASSERT_TRUE(s.wants_content());
+    EXPECT_EQ(*s.wants_content(), 0u);
+    EXPECT_EQ(s.awaiting(), ClientWait::Nothing) << "no reply is awaited while the content is being sent";
+    s.send_content("Subject: ");
+    s.send_content(".\r");
+    EXPECT_EQ(s.take_output(), "Subject: .\r\n");
+    s.send_content("\n.x");
+    EXPECT_EQ(s.take_output(), "..x");
+    s.end_content();
+    EXPECT_FALSE(s.wants_content());
+    EXPECT_EQ(s.take_output(), "\r\n.\r\n");
+    EXPECT_EQ(s.awaiting(), ClientWait::DataTermination);
+    s.feed("250 2.0.0 Ok\r\n");
+    auto r = s.take_result();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->recipients[0].outcome, Outcome::Delivered);
+    EXPECT_THROW(s.send_content("late"), std::logic_error);
+}
+
+// A caller that cannot read the content to its end aborts: nothing is delivered, and no "."
+// ever ends a truncated message (RFC 5321 6.1).
+TEST(ClientSession, AbortWhileSendingContentDefersAndSendsNoDot_Rfc5321_6_1) {
+    ClientSession s(kHelo);
+    OutboundMessage m;
+    m.envelope = envelope_for({"bob", "carol"});
+    m.recipient_indexes = {0, 1};
+    m.content_size = 100;
+    s.send(m);
+    s.feed(kGreeting);
+    s.feed(kEhloPipelining);
+    s.feed("250 Ok\r\n250 Ok\r\n250 Ok\r\n354 go\r\n");
+    s.take_output();
+    s.send_content("half of it\r\n");
+    s.abort("cannot read the spool file");
+    EXPECT_EQ(s.take_output().find(".\r\n"), std::string::npos);
+    EXPECT_TRUE(s.finished());
+    auto r = s.take_result();
+    ASSERT_TRUE(r);
+    for (const auto& rr : r->recipients) {
+        EXPECT_EQ(rr.outcome, Outcome::Deferred);
+        EXPECT_EQ(rr.reply.enhanced, "4.4.2");
+    }
+}
+
+// Each message of a connection is asked for by its own number.
+TEST(ClientSession, WantsContentNamesTheMessage) {
+    Session s(kHelo);
+    s.send(message_for({"bob"}, "first\r\n"));
+    open(s, kEhloPipelining);
+    s.take_output();
+    EXPECT_EQ(step(s, "250 Ok\r\n250 Ok\r\n354 go\r\n"), "first\r\n.\r\n");
+    s.feed("250 Ok\r\n");
+    ASSERT_TRUE(s.take_result());
+    s.send(message_for({"carol"}, "second\r\n"));
+    s.take_output();
+    EXPECT_EQ(step(s, "250 Ok\r\n250 Ok\r\n354 go\r\n"), "second\r\n.\r\n");
+}
+
 // ---- the connection ends early -----------------------------------------------------------------
 
 // RFC 5321 4.1.1.4 and 6.1: without the reply to "." nothing is known to be delivered.
 TEST(ClientSession, ConnectionLostAfterContentDefersNeverDelivers_Rfc5321_6_1) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     s.send(message_for({"bob", "carol"}));
     open(s, kEhloPipelining);
     s.take_output();
@@ -644,7 +775,7 @@ TEST(ClientSession, ConnectionLostAfterContentDefersNeverDelivers_Rfc5321_6_1) {
 }
 
 TEST(ClientSession, TimeoutMidPipelineDefersEveryone_Rfc5321_4_5_3_2) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     s.send(message_for({"bob", "carol"}));
     open(s, kEhloPipelining);
     s.feed("250 Ok\r\n250 Ok\r\n");
@@ -659,7 +790,7 @@ TEST(ClientSession, TimeoutMidPipelineDefersEveryone_Rfc5321_4_5_3_2) {
 
 // RFC 5321 3.8: a 421 may answer any command; the server then closes.
 TEST(ClientSession, Peer421AfterDotDefers_Rfc5321_3_8) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     s.send(message_for({"bob"}));
     s.quit();
     open(s, kEhloPipelining);
@@ -677,7 +808,7 @@ TEST(ClientSession, Peer421AfterDotDefers_Rfc5321_3_8) {
 }
 
 TEST(ClientSession, ConnectionLostWhileAwaitingQuitReplyIsNoFailure) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     s.quit();
     open(s, "250 mx\r\n");
     EXPECT_EQ(s.take_output(), "QUIT\r\n");
@@ -696,7 +827,7 @@ TEST(ClientSession, TimeoutsPerPhase_Rfc5321_4_5_3_2) {
     EXPECT_EQ(kDataBlockTimeout, minutes{3});
     EXPECT_EQ(timeout_of(ClientWait::DataTermination), minutes{10});
     EXPECT_EQ(timeout_of(ClientWait::Command), minutes{5});
-    ClientSession s(kHelo);
+    Session s(kHelo);
     EXPECT_EQ(s.awaiting(), ClientWait::Greeting);
     s.feed(kGreeting);
     EXPECT_EQ(s.awaiting(), ClientWait::Command);
@@ -711,7 +842,7 @@ ClientSession& failed_on(ClientSession& s, std::string_view bytes) {
 }
 
 void expect_protocol_failure(std::string_view bytes) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     failed_on(s, bytes);
     EXPECT_TRUE(s.failed()) << bytes;
     EXPECT_TRUE(s.finished()) << bytes;
@@ -751,7 +882,7 @@ TEST(ClientSession, ReplyOfTooManyLinesFailsTheConnection) {
 }
 
 TEST(ClientSession, ReplyNothingAskedForFailsTheConnection) {
-    ClientSession s(kHelo);
+    Session s(kHelo);
     open(s, "250 mx\r\n");
     s.take_output();
     s.feed("250 surprise\r\n");
@@ -768,7 +899,7 @@ TEST(ClientSession, RandomPeerBytesNeverCrashOrDeliverWithoutFinalReply) {
         "550 5.1.1 no\r\n", "451 4.3.0 later\r\n", "421 bye\r\n", "221 bye\r\n", "\r\n", "2", "50", " ",
         "\n", "\r", std::string(600, 'a'), "503 5.5.1 sequence\r\n", "250-", "250 2.0.0 queued\r\n"};
     for (int round = 0; round < 3000; ++round) {
-        ClientSession s(kHelo);
+        Session s(kHelo);
         s.send(message_for({"bob", "carol", "dave"}));
         const int n = std::uniform_int_distribution<int>(1, 12)(rng);
         for (int i = 0; i < n && !s.finished(); ++i) {

@@ -19,20 +19,46 @@ using testing::TempDir;
 class PiecewiseContent final : public ContentSource {
 public:
     PiecewiseContent(std::string content, std::size_t piece) : content_(std::move(content)), piece_(piece) {}
-    std::error_code write_to(const ContentSink& sink) const override {
-        for (std::size_t i = 0; i < content_.size(); i += piece_)
-            if (!sink(std::string_view(content_).substr(i, piece_))) break;
-        return {};
+    std::unique_ptr<ContentReader> open(std::error_code& ec) const override {
+        ec.clear();
+        return std::make_unique<Reader>(content_, piece_);
     }
 
 private:
+    struct Reader final : ContentReader {
+        Reader(std::string_view rest, std::size_t piece) : rest_(rest), piece_(piece) {}
+        std::error_code next(std::string& piece) override {
+            piece.assign(rest_.substr(0, piece_));
+            rest_.remove_prefix(piece.size());
+            return {};
+        }
+        std::string_view rest_;
+        std::size_t piece_;
+    };
     std::string content_;
     std::size_t piece_;
 };
 
+// Content whose reading fails after a first piece (EIO from the spool file).
 class FailingContent final : public ContentSource {
 public:
-    std::error_code write_to(const ContentSink&) const override { return std::make_error_code(std::errc::io_error); }
+    std::unique_ptr<ContentReader> open(std::error_code& ec) const override {
+        ec.clear();
+        return std::make_unique<Reader>();
+    }
+
+private:
+    struct Reader final : ContentReader {
+        std::error_code next(std::string& piece) override {
+            if (first_) {
+                first_ = false;
+                piece = "Subject: half\r\n";
+                return {};
+            }
+            return std::make_error_code(std::errc::io_error);
+        }
+        bool first_ = true;
+    };
 };
 
 MaildirJob job_for(const std::filesystem::path& maildir, const ContentSource& content, std::string name = "1.QID_0.h",

@@ -69,7 +69,8 @@ RemoteJob job_for(RemoteTarget target, const std::vector<std::string>& recipient
     j.queue_id = std::move(id);
     j.envelope = envelope_for(recipients);
     for (std::size_t i = 0; i < recipients.size(); ++i) j.recipients.push_back(i);
-    j.content = std::make_shared<const std::string>(std::move(content));
+    j.content_size = content.size();
+    j.content = std::make_shared<MemoryContent>(std::make_shared<const std::string>(std::move(content)));
     j.target = std::move(target);
     return j;
 }

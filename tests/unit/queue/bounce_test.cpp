@@ -120,7 +120,7 @@ TEST_F(Onward, ADsnForARemoteSenderGoesOutThroughTheTransport) {
     EXPECT_EQ(dsn.envelope.recipients[0].notify, smtp::notify::Never);
     EXPECT_EQ(dsn.target.domain, "far.test");
     EXPECT_NE(dsn.queue_id, id);
-    EXPECT_TRUE(contains(*dsn.content, "Final-Recipient: rfc822; x@one.test"));
+    EXPECT_TRUE(contains(content_text(dsn.content), "Final-Recipient: rfc822; x@one.test"));
 }
 
 // RFC 5321 4.5.5: a message from <> is never answered.

@@ -34,7 +34,8 @@ TEST_F(Onward, RecipientsForTheSameTargetTravelInOneJob_Rfc5321_3_3) {
     EXPECT_EQ(jobs[0].queue_id, id);
     EXPECT_EQ(jobs[0].envelope.recipients.size(), 3u);
     ASSERT_TRUE(jobs[0].content);
-    EXPECT_EQ(*jobs[0].content, kContent);
+    EXPECT_EQ(content_text(jobs[0].content), kContent);
+    EXPECT_EQ(jobs[0].content_size, kContent.size());
     EXPECT_EQ(jobs[0].content.get(), jobs[1].content.get()) << "the content is shared, not copied per job";
     EXPECT_FALSE(jobs[0].eight_bit);
     EXPECT_FALSE(jobs[0].needs_smtputf8);

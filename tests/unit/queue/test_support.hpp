@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "delivery/content.hpp"
 #include "queue/queue.hpp"
 
 namespace ehlo::queue::testing {
@@ -52,6 +53,17 @@ inline std::vector<std::filesystem::path> files_in(const std::filesystem::path& 
     std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator(dir, ec)) out.push_back(e.path());
     return out;
+}
+
+// The whole content a job would send ("" if it cannot be read).
+inline std::string content_text(const std::shared_ptr<const delivery::ContentSource>& source) {
+    std::string text;
+    if (!source || source->write_to([&](std::string_view piece) {
+            text.append(piece);
+            return true;
+        }))
+        return {};
+    return text;
 }
 
 inline smtp::Mailbox mailbox(const std::string& local, const std::string& domain) { return {local, domain}; }
