@@ -61,6 +61,7 @@ struct Config {
         std::size_t errors = 10;                    // bad commands before 421 4.7.0 and close
         unsigned command_timeout = 300;             // seconds (RFC 5321 4.5.3.2.7: >= 5 min)
         unsigned data_timeout = 600;                // seconds idle within message content
+        unsigned data_total_timeout = 3600;         // seconds for a whole message's content
 
         bool operator==(const Limits&) const = default;
     } limits;

@@ -285,6 +285,7 @@ void read_limits(TableReader& r, Config::Limits& limits) {
     r.integer("errors", limits.errors, 1, kNoMax);
     r.integer("command_timeout", limits.command_timeout, kMinTimeout, kMaxTimeout, "seconds");
     r.integer("data_timeout", limits.data_timeout, kMinTimeout, kMaxTimeout, "seconds");
+    r.integer("data_total_timeout", limits.data_total_timeout, kMinTimeout, kMaxTimeout, "seconds");
 }
 
 void read_spool(TableReader& r, Config::Spool& spool) {

@@ -37,6 +37,11 @@ constexpr auto kShutdownGrace = std::chrono::seconds(10);
 constexpr std::size_t kReadChunk = 64 * 1024;
 // How often a session held back by a slow disk looks again.
 constexpr auto kBackPressurePause = std::chrono::milliseconds(2);
+// A connection we close while the client may still be sending (a refused oversized BDAT
+// chunk, too many errors) is half-closed first and drained for a moment: closing a socket with
+// unread input sends a RST, which can destroy our last replies before the client reads them.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr std::size_t kLingerBytes = 1 << 20;
 
 std::string client_address(const tcp::endpoint& ep) {
     auto a = ep.address();
@@ -63,6 +68,9 @@ struct Connection : std::enable_shared_from_this<Connection> {
     asio::steady_timer watchdog;  // closes the connection when `deadline` passes (RFC 5321 4.5.3.2)
     asio::steady_timer wake;      // cancelled when the queue's verdict arrives
     Clock::time_point deadline = Clock::time_point::max();
+    // The overall limit of the message being received (limits.data_total_timeout).
+    Clock::time_point message_deadline = Clock::time_point::max();
+    bool peer_gone = false;  // end of stream or an error seen: nothing left to drain
     std::string address;
     bool admitted = false;
     bool writing = false;
@@ -133,6 +141,9 @@ struct Server::Impl {
     asio::awaitable<void> serve(Worker& w, tcp::socket socket);
     // Writes `out` and whatever else the session has to say.
     asio::awaitable<void> flush(std::shared_ptr<Connection> c, std::string out = {});
+    // Half-closes a connection the server ended and reads what the client still sends, within
+    // kLingerTime and kLingerBytes, so that the client reads our last reply before the close.
+    asio::awaitable<void> linger(std::shared_ptr<Connection> c);
     void arm_watchdog(const std::shared_ptr<Connection>& c);
     void begin_stop();
     void stop_worker(Worker& w);
@@ -177,14 +188,46 @@ asio::awaitable<void> Server::Impl::accept_loop(tcp::acceptor& acceptor) {
 }
 
 void Server::Impl::arm_watchdog(const std::shared_ptr<Connection>& c) {
-    c->watchdog.expires_at(c->deadline);
+    // The message's overall limit applies only while its content is coming in (not while the
+    // queue commits it: then the client waits for us).
+    const bool in_message = c->session && c->session->in_message();
+    c->watchdog.expires_at(in_message ? std::min(c->deadline, c->message_deadline) : c->deadline);
     c->watchdog.async_wait([this, c](asio::error_code ec) {
         if (ec || c->closed) return;
-        if (Clock::now() < c->deadline) return arm_watchdog(c);  // activity moved the deadline
-        c->session->timeout();
+        const auto now = Clock::now();
+        if (now >= c->message_deadline && c->session->in_message()) {
+            c->session->message_timeout();
+        } else if (now >= c->deadline) {
+            c->session->timeout();
+        } else {
+            return arm_watchdog(c);  // activity moved the deadline
+        }
         c->write_now();
         c->close();
     });
+}
+
+asio::awaitable<void> Server::Impl::linger(std::shared_ptr<Connection> c) {
+    asio::error_code ec;
+    c->socket.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) co_return;
+    // The watchdog ends the wait: the session is over, so it only has to close.
+    c->deadline = Clock::now() + kLingerTime;
+    c->message_deadline = Clock::time_point::max();
+    c->watchdog.expires_at(c->deadline);
+    c->watchdog.async_wait([c](asio::error_code e) {
+        if (!e) c->close();
+    });
+    thread_local std::vector<char> sink(kReadChunk);
+    std::size_t drained = 0;
+    while (!c->closed && drained < kLingerBytes) {
+        auto [wait_ec] = co_await c->socket.async_wait(tcp::socket::wait_read, use_tuple);
+        if (wait_ec || c->closed) break;
+        const std::size_t n = c->socket.read_some(asio::buffer(sink), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+        if (ec) break;
+        drained += n;
+    }
 }
 
 asio::awaitable<void> Server::Impl::flush(std::shared_ptr<Connection> c, std::string out) {
@@ -255,6 +298,7 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
     }
     const auto command_timeout = std::chrono::seconds(config.limits.command_timeout);
     const auto data_timeout = std::chrono::seconds(config.limits.data_timeout);
+    const auto data_total_timeout = std::chrono::seconds(config.limits.data_total_timeout);
     c->deadline = Clock::now() + command_timeout;
     arm_watchdog(c);
     co_await flush(c);
@@ -265,11 +309,13 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
             // The queue is making the message durable; the client waits for our reply, so no
             // idle timeout runs meanwhile.
             c->deadline = Clock::time_point::max();
+            c->message_deadline = Clock::time_point::max();
             c->wake.expires_at(Clock::time_point::max());
             co_await c->wake.async_wait(use_tuple);
             if (c->closed) break;
             if (!c->session->awaiting_host()) {
                 c->deadline = Clock::now() + command_timeout;
+                c->message_deadline = Clock::time_point::max();
                 arm_watchdog(c);
             }
             co_await flush(c);
@@ -280,6 +326,7 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
         std::size_t n = c->socket.read_some(asio::buffer(buffer), ec);
         if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
         if (ec) {
+            c->peer_gone = true;
             c->session->peer_closed();
             break;
         }
@@ -288,8 +335,16 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
         // The idle timer restarts on progress, not on any byte: in command mode only a complete
         // command (which always gets a reply) counts, so a client trickling one byte a second
         // cannot hold a connection open (RFC 5321 4.5.3.2.7); message content counts as it flows.
-        if (c->session->in_message() || was_in_message)
-            c->deadline = Clock::now() + data_timeout;
+        const bool in_message = c->session->in_message();
+        if (in_message || was_in_message) c->deadline = Clock::now() + data_timeout;
+        // The overall limit runs from the message's first octet to its last, however steadily
+        // it flows: a client sending a byte every few seconds keeps no session for days.
+        if (in_message && !was_in_message) {
+            c->message_deadline = Clock::now() + data_total_timeout;
+            arm_watchdog(c);
+        } else if (!in_message) {
+            c->message_deadline = Clock::time_point::max();
+        }
         std::string replies = c->session->take_output();
         if (!replies.empty() && !c->session->in_message()) c->deadline = Clock::now() + command_timeout;
         co_await flush(c, std::move(replies));
@@ -302,6 +357,7 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
         }
     }
     co_await flush(c);
+    if (!c->closed && !c->peer_gone) co_await linger(c);
     observe::info("disconnect", {{"session", c->host->session_id()}, {"client", c->address}});
 }
 

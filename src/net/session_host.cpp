@@ -68,6 +68,8 @@ void SessionHost::abort_message() {
     if (message_) queue_.abort(std::move(message_));
 }
 
+smtp::Reply SessionHost::verify(const smtp::Mailbox& address) { return policy_.verify(address); }
+
 void SessionHost::trace(bool from_client, std::string_view line) {
     if (!observe::dialog_enabled()) return;
     observe::info("dialog", {{"session", session_id_}, {"dir", from_client ? "in" : "out"}, {"line", line}});

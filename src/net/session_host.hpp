@@ -32,6 +32,7 @@ public:
     void message_data(std::string_view content) override;
     void end_message(const smtp::Envelope& envelope) override;
     void abort_message() override;
+    smtp::Reply verify(const smtp::Mailbox& address) override;
     void trace(bool from_client, std::string_view line) override;
     void event(std::string_view what, std::string_view detail) override;
 

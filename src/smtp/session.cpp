@@ -27,8 +27,24 @@ const std::array<Session::Impl::Handler, kVerbCount> Session::Impl::kHandlers = 
     &Impl::on_not_implemented,
 };
 
+std::size_t command_line_limit(const SessionConfig& config, LineVerb verb) {
+    switch (verb) {
+        case LineVerb::Mail:
+            return kMaxCommandLine + kSizeParamLength + kBodyParamLength + kSmtpUtf8ParamLength +
+                   (config.dsn ? kRetParamLength + kEnvidParamLength : 0);
+        case LineVerb::Rcpt:
+            return kMaxCommandLine + (config.dsn ? kNotifyParamLength + kOrcptParamLength : 0);
+        case LineVerb::Other:
+            break;
+    }
+    return kMaxCommandLine;
+}
+
 Session::Impl::Impl(const SessionConfig& c, ClientInfo ci, SessionHost& h)
-    : config_(c), client_(std::move(ci)), host_(h), content_(c.max_message_size) {}
+    : config_(c), client_(std::move(ci)), host_(h), lines_(kMaxCommandLine), content_(c.max_message_size) {
+    lines_.extend("MAIL ", command_line_limit(config_, LineVerb::Mail));
+    lines_.extend("RCPT ", command_line_limit(config_, LineVerb::Rcpt));
+}
 
 void Session::Impl::receive(std::string_view bytes) {
     switch (state_) {
@@ -222,6 +238,12 @@ void Session::timeout() {
     if (impl_->state_ == Impl::State::Closed) return;
     impl_->host_.event("timeout", "");
     impl_->close_or_defer(Reply(421, "4.4.2", impl_->config_.hostname + " Timeout, closing connection"));
+}
+
+void Session::message_timeout() {
+    if (impl_->state_ == Impl::State::Closed || !in_message()) return;
+    impl_->host_.event("data-timeout", "");
+    impl_->close_with(Reply(421, "4.4.2", impl_->config_.hostname + " Message transfer time limit exceeded, closing connection"));
 }
 
 void Session::shutdown() {

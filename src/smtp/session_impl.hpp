@@ -102,6 +102,7 @@ struct Session::Impl {
     std::string helo_;
     std::size_t errors_ = 0;
     std::size_t junk_ = 0;  // commands that move no mail: RSET, NOOP, HELP, VRFY, EHLO, HELO
+    std::size_t overshoot_ = 0;  // RCPTs refused for max_recipients in this session
 
     std::string in_;        // received, not yet processed
     std::size_t pos_ = 0;   // processed prefix of in_
@@ -111,7 +112,7 @@ struct Session::Impl {
     std::optional<Reply> close_after_message_;  // timeout/shutdown while awaiting the host
     bool answering_ehlo_ = false;
 
-    LineReader lines_{kMaxCommandLine};
+    LineReader lines_;
     DataReader data_;
     std::string piece_;  // scratch buffer for unstuffed content
 

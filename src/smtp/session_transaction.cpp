@@ -59,9 +59,10 @@ void Session::Impl::on_mail(std::string_view arg) {
         return;
     }
     // RFC 1870 6.1: a declared size beyond the limit is refused at MAIL, before any data.
+    // A client that ignores the SIZE it was told is making an error: counted.
     if (config_.max_message_size != 0 && envelope.declared_size &&
         *envelope.declared_size > config_.max_message_size) {
-        reply(Reply(552, "5.3.4", "Message size exceeds fixed maximum message size"));
+        fail(Reply(552, "5.3.4", "Message size exceeds fixed maximum message size"));
         return;
     }
     // RFC 6531 3.4: a UTF-8 address needs SMTPUTF8 on this MAIL command.
@@ -113,9 +114,13 @@ void Session::Impl::on_rcpt(std::string_view arg) {
         return;
     }
     // RFC 5321 4.5.3.1.10: too many recipients is a temporary matter; the client sends the
-    // rest in another transaction.
+    // rest in another transaction. Past kRecipientOvershoot such refusals count as errors.
     if (transaction_->recipients.size() >= config_.max_recipients) {
-        reply(Reply(452, "4.5.3", "Too many recipients"));
+        const Reply r(452, "4.5.3", "Too many recipients");
+        if (++overshoot_ > kRecipientOvershoot)
+            fail(r);
+        else
+            reply(r);
         return;
     }
     const Reply verdict = host_.check_rcpt(*transaction_, recipient);

@@ -32,6 +32,7 @@ TEST(SampleFile, WritesOutEveryKey) {
     for (const char* key :
          {"[server]", "hostname =", "listen =", "threads =", "[limits]", "message_size =", "recipients =",
           "connections =", "connections_per_client =", "errors =", "command_timeout =", "data_timeout =",
+          "data_total_timeout =",
           "[spool]", "path =", "sync =", "[relay]", "trusted_networks =", "[smtp]", "vrfy =",
           "recipient_delimiter =", "[log]", "level =", "file =", "dialog =", "[[domain]]", "name =",
           "catch_all =", "mailboxes =", "maildir_root =", "postmaster =", "dsn =", "[delivery]", "retry_min =",
