@@ -14,6 +14,12 @@ int main(int argc, char** argv) {
     auto* serve_cmd = app.add_subcommand("serve", "Receive and deliver mail (runs in the foreground)");
     serve_cmd->add_option("-c,--config", serve.config_file, "TOML configuration file (default: embedded defaults)");
     serve_cmd->add_flag("--dialog", serve.dialog, "Log every SMTP command and reply (never message content)");
+    serve_cmd->add_option("--self-signed", serve.self_signed_dir,
+                          "Without [tls] certificates: create (once) and use a self-signed certificate in this folder");
+
+    std::string reload_config;
+    auto* reload_cmd = app.add_subcommand("reload", "Make the running daemon read its certificates and keys again (as SIGHUP)");
+    reload_cmd->add_option("-c,--config", reload_config, "TOML configuration file (default: embedded defaults)");
 
     std::string check_file;
     auto* check_cmd = app.add_subcommand("check-config", "Validate a configuration file and exit");
@@ -46,5 +52,6 @@ int main(int argc, char** argv) {
     if (serve_cmd->parsed()) return ehlo::cli::serve(serve);
     if (check_cmd->parsed()) return ehlo::cli::check_config(check_file);
     if (queue_cmd->parsed()) return ehlo::cli::queue_command(queue);
+    if (reload_cmd->parsed()) return ehlo::cli::reload_command(reload_config);
     return 2;
 }

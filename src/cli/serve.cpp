@@ -12,6 +12,7 @@
 #include "delivery/resolver.hpp"
 #include "net/control_server.hpp"
 #include "net/server.hpp"
+#include "net/tls_context.hpp"
 #include "observe/log.hpp"
 #include "policy/policy.hpp"
 #include "queue/queue.hpp"
@@ -87,10 +88,26 @@ int serve(const ServeOptions& options) {
         qo.null_sender_failures_to = config::failure_notice_address(cfg);
         queue::Queue queue(qo, [&policy](const smtp::Mailbox& rcpt) { return policy.route(rcpt); }, &remote);
 
-        net::Server server(cfg, policy, queue);
+        // Certificates are read once here, and again on SIGHUP or `ehlo reload`.
+        std::vector<net::CertificateFiles> certificates;
+        for (const auto& c : cfg.tls.certificates) certificates.push_back({c.chain, c.key});
+        if (certificates.empty() && !options.self_signed_dir.empty()) {
+            const std::string base = (std::filesystem::path(options.self_signed_dir) / cfg.server.hostname).string();
+            net::CertificateFiles files{base + ".pem", base + ".key"};
+            const bool created = net::ensure_self_signed(cfg.server.hostname, files);
+            observe::warn("tls-self-signed", {{"host", cfg.server.hostname}, {"chain", files.chain}, {"key", files.key},
+                                              {"created", created ? "now" : "before"},
+                                              {"note", "clients cannot verify it; set [tls] certificates for real use"}});
+            certificates.push_back(std::move(files));
+        }
+        std::unique_ptr<net::TlsContexts> tls;
+        if (!certificates.empty()) tls = std::make_unique<net::TlsContexts>(std::move(certificates));
+
+        net::Server server(cfg, policy, queue, tls.get());
         queue.start();
         // After start(): the queue holds the spool lock, so the socket in it is ours to replace.
-        auto control = std::make_unique<net::ControlServer>(config::control_socket_path(cfg), queue);
+        auto control = std::make_unique<net::ControlServer>(config::control_socket_path(cfg), queue,
+                                                            [&server] { return server.reload(); });
         observe::info("started", {{"version", EHLO_VERSION}, {"config", options.config_file.empty() ? "embedded" : options.config_file}});
         server.run();
         control.reset();

@@ -36,9 +36,13 @@ Config read_config(Errors& errors, const toml::table& root) {
             read_routes(errors, key, node, config.routes);
             continue;
         }
+        if (name == "listener") {
+            read_listeners(errors, key, node, config.listeners);
+            continue;
+        }
         const bool known = name == "server" || name == "limits" || name == "spool" || name == "relay" ||
                            name == "smtp" || name == "log" || name == "delivery" || name == "outbound" ||
-                           name == "dns" || name == "control";
+                           name == "dns" || name == "control" || name == "tls";
         if (!known) {
             errors.add(key.source(), node.is_table() ? "unknown table [" + std::string(name) + "]"
                                                      : "unknown key " + in_quotes(name));
@@ -60,6 +64,19 @@ Config read_config(Errors& errors, const toml::table& root) {
         if (name == "outbound") read_outbound(r, config.outbound);
         if (name == "dns") read_dns(r, config.dns);
         if (name == "control") read_control(r, config.control);
+        if (name == "tls") read_tls(r, config.tls);
+    }
+    // [[listener]] tables without a `listen` key replace the default listener.
+    if (!config.listeners.empty() && !root.at_path("server.listen")) config.server.listen.clear();
+    for (const auto& l : config.listeners) {
+        const auto& listen = config.server.listen;
+        if (std::find(listen.begin(), listen.end(), l.address) != listen.end()) {
+            errors.add(root.at_path("server.listen").node()->source(),
+                       "'listen' in [server] and a [[listener]] both name " + l.address.host + ":" + std::to_string(l.address.port));
+        }
+    }
+    if (config.server.listen.empty() && config.listeners.empty()) {
+        errors.add(toml::source_region{}, "no listener: [server] listen or a [[listener]] is needed");
     }
     if (const auto& to = later.null_sender_failures_to) {
         // Failure notices must stay here: one sent away could fail and be noticed in turn.

@@ -133,4 +133,77 @@ void read_control(TableReader& r, Config::Control& control) {
     }
 }
 
+void read_listeners(Errors& errors, const toml::key& key, const toml::node& node, std::vector<Listener>& out) {
+    const auto* array = node.as_array();
+    const bool tables = array && !array->empty() &&
+                        std::all_of(array->begin(), array->end(), [](const toml::node& n) { return n.is_table(); });
+    if (!tables) {
+        errors.add(key.source(), "'listener' must be one or more [[listener]] tables");
+        return;
+    }
+    for (const toml::node& element : *array) {
+        const auto& table = *element.as_table();
+        TableReader r(errors, table, "[[listener]]");
+        Listener listener;
+        auto address = r.string("address");
+        if (!address) {
+            if (!r.node("address")) r.error(table.source(), "address", "is missing");
+            continue;
+        }
+        auto parsed = parse_listen_address(address->value);
+        if (!parsed.value) {
+            r.error(address->where, "address", "has " + in_quotes(address->value) + ": " + parsed.error);
+            continue;
+        }
+        listener.address = *parsed.value;
+        if (auto kind = r.string("kind")) {
+            if (kind->value == "smtp") {
+                listener.kind = ListenerKind::Smtp;
+            } else if (kind->value == "submission") {
+                listener.kind = ListenerKind::Submission;
+            } else if (kind->value == "submissions") {
+                listener.kind = ListenerKind::Submissions;
+            } else {
+                r.error(kind->where, "kind", "must be \"smtp\", \"submission\" or \"submissions\", not " + in_quotes(kind->value));
+                continue;
+            }
+        }
+        const bool repeated = std::any_of(out.begin(), out.end(), [&](const Listener& l) { return l.address == listener.address; });
+        if (repeated) {
+            r.error(address->where, "address", "names " + in_quotes(address->value) + " twice");
+            continue;
+        }
+        out.push_back(listener);
+    }
+}
+
+void read_tls(TableReader& r, Config::Tls& tls) {
+    r.integer("handshake_timeout", tls.handshake_timeout, kMinTimeout, kMaxTimeout, "seconds");
+    const toml::node* node = r.node("certificates");
+    if (!node) return;
+    const auto* array = node->as_array();
+    const bool tables = array && std::all_of(array->begin(), array->end(), [](const toml::node& n) { return n.is_table(); });
+    if (!tables) {
+        r.error(node->source(), "certificates", "must be an array of tables {chain = \"FILE\", key = \"FILE\"}");
+        return;
+    }
+    std::vector<Config::Tls::Certificate> out;
+    for (const toml::node& element : *array) {
+        TableReader c(r.errors(), *element.as_table(), "[tls] certificates");
+        Config::Tls::Certificate certificate;
+        bool ok = true;
+        for (const auto& [key, field] : {std::pair{"chain", &certificate.chain}, std::pair{"key", &certificate.key}}) {
+            auto value = c.string(key);
+            if (value && !value->value.empty()) {
+                *field = value->value;
+            } else {
+                if (value || !c.node(key)) c.error(element.source(), key, "must name a file");
+                ok = false;
+            }
+        }
+        if (ok) out.push_back(std::move(certificate));
+    }
+    tls.certificates = std::move(out);
+}
+
 }  // namespace ehlo::config::load_detail

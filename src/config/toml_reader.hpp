@@ -80,6 +80,7 @@ public:
     }
 
     const std::string& label() const { return label_; }
+    Errors& errors() { return errors_; }
 
     void error(const toml::source_region& where, std::string_view key, const std::string& what) {
         errors_.add(where, in_quotes(key) + " in " + label_ + " " + what);
@@ -196,6 +197,8 @@ void read_relay(TableReader& r, Config::Relay& relay);
 void read_smtp(TableReader& r, Config::Smtp& smtp);
 void read_log(TableReader& r, Config::Log& log);
 void read_control(TableReader& r, Config::Control& control);
+void read_listeners(Errors& errors, const toml::key& key, const toml::node& node, std::vector<Listener>& out);
+void read_tls(TableReader& r, Config::Tls& tls);
 // load_delivery.cpp
 void read_delivery(TableReader& r, Config::Delivery& delivery, LaterChecks& later);
 void read_outbound(TableReader& r, Config::Outbound& outbound);

@@ -1,4 +1,5 @@
-// Listeners and connections. The only translation unit that includes Asio.
+// Listeners and connections, TLS included. With control_server.cpp and delivery's
+// remote_delivery.cpp, one of the few translation units that include Asio.
 //
 // Shape: N worker threads, each running one io_context (one event loop per core). Listeners
 // live on worker 0 and hand each accepted socket to the workers in turn; every connection is
@@ -6,18 +7,30 @@
 // read buffer while idle: the bytes go into one buffer per thread), feeding the sans-I/O
 // smtp::Session, and writing what it answers. Nothing here blocks: the queue makes messages
 // durable on its own threads and posts the verdict back to the connection's loop.
+//
+// TLS (RFC 3207 STARTTLS, RFC 8314 implicit TLS) is Asio's ssl::stream over the connection's
+// socket, made from an SSL that tls_context.cpp configured. The handshake runs on the
+// connection's own loop with Asio's async_handshake: its CPU cost (one ECDHE and one signature,
+// about a millisecond with RSA-2048, less with ECDSA) stalls the other sessions of that loop
+// by that much, once per connection, far below any SMTP timeout; handing each step of the
+// handshake to another thread would cost more than it saves. A bounded handshake_timeout and
+// the connection limits keep a flood of slow handshakes from holding anything else.
 #include "net/server.hpp"
 
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/ssl.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <ctime>
 #include <list>
+#include <mutex>
 #include <thread>
 
 #include "net/session_host.hpp"
+#include "net/tls_context.hpp"
 #include "observe/log.hpp"
 #include "policy/connection_limiter.hpp"
 #include "smtp/session.hpp"
@@ -42,6 +55,13 @@ constexpr auto kBackPressurePause = std::chrono::milliseconds(2);
 // unread input sends a RST, which can destroy our last replies before the client reads them.
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr std::size_t kLingerBytes = 1 << 20;
+// Under TLS the reads go through the stream's own buffers: one read buffer per TLS connection
+// (a TLS record is at most 16 KiB of plaintext).
+constexpr std::size_t kTlsReadChunk = 16 * 1024;
+// A TLS session that timed out still gets its 421 written through TLS, within this time.
+constexpr auto kFinalWriteTime = std::chrono::seconds(5);
+
+using TlsStream = asio::ssl::stream<tcp::socket&>;
 
 std::string client_address(const tcp::endpoint& ep) {
     auto a = ep.address();
@@ -71,6 +91,13 @@ struct Connection : std::enable_shared_from_this<Connection> {
     // The overall limit of the message being received (limits.data_total_timeout).
     Clock::time_point message_deadline = Clock::time_point::max();
     bool peer_gone = false;  // end of stream or an error seen: nothing left to drain
+    // TLS, once STARTTLS or the listener started it. `tls_keep` holds the certificates the
+    // handshake used, even after a reload.
+    std::unique_ptr<TlsStream> tls;
+    std::shared_ptr<const void> tls_keep;
+    std::vector<char> tls_buffer;
+    bool handshaking = false;
+    bool expired = false;  // timed out; under TLS the last reply is still being written
     std::string address;
     bool admitted = false;
     bool writing = false;
@@ -91,6 +118,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
     // Best effort, without waiting: used for a last 421 when the connection is being closed by
     // us (timeout, shutdown) and no write is in flight.
     void write_now() {
+        if (tls) return;  // TLS records are written by the coroutine (see the watchdog)
         std::string out = session->take_output();
         if (out.empty() || writing || closed) return;
         asio::error_code ec;
@@ -106,29 +134,57 @@ struct Worker {
     asio::io_context io{1};
 };
 
+// One listening socket and what its connections are: RFC 5321 SMTP with optional STARTTLS,
+// RFC 6409 submission (STARTTLS and AUTH required), RFC 8314 submissions (TLS from the start).
+struct Listener {
+    explicit Listener(asio::io_context& io) : acceptor(io) {}
+    tcp::acceptor acceptor;
+    config::ListenerKind kind = config::ListenerKind::Smtp;
+    smtp::SessionConfig session;
+    std::string where;
+};
+
+const char* kind_name(config::ListenerKind k) {
+    switch (k) {
+        case config::ListenerKind::Submission: return "submission";
+        case config::ListenerKind::Submissions: return "submissions";
+        case config::ListenerKind::Smtp: break;
+    }
+    return "smtp";
+}
+
 }  // namespace
 
 struct Server::Impl {
     const config::Config& config;
     const policy::Policy& policy;
     queue::Queue& queue;
+    TlsContexts* tls;  // nullptr: no certificate, no TLS
     smtp::SessionConfig session_config;
     std::string hostname;
     policy::ConnectionLimiter limiter;
     std::vector<std::unique_ptr<Worker>> workers;
-    std::vector<tcp::acceptor> acceptors;  // on workers[0]
+    std::vector<std::unique_ptr<Listener>> listeners;  // on workers[0]
     std::atomic<std::size_t> next_worker{0};
     std::atomic<bool> stopping{false};
     asio::signal_set signals;
+    // SIGHUP asks this thread to reload (it reads files, which an event loop never does).
+    std::thread reloader;
+    std::mutex reload_mutex;
+    std::condition_variable reload_cv;
+    bool reload_wanted = false;
+    bool reload_quit = false;
 
-    Impl(const config::Config& c, const policy::Policy& p, queue::Queue& q, std::string host, unsigned threads)
+    Impl(const config::Config& c, const policy::Policy& p, queue::Queue& q, TlsContexts* t, std::string host,
+         unsigned threads)
         : config(c),
           policy(p),
           queue(q),
+          tls(t),
           hostname(std::move(host)),
           limiter(c.limits.connections, c.limits.connections_per_client),
           workers(make_workers(threads)),
-          signals(workers.front()->io, SIGINT, SIGTERM) {}
+          signals(workers.front()->io, SIGINT, SIGTERM, SIGHUP) {}
 
     std::vector<std::unique_ptr<Worker>> make_workers(unsigned n) {
         std::vector<std::unique_ptr<Worker>> v;
@@ -137,8 +193,13 @@ struct Server::Impl {
     }
 
     void bind_listeners();
-    asio::awaitable<void> accept_loop(tcp::acceptor& acceptor);
-    asio::awaitable<void> serve(Worker& w, tcp::socket socket);
+    asio::awaitable<void> accept_loop(Listener& listener);
+    asio::awaitable<void> serve(Worker& w, tcp::socket socket, const Listener& listener);
+    // The TLS handshake (after STARTTLS's 220, or first thing on a submissions listener),
+    // bounded by tls.handshake_timeout. False: it failed and the connection is closed.
+    asio::awaitable<bool> start_tls(std::shared_ptr<Connection> c);
+    std::optional<std::string> reload();
+    void wait_signal();
     // Writes `out` and whatever else the session has to say.
     asio::awaitable<void> flush(std::shared_ptr<Connection> c, std::string out = {});
     // Half-closes a connection the server ended and reads what the client still sends, within
@@ -151,25 +212,40 @@ struct Server::Impl {
 
 void Server::Impl::bind_listeners() {
     auto& io = workers.front()->io;
-    for (const auto& l : config.server.listen) {
+    for (const auto& l : config::all_listeners(config)) {
+        auto listener = std::make_unique<Listener>(io);
+        listener->kind = l.kind;
+        listener->session = session_config;
+        const bool implicit = l.kind == config::ListenerKind::Submissions;
+        listener->session.starttls_available = tls != nullptr && !implicit;
+        // RFC 6409 4.3 and RFC 8314 3.3: submission is for authenticated users, over TLS.
+        listener->session.require_tls = l.kind == config::ListenerKind::Submission;
+        listener->session.require_auth = l.kind != config::ListenerKind::Smtp;
         asio::error_code ec;
-        auto address = asio::ip::make_address(l.host, ec);
-        std::string where = l.host + ":" + std::to_string(l.port);
+        auto address = asio::ip::make_address(l.address.host, ec);
+        std::string where = l.address.host + ":" + std::to_string(l.address.port);
+        if (address.is_v6()) where = "[" + l.address.host + "]:" + std::to_string(l.address.port);
+        listener->where = where;
         if (ec) throw std::system_error(ec, "listen address " + where);
-        tcp::endpoint ep(address, l.port);
-        tcp::acceptor a(io);
+        if (l.kind != config::ListenerKind::Smtp && !tls)
+            throw std::runtime_error("listener " + where + " (" + kind_name(l.kind) +
+                                     ") needs a TLS certificate: [tls] certificates");
+        tcp::endpoint ep(address, l.address.port);
+        tcp::acceptor& a = listener->acceptor;
         a.open(ep.protocol(), ec);
         if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
         if (!ec && address.is_v6()) a.set_option(asio::ip::v6_only(true), ec);
         if (!ec) a.bind(ep, ec);
         if (!ec) a.listen(kListenBacklog, ec);
         if (ec) throw std::system_error(ec, "cannot listen on " + where);
-        observe::info("listening", {{"address", where}});
-        acceptors.push_back(std::move(a));
+        observe::info("listening", {{"address", where}, {"kind", kind_name(l.kind)},
+                                    {"tls", implicit ? "implicit" : (tls ? "starttls" : "none")}});
+        listeners.push_back(std::move(listener));
     }
 }
 
-asio::awaitable<void> Server::Impl::accept_loop(tcp::acceptor& acceptor) {
+asio::awaitable<void> Server::Impl::accept_loop(Listener& listener) {
+    tcp::acceptor& acceptor = listener.acceptor;
     while (!stopping) {
         // Round robin: the new socket belongs to the next worker's event loop from the start.
         Worker& w = *workers[next_worker++ % workers.size()];
@@ -183,7 +259,7 @@ asio::awaitable<void> Server::Impl::accept_loop(tcp::acceptor& acceptor) {
             co_await t.async_wait(use_tuple);
             continue;
         }
-        asio::co_spawn(w.io, serve(w, std::move(socket)), asio::detached);
+        asio::co_spawn(w.io, serve(w, std::move(socket), listener), asio::detached);
     }
 }
 
@@ -195,12 +271,28 @@ void Server::Impl::arm_watchdog(const std::shared_ptr<Connection>& c) {
     c->watchdog.async_wait([this, c](asio::error_code ec) {
         if (ec || c->closed) return;
         const auto now = Clock::now();
+        if (c->handshaking) {
+            if (now < c->deadline) return arm_watchdog(c);
+            // Nothing to say in plaintext in the middle of a handshake: just close.
+            observe::info("tls-failed", {{"session", c->host->session_id()}, {"client", c->address}, {"error", "handshake timeout"}});
+            c->close();
+            return;
+        }
         if (now >= c->message_deadline && c->session->in_message()) {
             c->session->message_timeout();
         } else if (now >= c->deadline) {
             c->session->timeout();
         } else {
             return arm_watchdog(c);  // activity moved the deadline
+        }
+        if (c->tls && !c->expired) {
+            // The coroutine writes the 421 through TLS once its read is cancelled; if even
+            // that does not get through in time, the next expiry closes.
+            c->expired = true;
+            c->deadline = now + kFinalWriteTime;
+            asio::error_code e;
+            c->socket.cancel(e);
+            return arm_watchdog(c);
         }
         c->write_now();
         c->close();
@@ -209,8 +301,6 @@ void Server::Impl::arm_watchdog(const std::shared_ptr<Connection>& c) {
 
 asio::awaitable<void> Server::Impl::linger(std::shared_ptr<Connection> c) {
     asio::error_code ec;
-    c->socket.shutdown(tcp::socket::shutdown_send, ec);
-    if (ec) co_return;
     // The watchdog ends the wait: the session is over, so it only has to close.
     c->deadline = Clock::now() + kLingerTime;
     c->message_deadline = Clock::time_point::max();
@@ -218,6 +308,13 @@ asio::awaitable<void> Server::Impl::linger(std::shared_ptr<Connection> c) {
     c->watchdog.async_wait([c](asio::error_code e) {
         if (!e) c->close();
     });
+    // TLS ends with close_notify (RFC 8446 6.1), so the client can tell the end from a cut.
+    if (c->tls) {
+        co_await c->tls->async_shutdown(use_tuple);
+        if (c->closed) co_return;
+    }
+    c->socket.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) co_return;
     thread_local std::vector<char> sink(kReadChunk);
     std::size_t drained = 0;
     while (!c->closed && drained < kLingerBytes) {
@@ -234,7 +331,8 @@ asio::awaitable<void> Server::Impl::flush(std::shared_ptr<Connection> c, std::st
     out += c->session->take_output();
     while (!out.empty() && !c->closed) {
         c->writing = true;
-        auto [ec, n] = co_await asio::async_write(c->socket, asio::buffer(out), use_tuple);
+        auto [ec, n] = c->tls ? co_await asio::async_write(*c->tls, asio::buffer(out), use_tuple)
+                              : co_await asio::async_write(c->socket, asio::buffer(out), use_tuple);
         c->writing = false;
         if (ec) {
             c->close();
@@ -244,7 +342,31 @@ asio::awaitable<void> Server::Impl::flush(std::shared_ptr<Connection> c, std::st
     }
 }
 
-asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
+asio::awaitable<bool> Server::Impl::start_tls(std::shared_ptr<Connection> c) {
+    auto fresh = tls->new_session();
+    c->tls_keep = std::move(fresh.keep);
+    c->tls = std::make_unique<TlsStream>(c->socket, fresh.ssl);
+    c->tls_buffer.resize(kTlsReadChunk);
+    c->handshaking = true;
+    c->deadline = Clock::now() + std::chrono::seconds(config.tls.handshake_timeout);
+    arm_watchdog(c);
+    auto [ec] = co_await c->tls->async_handshake(asio::ssl::stream_base::server, use_tuple);
+    c->handshaking = false;
+    if (c->closed) co_return false;  // timed out: logged by the watchdog
+    if (ec) {
+        // Garbage instead of a ClientHello, an old protocol, no common cipher: one log line,
+        // the connection closed, nothing else spent on it.
+        observe::info("tls-failed", {{"session", c->host->session_id()}, {"client", c->address}, {"error", ec.message()}});
+        c->close();
+        co_return false;
+    }
+    c->host->tls_established(tls_parameters(c->tls->native_handle()));
+    c->deadline = Clock::now() + std::chrono::seconds(config.limits.command_timeout);
+    arm_watchdog(c);
+    co_return true;
+}
+
+asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const Listener& listener) {
     asio::error_code ec;
     auto peer = socket.remote_endpoint(ec);
     if (ec) co_return;
@@ -253,7 +375,8 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
 
     auto c = std::make_shared<Connection>(std::move(socket));
     c->address = client_address(peer);
-    smtp::ClientInfo client{c->address, peer.port(), false};
+    const bool implicit_tls = listener.kind == config::ListenerKind::Submissions;
+    smtp::ClientInfo client{c->address, peer.port(), implicit_tls};
     std::weak_ptr<Connection> weak = c;
     auto executor = c->socket.get_executor();
     c->host = std::make_unique<SessionHost>(
@@ -265,7 +388,7 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
                 conn->wake.cancel();
             });
         });
-    c->session = std::make_unique<smtp::Session>(session_config, client, *c->host);
+    c->session = std::make_unique<smtp::Session>(listener.session, client, *c->host);
     c->host->attach(*c->session);
     auto it = w.connections.insert(w.connections.end(), c);
     // Runs however the coroutine ends (also by an exception or the loop's destruction), so a
@@ -282,9 +405,19 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
         }
     } departure{*this, w, it, c};
 
-    observe::info("connect", {{"session", c->host->session_id()}, {"client", c->address}, {"port", peer.port()}});
+    observe::info("connect", {{"session", c->host->session_id()}, {"client", c->address}, {"port", peer.port()},
+                              {"listener", kind_name(listener.kind)}});
     auto verdict = limiter.admit(c->address);
     c->admitted = verdict == policy::ConnectionLimiter::Verdict::Admitted;
+    // RFC 8314 3.3: on a submissions port TLS comes first, the 220 after it. A connection
+    // refused anyway is closed without a handshake.
+    if (implicit_tls) {
+        if (stopping || !c->admitted) {
+            observe::info("disconnect", {{"session", c->host->session_id()}, {"client", c->address}, {"refused", "limits"}});
+            co_return;
+        }
+        if (!co_await start_tls(c)) co_return;
+    }
     // No EHLO yet, so the engine writes no enhanced code; these refusals carry theirs in the
     // text, as clients and Postfix expect at greeting ("421 4.7.0 ...", RFC 3463 X.7.0, X.3.2).
     if (stopping) {
@@ -303,7 +436,7 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
     arm_watchdog(c);
     co_await flush(c);
 
-    thread_local std::vector<char> buffer(kReadChunk);
+    thread_local std::vector<char> plain_buffer(kReadChunk);
     while (!c->closed && !c->session->wants_close()) {
         if (c->session->awaiting_host()) {
             // The queue is making the message durable; the client waits for our reply, so no
@@ -321,17 +454,29 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
             co_await flush(c);
             continue;
         }
-        auto [wait_ec] = co_await c->socket.async_wait(tcp::socket::wait_read, use_tuple);
-        if (wait_ec || c->closed) break;
-        std::size_t n = c->socket.read_some(asio::buffer(buffer), ec);
-        if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+        const char* data = nullptr;
+        std::size_t n = 0;
+        if (c->tls) {
+            // The stream's own buffering: the read waits with this connection's buffer.
+            auto [read_ec, got] = co_await c->tls->async_read_some(asio::buffer(c->tls_buffer), use_tuple);
+            if (c->closed || c->expired) break;
+            ec = read_ec;
+            data = c->tls_buffer.data();
+            n = got;
+        } else {
+            auto [wait_ec] = co_await c->socket.async_wait(tcp::socket::wait_read, use_tuple);
+            if (wait_ec || c->closed) break;
+            n = c->socket.read_some(asio::buffer(plain_buffer), ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+            data = plain_buffer.data();
+        }
         if (ec) {
             c->peer_gone = true;
             c->session->peer_closed();
             break;
         }
         const bool was_in_message = c->session->in_message();
-        c->session->receive(std::string_view(buffer.data(), n));
+        c->session->receive(std::string_view(data, n));
         // The idle timer restarts on progress, not on any byte: in command mode only a complete
         // command (which always gets a reply) counts, so a client trickling one byte a second
         // cannot hold a connection open (RFC 5321 4.5.3.2.7); message content counts as it flows.
@@ -348,6 +493,14 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
         std::string replies = c->session->take_output();
         if (!replies.empty() && !c->session->in_message()) c->deadline = Clock::now() + command_timeout;
         co_await flush(c, std::move(replies));
+        // RFC 3207 4.2: STARTTLS's 220 has gone out in plaintext; the handshake follows, and the
+        // engine discarded whatever the client sent after the command (CVE-2011-0411). Bytes
+        // still in the socket are read by the handshake as TLS records, which they are not.
+        if (c->session->tls_handshake_pending() && !c->closed) {
+            if (!co_await start_tls(c)) break;
+            c->session->tls_started();
+            continue;
+        }
         // Back-pressure: while the spool thread has not written this message's earlier chunks,
         // read no more of it (TCP flow control then slows the client down).
         while (!c->closed && c->host->backlogged()) {
@@ -358,7 +511,7 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
     }
     co_await flush(c);
     if (!c->closed && !c->peer_gone) co_await linger(c);
-    observe::info("disconnect", {{"session", c->host->session_id()}, {"client", c->address}});
+    observe::info("disconnect", {{"session", c->host->session_id()}, {"client", c->address}, {"tls", c->host->tls_summary()}});
 }
 
 void Server::Impl::stop_worker(Worker& w) {
@@ -379,7 +532,7 @@ void Server::Impl::begin_stop() {
     asio::post(workers.front()->io, [this] {
         asio::error_code ec;
         signals.cancel(ec);
-        for (auto& a : acceptors) a.close(ec);
+        for (auto& l : listeners) l->acceptor.close(ec);
     });
     for (auto& w : workers) {
         Worker* wp = w.get();
@@ -404,11 +557,39 @@ void Server::Impl::begin_stop() {
     }
 }
 
-Server::Server(const config::Config& config, const policy::Policy& policy, queue::Queue& queue) {
+std::optional<std::string> Server::Impl::reload() {
+    if (!tls) return std::nullopt;
+    if (auto failure = tls->reload()) {
+        observe::error("reload-failed", {{"what", "tls"}, {"error", *failure}, {"kept", "the certificates loaded before"}});
+        return "certificates: " + *failure + " (the ones loaded before stay in use)";
+    }
+    std::string names;
+    for (const auto& n : tls->names()) names += (names.empty() ? "" : ",") + n;
+    observe::info("reloaded", {{"what", "tls"}, {"names", names}});
+    return std::nullopt;
+}
+
+void Server::Impl::wait_signal() {
+    signals.async_wait([this](asio::error_code ec, int sig) {
+        if (ec) return;
+        observe::info("signal", {{"signal", sig}});
+        if (sig == SIGHUP) {
+            {
+                std::lock_guard lock(reload_mutex);
+                reload_wanted = true;
+            }
+            reload_cv.notify_one();
+            return wait_signal();
+        }
+        begin_stop();
+    });
+}
+
+Server::Server(const config::Config& config, const policy::Policy& policy, queue::Queue& queue, TlsContexts* tls) {
     unsigned threads = config.server.threads ? config.server.threads : std::max(1u, std::thread::hardware_concurrency());
     // `ehlo serve` has filled in the system's host name when the configuration left it empty.
     std::string hostname = config.server.hostname.empty() ? "localhost" : config.server.hostname;
-    impl_ = std::make_unique<Impl>(config, policy, queue, hostname, threads);
+    impl_ = std::make_unique<Impl>(config, policy, queue, tls, hostname, threads);
     auto& sc = impl_->session_config;
     sc.hostname = hostname;
     sc.max_message_size = config.limits.message_size;
@@ -423,12 +604,19 @@ Server::~Server() = default;
 
 void Server::run() {
     auto& d = *impl_;
-    d.signals.async_wait([&d](asio::error_code ec, int sig) {
-        if (ec) return;
-        observe::info("signal", {{"signal", sig}});
-        d.begin_stop();
+    d.wait_signal();
+    d.reloader = std::thread([&d] {
+        std::unique_lock lock(d.reload_mutex);
+        for (;;) {
+            d.reload_cv.wait(lock, [&d] { return d.reload_wanted || d.reload_quit; });
+            if (d.reload_quit) return;
+            d.reload_wanted = false;
+            lock.unlock();
+            d.reload();
+            lock.lock();
+        }
     });
-    for (auto& a : d.acceptors) asio::co_spawn(d.workers.front()->io, d.accept_loop(a), asio::detached);
+    for (auto& l : d.listeners) asio::co_spawn(d.workers.front()->io, d.accept_loop(*l), asio::detached);
     // Every loop keeps running while idle: a guard per worker, dropped by io.stop() at the end.
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     for (auto& w : d.workers) guards.push_back(asio::make_work_guard(w->io));
@@ -438,9 +626,17 @@ void Server::run() {
     }
     d.workers.front()->io.run();
     for (std::size_t i = 1; i < d.workers.size(); ++i) d.workers[i]->thread.join();
+    {
+        std::lock_guard lock(d.reload_mutex);
+        d.reload_quit = true;
+    }
+    d.reload_cv.notify_one();
+    d.reloader.join();
     observe::info("stopped", {});
 }
 
 void Server::stop() { impl_->begin_stop(); }
+
+std::optional<std::string> Server::reload() { return impl_->reload(); }
 
 }  // namespace ehlo::net

@@ -37,6 +37,7 @@ std::optional<smtp::Reply> SessionHost::begin_message(const smtp::Envelope& enve
     fields.client_address = client_.address;
     fields.by_host = hostname_;
     fields.protocol = session_ ? session_->protocol() : "ESMTP";
+    if (tls_) fields.tls = tls_->describe();  // RFC 3848 ESMTPS, and what it was, as Postfix writes
     fields.queue_id = message_->id();
     if (envelope.recipients.size() == 1) fields.for_recipient = envelope.recipients.front().address.str();
     fields.date = smtp::rfc5322_date(static_cast<std::int64_t>(std::time(nullptr)), 0);
@@ -66,6 +67,12 @@ void SessionHost::end_message(const smtp::Envelope& envelope) {
 
 void SessionHost::abort_message() {
     if (message_) queue_.abort(std::move(message_));
+}
+
+void SessionHost::tls_established(const TlsParameters& parameters) {
+    tls_ = parameters;
+    observe::info("tls", {{"session", session_id_}, {"client", client_.address}, {"version", parameters.version},
+                          {"cipher", parameters.cipher}, {"bits", parameters.bits}, {"sni", parameters.sni}});
 }
 
 smtp::Reply SessionHost::verify(const smtp::Mailbox& address) { return policy_.verify(address); }

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "net/tls_context.hpp"
 #include "policy/policy.hpp"
 #include "queue/queue.hpp"
 #include "smtp/session.hpp"
@@ -23,6 +24,10 @@ public:
 
     void attach(const smtp::Session& session) { session_ = &session; }
     const std::string& session_id() const { return session_id_; }
+    // The TLS handshake finished: logged, and named in the Received header of what follows.
+    void tls_established(const TlsParameters& parameters);
+    // "TLSv1.3 with cipher ... (256/256 bits)", or "none".
+    std::string tls_summary() const { return tls_ ? tls_->describe() : "none"; }
     // The message being received has too much content waiting for the disk.
     bool backlogged() const { return message_ && message_->backlogged(); }
 
@@ -46,6 +51,7 @@ private:
     CommitNotifier on_committed_;
     const smtp::Session* session_ = nullptr;
     std::unique_ptr<queue::IncomingMessage> message_;
+    std::optional<TlsParameters> tls_;
 };
 
 }  // namespace ehlo::net

@@ -47,6 +47,11 @@ struct SessionConfig {
     std::size_t max_errors = 10;                   // bad commands before 421 and close
     bool vrfy = false;                             // VRFY asks the host; else 252 (RFC 5321 3.5.3)
     bool starttls_available = false;               // advertise STARTTLS (RFC 3207)
+    // Submission (RFC 6409, RFC 8314): MAIL only once the connection is encrypted (530 5.7.0
+    // "Must issue a STARTTLS command first", RFC 3207 4) and the client authenticated (530
+    // 5.7.0 "Authentication required", RFC 4954 6).
+    bool require_tls = false;
+    bool require_auth = false;
     bool dsn = false;                              // advertise DSN, accept its parameters (RFC 3461)
 };
 

@@ -65,6 +65,7 @@ struct Session::Impl {
     void close_or_defer(const Reply& r);
     void reset_transaction();
     bool enhanced_codes() const;
+    bool authenticated() const { return false; }  // no AUTH offered yet
     std::string protocol() const;
 
     // session_commands.cpp

@@ -35,6 +35,14 @@ void Session::Impl::on_mail(std::string_view arg) {
         fail(Reply(503, "5.5.1", "Nested MAIL command"));
         return;
     }
+    if (config_.require_tls && !client_.tls) {
+        fail(Reply(530, "5.7.0", "Must issue a STARTTLS command first"));  // RFC 3207 4
+        return;
+    }
+    if (config_.require_auth && !authenticated()) {
+        fail(Reply(530, "5.7.0", "Authentication required"));  // RFC 4954 6
+        return;
+    }
     const auto path_text = after_keyword(arg, "FROM:");
     if (!path_text) {
         fail(Reply(501, "5.5.4", "Syntax: MAIL FROM:<address> [parameters]"));

@@ -38,7 +38,8 @@ TEST(SampleFile, WritesOutEveryKey) {
           "catch_all =", "mailboxes =", "maildir_root =", "postmaster =", "dsn =", "[delivery]", "retry_min =",
           "retry_max =", "lifetime =", "delay_warning =", "max_received =", "null_sender_failures_to =", "[outbound]",
           "helo_name =", "connections_per_destination =", "messages_per_connection =", "connect_timeout =",
-          "timeout_scale =", "[dns]", "forwarders =", "timeout =", "dnssec =", "[control]", "socket ="}) {
+          "timeout_scale =", "[dns]", "forwarders =", "timeout =", "dnssec =", "[control]", "socket =", "[tls]", "handshake_timeout =",
+          "certificates ="}) {
         EXPECT_NE(s.find(std::string("\n") + key), std::string::npos) << key;
     }
 }
