@@ -24,4 +24,13 @@ int check_config(const std::string& file);            // ehlo check-config FILE
 int queue_command(const QueueCommand& command);       // ehlo queue ACTION [ARG]
 int reload_command(const std::string& config_file);   // ehlo reload
 
+struct UserCommand {
+    std::string config_file;  // for [auth] users_file
+    std::string file;         // or the file itself
+    std::string action;       // add, del, passwd, list
+    std::string name;
+    std::string senders;      // "a@x.example,@y.example" (add, passwd)
+};
+int user_command(const UserCommand& command);         // ehlo user ACTION [NAME]
+
 }  // namespace ehlo::cli

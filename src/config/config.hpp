@@ -151,6 +151,19 @@ struct Config {
         bool operator==(const Tls&) const = default;
     } tls;
 
+    // Authenticated submission (RFC 4954): who may log in, and how guessing is slowed.
+    struct Auth {
+        std::string users_file;           // NAME:HASH[:SENDERS] lines; empty = no AUTH
+        bool plaintext_loopback = false;  // offer AUTH without TLS to loopback clients (tests)
+        bool bind_sender = true;          // a user without SENDERS may send only as its own name
+        std::size_t max_failures = 5;     // per client address or user, then 421 4.7.0
+        unsigned lockout = 300;           // seconds
+        unsigned failure_delay = 1;       // seconds added to the answer per failure so far
+        unsigned threads = 2;             // password hashing threads
+
+        bool operator==(const Auth&) const = default;
+    } auth;
+
     struct Control {
         std::string socket;  // empty = <spool.path>/control.sock
 

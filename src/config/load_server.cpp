@@ -1,5 +1,5 @@
 // The tables of the receiving side: [server] and [[listener]], [limits], [spool], [relay],
-// [smtp], [log], [control], [tls].
+// [smtp], [log], [control], [tls], [auth].
 #include <algorithm>
 
 #include "config/network.hpp"
@@ -204,6 +204,16 @@ void read_tls(TableReader& r, Config::Tls& tls) {
         if (ok) out.push_back(std::move(certificate));
     }
     tls.certificates = std::move(out);
+}
+
+void read_auth(TableReader& r, Config::Auth& auth) {
+    r.string("users_file", auth.users_file);
+    r.boolean("plaintext_loopback", auth.plaintext_loopback);
+    r.boolean("bind_sender", auth.bind_sender);
+    r.integer("max_failures", auth.max_failures, 1, kNoMax);
+    r.integer("lockout", auth.lockout, 1, kMaxTimeout, "seconds");
+    r.integer("failure_delay", auth.failure_delay, 0, 60, "seconds");
+    r.integer("threads", auth.threads, 1, 64);
 }
 
 }  // namespace ehlo::config::load_detail

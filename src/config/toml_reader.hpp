@@ -199,6 +199,7 @@ void read_log(TableReader& r, Config::Log& log);
 void read_control(TableReader& r, Config::Control& control);
 void read_listeners(Errors& errors, const toml::key& key, const toml::node& node, std::vector<Listener>& out);
 void read_tls(TableReader& r, Config::Tls& tls);
+void read_auth(TableReader& r, Config::Auth& auth);
 // load_delivery.cpp
 void read_delivery(TableReader& r, Config::Delivery& delivery, LaterChecks& later);
 void read_outbound(TableReader& r, Config::Outbound& outbound);

@@ -160,6 +160,7 @@ struct Server::Impl {
     const policy::Policy& policy;
     queue::Queue& queue;
     TlsContexts* tls;  // nullptr: no certificate, no TLS
+    policy::AuthService* auth;  // nullptr: no AUTH
     smtp::SessionConfig session_config;
     std::string hostname;
     policy::ConnectionLimiter limiter;
@@ -175,12 +176,13 @@ struct Server::Impl {
     bool reload_wanted = false;
     bool reload_quit = false;
 
-    Impl(const config::Config& c, const policy::Policy& p, queue::Queue& q, TlsContexts* t, std::string host,
-         unsigned threads)
+    Impl(const config::Config& c, const policy::Policy& p, queue::Queue& q, TlsContexts* t, policy::AuthService* a,
+         std::string host, unsigned threads)
         : config(c),
           policy(p),
           queue(q),
           tls(t),
+          auth(a),
           hostname(std::move(host)),
           limiter(c.limits.connections, c.limits.connections_per_client),
           workers(make_workers(threads)),
@@ -221,6 +223,7 @@ void Server::Impl::bind_listeners() {
         // RFC 6409 4.3 and RFC 8314 3.3: submission is for authenticated users, over TLS.
         listener->session.require_tls = l.kind == config::ListenerKind::Submission;
         listener->session.require_auth = l.kind != config::ListenerKind::Smtp;
+        listener->session.auth_available = auth != nullptr;
         asio::error_code ec;
         auto address = asio::ip::make_address(l.address.host, ec);
         std::string where = l.address.host + ":" + std::to_string(l.address.port);
@@ -387,8 +390,29 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
                 conn->session->message_done(reply);
                 conn->wake.cancel();
             });
+        },
+        auth, [weak, executor](smtp::AuthVerdict verdict, Clock::time_point not_before) {
+            // The verdict waits for its time (padding and the failure delay) on a timer of the
+            // connection's loop, never on a hashing thread.
+            asio::post(executor, [weak, verdict, not_before] {
+                auto conn = weak.lock();
+                if (!conn || conn->closed) return;
+                auto timer = std::make_shared<asio::steady_timer>(conn->socket.get_executor(), not_before);
+                timer->async_wait([weak, verdict, timer](asio::error_code) {
+                    auto waiting = weak.lock();
+                    if (!waiting || waiting->closed) return;
+                    waiting->session->auth_done(verdict);
+                    waiting->wake.cancel();
+                });
+            });
         });
-    c->session = std::make_unique<smtp::Session>(listener.session, client, *c->host);
+    smtp::SessionConfig connection_config = listener.session;
+    const auto peer_address = peer.address();
+    const bool loopback = peer_address.is_loopback() ||
+                          (peer_address.is_v6() && peer_address.to_v6().is_v4_mapped() &&
+                           asio::ip::make_address_v4(asio::ip::v4_mapped, peer_address.to_v6()).is_loopback());
+    connection_config.auth_plaintext = config.auth.plaintext_loopback && loopback;
+    c->session = std::make_unique<smtp::Session>(connection_config, client, *c->host);
     c->host->attach(*c->session);
     auto it = w.connections.insert(w.connections.end(), c);
     // Runs however the coroutine ends (also by an exception or the loop's destruction), so a
@@ -558,6 +582,13 @@ void Server::Impl::begin_stop() {
 }
 
 std::optional<std::string> Server::Impl::reload() {
+    if (auth) {
+        if (auto failure = auth->credentials().refresh(true)) {
+            observe::error("reload-failed", {{"what", "users"}, {"error", *failure}, {"kept", "the users read before"}});
+            return "users: " + *failure + " (the users read before stay)";
+        }
+        observe::info("reloaded", {{"what", "users"}});
+    }
     if (!tls) return std::nullopt;
     if (auto failure = tls->reload()) {
         observe::error("reload-failed", {{"what", "tls"}, {"error", *failure}, {"kept", "the certificates loaded before"}});
@@ -585,11 +616,12 @@ void Server::Impl::wait_signal() {
     });
 }
 
-Server::Server(const config::Config& config, const policy::Policy& policy, queue::Queue& queue, TlsContexts* tls) {
+Server::Server(const config::Config& config, const policy::Policy& policy, queue::Queue& queue, TlsContexts* tls,
+               policy::AuthService* auth) {
     unsigned threads = config.server.threads ? config.server.threads : std::max(1u, std::thread::hardware_concurrency());
     // `ehlo serve` has filled in the system's host name when the configuration left it empty.
     std::string hostname = config.server.hostname.empty() ? "localhost" : config.server.hostname;
-    impl_ = std::make_unique<Impl>(config, policy, queue, tls, hostname, threads);
+    impl_ = std::make_unique<Impl>(config, policy, queue, tls, auth, hostname, threads);
     auto& sc = impl_->session_config;
     sc.hostname = hostname;
     sc.max_message_size = config.limits.message_size;

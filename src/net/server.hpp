@@ -8,6 +8,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "policy/auth_service.hpp"
 #include "policy/policy.hpp"
 #include "queue/queue.hpp"
 
@@ -20,7 +21,9 @@ public:
     // Binds every listener (throws std::system_error naming the address if it cannot, and
     // std::runtime_error for a submission listener without certificates). `tls` (may be null:
     // no STARTTLS) must outlive the server.
-    Server(const config::Config& config, const policy::Policy& policy, queue::Queue& queue, TlsContexts* tls = nullptr);
+    // `auth` (may be null: no AUTH) answers AUTH off the loops; it must outlive the server too.
+    Server(const config::Config& config, const policy::Policy& policy, queue::Queue& queue, TlsContexts* tls = nullptr,
+           policy::AuthService* auth = nullptr);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;

@@ -29,6 +29,9 @@ inline constexpr std::size_t kEnvidParamLength = 7 + 3 * 100;
 inline constexpr std::size_t kNotifyParamLength = 30;        // " NOTIFY=SUCCESS,FAILURE,DELAY" (RFC 3461 4.1)
 inline constexpr std::size_t kOrcptParamLength = 7 + 500;    // " ORCPT=" and 500 characters (RFC 3461 4.2)
 inline constexpr std::size_t kAuthParamLength = 500;         // RFC 4954 5: AUTH= on MAIL
+// RFC 4954 4: a server must take the longest response of its mechanisms; PLAIN's is 3 * 255
+// octets and two NULs (RFC 4616 2), 1024 in base64: with "AUTH PLAIN " and room to spare.
+inline constexpr std::size_t kMaxAuthLine = 2048;
 inline constexpr std::size_t kMaxTextLine = 1000;     // including CRLF
 inline constexpr std::size_t kMinRecipientLimit = 100;
 // RCPTs a session may send beyond max_recipients (each answered 452 4.5.3, RFC 5321 4.5.3.1.10)
@@ -52,6 +55,10 @@ struct SessionConfig {
     // 5.7.0 "Authentication required", RFC 4954 6).
     bool require_tls = false;
     bool require_auth = false;
+    // AUTH (RFC 4954) PLAIN and LOGIN, offered under TLS; `auth_plaintext` offers it in clear
+    // too (the network layer sets it only for loopback clients, for tests).
+    bool auth_available = false;
+    bool auth_plaintext = false;
     bool dsn = false;                              // advertise DSN, accept its parameters (RFC 3461)
 };
 
@@ -59,6 +66,14 @@ enum class LineVerb { Mail, Rcpt, Other };
 // The longest command line (CRLF included) accepted for MAIL, RCPT and the rest with the
 // extensions `config` offers: 512 raised by each extension's parameters.
 std::size_t command_line_limit(const SessionConfig& config, LineVerb verb);
+
+// The host's answer to authenticate().
+enum class AuthVerdict {
+    Ok,           // 235 2.7.0
+    Failed,       // 535 5.7.8, counted as an error
+    Locked,       // 421 4.7.0 and close: too many failures
+    Unavailable,  // 454 4.7.0
+};
 
 struct ClientInfo {
     std::string address;   // textual IP ("127.0.0.1", "::1")
@@ -95,12 +110,20 @@ public:
         return Reply(252, "2.5.0", "Cannot VRFY user, but will accept message");
     }
 
+    // AUTH gave this user and password (the password is the host's to wipe). The host checks
+    // them off the engine's thread and then calls Session::auth_done(); until then the
+    // session processes no further input (awaiting_host() is true).
+    virtual void authenticate(const std::string& user, std::string password) {
+        (void)user;
+        (void)password;
+    }
+
     // Observation hooks; the default does nothing.
     // A command line received (without CRLF) or a reply sent; message content never passes here.
     virtual void trace(bool from_client, std::string_view line) { (void)from_client; (void)line; }
     // A protocol event worth one log line: "helo", "mail", "rcpt", "rejected" (any 4xx/5xx
     // reply, as detail), "data", "rset", "quit", "starttls", "too-many-errors", "timeout",
-    // "shutdown", "data-timeout", "chunk-too-big".
+    // "shutdown", "data-timeout", "chunk-too-big", "auth", "auth-failed", "auth-locked".
     virtual void event(std::string_view what, std::string_view detail) { (void)what; (void)detail; }
 };
 
@@ -120,6 +143,10 @@ public:
     void receive(std::string_view bytes);
     // The host's verdict for the message handed over by end_message(); resumes processing.
     void message_done(const Reply& reply);
+    // The host's verdict on the credentials given to authenticate(); resumes processing.
+    void auth_done(AuthVerdict verdict);
+    // The user authenticated by AUTH, empty before.
+    const std::string& authenticated_user() const;
     // The peer closed the connection (mid-transaction content is aborted through the host).
     void peer_closed();
     // The idle timer expired (RFC 5321 4.5.3.2): 421 4.4.2 and close. Open message content is

@@ -34,6 +34,7 @@ void Session::Impl::on_ehlo(std::string_view arg) {
     r.lines.push_back("CHUNKING");                                           // RFC 3030
     if (config_.dsn) r.lines.push_back("DSN");                               // RFC 3461
     if (config_.starttls_available && !client_.tls) r.lines.push_back("STARTTLS");  // RFC 3207
+    if (auth_offered()) r.lines.push_back("AUTH PLAIN LOGIN");                        // RFC 4954
     junk(r);
 }
 
@@ -116,6 +117,7 @@ void Session::Impl::tls_started() {
     // RFC 3207 4.2: forget everything the client said before; it must say EHLO again.
     client_.tls = true;
     greeting_ = Greeting::None;
+    authenticated_user_.clear();
     helo_.clear();
     in_.clear();
     pos_ = 0;

@@ -3,6 +3,7 @@
 //   session_commands.cpp     EHLO, HELO, RSET, NOOP, HELP, VRFY, QUIT, STARTTLS
 //   session_transaction.cpp  MAIL and RCPT
 //   session_message.cpp      DATA and BDAT: content framing, checks, hand-over to the host
+//   session_auth.cpp         AUTH: PLAIN and LOGIN, hand-over to the host
 #pragma once
 
 #include <array>
@@ -30,6 +31,8 @@ struct Session::Impl {
         Chunk,         // the octets announced by BDAT
         AwaitingHost,  // end_message() called; input is held until message_done()
         StartTls,      // 220 to STARTTLS sent; input is discarded until tls_started()
+        Auth,          // 334 sent: the next line is an AUTH response
+        AwaitingAuth,  // authenticate() called; input is held until auth_done()
         Closed,
     };
     // What the client said to open the session (RFC 5321 4.1.1.1).
@@ -65,7 +68,8 @@ struct Session::Impl {
     void close_or_defer(const Reply& r);
     void reset_transaction();
     bool enhanced_codes() const;
-    bool authenticated() const { return false; }  // no AUTH offered yet
+    bool authenticated() const { return !authenticated_user_.empty(); }
+    bool auth_offered() const;
     std::string protocol() const;
 
     // session_commands.cpp
@@ -79,6 +83,14 @@ struct Session::Impl {
     void on_starttls(std::string_view arg);
     void on_not_implemented(std::string_view arg);
     void tls_started();
+
+    // session_auth.cpp
+    enum class AuthMechanism { Plain, Login };
+    void on_auth(std::string_view arg);
+    bool step_auth();
+    void auth_response(std::string_view base64);
+    void submit_credentials(std::string user, std::string password);
+    void auth_done(AuthVerdict verdict);
 
     // session_transaction.cpp
     void on_mail(std::string_view arg);
@@ -122,6 +134,11 @@ struct Session::Impl {
     bool bdat_used_ = false;               // this transaction's content goes by BDAT
     ContentCheck content_;
     Chunk chunk_;
+
+    LineReader auth_lines_{kMaxAuthLine};
+    AuthMechanism auth_mechanism_ = AuthMechanism::Plain;
+    std::string auth_user_;           // the user of the exchange under way
+    std::string authenticated_user_;  // after 235
 };
 
 }  // namespace ehlo::smtp

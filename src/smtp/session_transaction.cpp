@@ -62,7 +62,7 @@ void Session::Impl::on_mail(std::string_view arg) {
     }
     Envelope envelope;
     envelope.sender = path.mailbox;
-    if (auto refusal = apply_mail_params(*params, ParamRules{greeting_ == Greeting::Ehlo, config_.dsn}, envelope)) {
+    if (auto refusal = apply_mail_params(*params, ParamRules{greeting_ == Greeting::Ehlo, config_.dsn, auth_offered()}, envelope)) {
         fail(*refusal);
         return;
     }

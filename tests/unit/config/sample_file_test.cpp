@@ -39,7 +39,8 @@ TEST(SampleFile, WritesOutEveryKey) {
           "retry_max =", "lifetime =", "delay_warning =", "max_received =", "null_sender_failures_to =", "[outbound]",
           "helo_name =", "connections_per_destination =", "messages_per_connection =", "connect_timeout =",
           "timeout_scale =", "[dns]", "forwarders =", "timeout =", "dnssec =", "[control]", "socket =", "[tls]", "handshake_timeout =",
-          "certificates ="}) {
+          "certificates =", "[auth]", "users_file =", "plaintext_loopback =", "bind_sender =",
+          "max_failures =", "lockout =", "failure_delay ="}) {
         EXPECT_NE(s.find(std::string("\n") + key), std::string::npos) << key;
     }
 }

@@ -80,5 +80,29 @@ TEST(ConfigTls, Errors) {
     ASSERT_FALSE(r.config);
 }
 
+TEST(ConfigAuth, KeysAndDefaults_Rfc4954) {
+    const Config d;
+    EXPECT_TRUE(d.auth.users_file.empty());
+    EXPECT_FALSE(d.auth.plaintext_loopback);
+    EXPECT_TRUE(d.auth.bind_sender);
+    EXPECT_EQ(d.auth.max_failures, 5u);
+    auto r = load_string(R"([auth]
+users_file = "/etc/ehlo/users"
+plaintext_loopback = true
+bind_sender = false
+max_failures = 3
+lockout = 60
+failure_delay = 2
+threads = 4
+)");
+    ASSERT_TRUE(r.config) << r.error->str();
+    EXPECT_EQ(r.config->auth, (Config::Auth{"/etc/ehlo/users", true, false, 3, 60, 2, 4}));
+    auto bad = load_string("[auth]\nmax_failures = 0\n", "t.toml");
+    ASSERT_FALSE(bad.config);
+    EXPECT_NE(bad.error->message.find("max_failures"), std::string::npos);
+    bad = load_string("[auth]\npasswords = \"x\"\n", "t.toml");
+    ASSERT_FALSE(bad.config);
+}
+
 }  // namespace
 }  // namespace ehlo::config
