@@ -1,6 +1,6 @@
 // The network side of the receiving server: listeners, one event loop per core, one
-// coroutine per connection, TLS, idle timeouts and connection limits. Asio stays inside
-// server.cpp.
+// coroutine per connection, TLS, idle timeouts and connection limits. Asio stays inside the
+// files behind server_impl.hpp.
 #pragma once
 
 #include <memory>
