@@ -6,7 +6,8 @@ JOBS ?= $(shell nproc)
 DEB_PACKAGES := g++ cmake ninja-build ccache pkg-config \
 	libasio-dev libssl-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev \
 	libunbound-dev libgtest-dev libgmock-dev \
-	python3 swaks curl postfix unbound dnsmasq-base dns-root-data
+	libsodium-dev libcrypt-dev \
+	python3 swaks libnet-ssleay-perl libio-socket-ssl-perl curl openssl postfix unbound dnsmasq-base dns-root-data
 CONFIG ?=
 
 .PHONY: all deps build run test clean bench
@@ -30,8 +31,10 @@ $(BUILD_DIR)/build.ninja:
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# Without certificates in the configuration, a self-signed one for the host name is made on the
+# first start under var/tls and STARTTLS is offered with it (the log says so).
 run: build
-	$(BUILD_DIR)/ehlo serve $(if $(CONFIG),--config $(CONFIG))
+	$(BUILD_DIR)/ehlo serve --self-signed var/tls $(if $(CONFIG),--config $(CONFIG))
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600

@@ -8,6 +8,9 @@ namespace ehlo::cli {
 struct ServeOptions {
     std::string config_file;  // empty: the embedded defaults
     bool dialog = false;
+    // Without [tls] certificates: make (once) and use a self-signed certificate for the host
+    // name in this folder, so that STARTTLS can be tried at once (`make run` does).
+    std::string self_signed_dir;
 };
 
 struct QueueCommand {
@@ -19,5 +22,15 @@ struct QueueCommand {
 int serve(const ServeOptions& options);               // ehlo serve
 int check_config(const std::string& file);            // ehlo check-config FILE
 int queue_command(const QueueCommand& command);       // ehlo queue ACTION [ARG]
+int reload_command(const std::string& config_file);   // ehlo reload
+
+struct UserCommand {
+    std::string config_file;  // for [auth] users_file
+    std::string file;         // or the file itself
+    std::string action;       // add, del, passwd, list
+    std::string name;
+    std::string senders;      // "a@x.example,@y.example" (add, passwd)
+};
+int user_command(const UserCommand& command);         // ehlo user ACTION [NAME]
 
 }  // namespace ehlo::cli

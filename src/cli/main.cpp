@@ -19,6 +19,12 @@ int main(int argc, char** argv) {
     auto* serve_cmd = app.add_subcommand("serve", "Receive and deliver mail (runs in the foreground)");
     serve_cmd->add_option("-c,--config", serve.config_file, "TOML configuration file (default: embedded defaults)");
     serve_cmd->add_flag("--dialog", serve.dialog, "Log every SMTP command and reply (never message content)");
+    serve_cmd->add_option("--self-signed", serve.self_signed_dir,
+                          "Without [tls] certificates: create (once) and use a self-signed certificate in this folder");
+
+    std::string reload_config;
+    auto* reload_cmd = app.add_subcommand("reload", "Make the running daemon read its certificates and keys again (as SIGHUP)");
+    reload_cmd->add_option("-c,--config", reload_config, "TOML configuration file (default: embedded defaults)");
 
     std::string check_file;
     auto* check_cmd = app.add_subcommand("check-config", "Validate a configuration file and exit");
@@ -46,10 +52,28 @@ int main(int argc, char** argv) {
         }
     }
 
+    ehlo::cli::UserCommand user;
+    auto* user_cmd = app.add_subcommand("user", "Manage the users of AUTH ([auth] users_file); passwords from a prompt or stdin");
+    user_cmd->add_option("-c,--config", user.config_file, "TOML configuration file naming [auth] users_file");
+    user_cmd->add_option("-f,--file", user.file, "The credentials file itself");
+    user_cmd->require_subcommand(1);
+    for (const char* name : {"add", "del", "passwd", "list"}) {
+        auto* sub = user_cmd->add_subcommand(name, std::string(name) == "list" ? "List users and their hash schemes"
+                                                   : std::string(name) == "del" ? "Remove a user"
+                                                   : std::string(name) == "add" ? "Add a user (password read, not given)"
+                                                                                 : "Change a user's password");
+        sub->callback([&user, name] { user.action = name; });
+        if (std::string(name) != "list") sub->add_option("name", user.name, "user name")->required();
+        if (std::string(name) == "add" || std::string(name) == "passwd")
+            sub->add_option("--senders", user.senders, "envelope senders the user may use: addresses or @domain, comma-separated");
+    }
+
     CLI11_PARSE(app, argc, argv);
 
     if (serve_cmd->parsed()) return ehlo::cli::serve(serve);
     if (check_cmd->parsed()) return ehlo::cli::check_config(check_file);
     if (queue_cmd->parsed()) return ehlo::cli::queue_command(queue);
+    if (reload_cmd->parsed()) return ehlo::cli::reload_command(reload_config);
+    if (user_cmd->parsed()) return ehlo::cli::user_command(user);
     return 2;
 }

@@ -1,5 +1,6 @@
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,12 +13,19 @@
 #include "delivery/resolver.hpp"
 #include "net/control_server.hpp"
 #include "net/server.hpp"
+#include "net/tls_context.hpp"
 #include "observe/log.hpp"
+#include "policy/auth_service.hpp"
+#include "policy/credentials.hpp"
 #include "policy/policy.hpp"
 #include "queue/queue.hpp"
 
 namespace ehlo::cli {
 namespace {
+
+// AUTH requests waiting for a hashing thread; beyond, 454 4.7.0 (a flood must not queue
+// minutes of work).
+constexpr std::size_t kMaxPendingAuth = 256;
 
 observe::Level parse_level(const std::string& s) {
     if (s == "debug") return observe::Level::Debug;
@@ -87,10 +95,42 @@ int serve(const ServeOptions& options) {
         qo.null_sender_failures_to = config::failure_notice_address(cfg);
         queue::Queue queue(qo, [&policy](const smtp::Mailbox& rcpt) { return policy.route(rcpt); }, &remote);
 
-        net::Server server(cfg, policy, queue);
+        // Certificates are read once here, and again on SIGHUP or `ehlo reload`.
+        std::vector<net::CertificateFiles> certificates;
+        for (const auto& c : cfg.tls.certificates) certificates.push_back({c.chain, c.key});
+        if (certificates.empty() && !options.self_signed_dir.empty()) {
+            const std::string base = (std::filesystem::path(options.self_signed_dir) / cfg.server.hostname).string();
+            net::CertificateFiles files{base + ".pem", base + ".key"};
+            const bool created = net::ensure_self_signed(cfg.server.hostname, files);
+            observe::warn("tls-self-signed", {{"host", cfg.server.hostname}, {"chain", files.chain}, {"key", files.key},
+                                              {"created", created ? "now" : "before"},
+                                              {"note", "clients cannot verify it; set [tls] certificates for real use"}});
+            certificates.push_back(std::move(files));
+        }
+        std::unique_ptr<net::TlsContexts> tls;
+        if (!certificates.empty()) tls = std::make_unique<net::TlsContexts>(std::move(certificates));
+
+        // AUTH: the users file, read again when it changes, and the hashing threads.
+        std::unique_ptr<policy::Credentials> credentials;
+        std::unique_ptr<policy::AuthService> auth;
+        if (!cfg.auth.users_file.empty()) {
+            struct stat st {};
+            if (::stat(cfg.auth.users_file.c_str(), &st) == 0 && (st.st_mode & 077))
+                observe::warn("users-file-mode", {{"file", cfg.auth.users_file}, {"note", "readable by others: chmod 600"}});
+            credentials = std::make_unique<policy::Credentials>(cfg.auth.users_file, cfg.auth.bind_sender);
+            policy::AuthLimiter::Settings limits;
+            limits.max_failures = cfg.auth.max_failures;
+            limits.lockout = std::chrono::seconds(cfg.auth.lockout);
+            limits.delay_per_failure = std::chrono::seconds(cfg.auth.failure_delay);
+            limits.max_delay = std::chrono::seconds(cfg.auth.failure_delay) * 5;
+            auth = std::make_unique<policy::AuthService>(*credentials, limits, cfg.auth.threads, kMaxPendingAuth);
+        }
+
+        net::Server server(cfg, policy, queue, tls.get(), auth.get());
         queue.start();
         // After start(): the queue holds the spool lock, so the socket in it is ours to replace.
-        auto control = std::make_unique<net::ControlServer>(config::control_socket_path(cfg), queue);
+        auto control = std::make_unique<net::ControlServer>(config::control_socket_path(cfg), queue,
+                                                            [&server] { return server.reload(); });
         observe::info("started", {{"version", EHLO_VERSION}, {"config", options.config_file.empty() ? "embedded" : options.config_file}});
         server.run();
         control.reset();

@@ -22,6 +22,20 @@ struct ListenAddress {
     bool operator==(const ListenAddress&) const = default;
 };
 
+// What a listening socket serves.
+enum class ListenerKind {
+    Smtp,         // RFC 5321 relay and delivery, port 25 style: STARTTLS offered when possible
+    Submission,   // RFC 6409, port 587 style: STARTTLS, then AUTH, before MAIL (530 5.7.0)
+    Submissions,  // RFC 8314, port 465 style: TLS from the first octet, then 220; AUTH required
+};
+
+struct Listener {
+    ListenAddress address;
+    ListenerKind kind = ListenerKind::Smtp;
+
+    bool operator==(const Listener&) const = default;
+};
+
 struct LocalDomain {
     std::string name;                         // lower-case
     bool catch_all = false;                   // any local part is a mailbox
@@ -62,6 +76,7 @@ struct Config {
         std::size_t errors = 10;                    // bad commands before 421 4.7.0 and close
         unsigned command_timeout = 300;             // seconds (RFC 5321 4.5.3.2.7: >= 5 min)
         unsigned data_timeout = 600;                // seconds idle within message content
+        unsigned data_total_timeout = 3600;         // seconds for a whole message's content
 
         bool operator==(const Limits&) const = default;
     } limits;
@@ -121,6 +136,35 @@ struct Config {
 
     std::vector<OutboundRoute> routes;  // [[route]]: exact domains first, then "*"
 
+    std::vector<Listener> listeners;  // [[listener]]; server.listen adds smtp ones
+
+    // Inbound TLS (RFC 3207, RFC 8314): certificates, chosen by SNI; none = no STARTTLS.
+    struct Tls {
+        struct Certificate {
+            std::string chain;  // PEM: certificate, then intermediates
+            std::string key;    // PEM private key
+
+            bool operator==(const Certificate&) const = default;
+        };
+        std::vector<Certificate> certificates;  // the first is the default
+        unsigned handshake_timeout = 30;        // seconds
+
+        bool operator==(const Tls&) const = default;
+    } tls;
+
+    // Authenticated submission (RFC 4954): who may log in, and how guessing is slowed.
+    struct Auth {
+        std::string users_file;           // NAME:HASH[:SENDERS] lines; empty = no AUTH
+        bool plaintext_loopback = false;  // offer AUTH without TLS to loopback clients (tests)
+        bool bind_sender = true;          // a user without SENDERS may send only as its own name
+        std::size_t max_failures = 5;     // per client address or user, then 421 4.7.0
+        unsigned lockout = 300;           // seconds
+        unsigned failure_delay = 1;       // seconds added to the answer per failure so far
+        unsigned threads = 2;             // password hashing threads
+
+        bool operator==(const Auth&) const = default;
+    } auth;
+
     struct Control {
         std::string socket;  // empty = <spool.path>/control.sock
 
@@ -162,6 +206,9 @@ LoadResult load_string(std::string_view toml, const std::string& name = "<string
 // as written when it names a domain, a bare mailbox name at the first [[domain]], or "" (only
 // log them; also when there is no local domain).
 std::string failure_notice_address(const Config& config);
+
+// Every listener: server.listen as smtp ones, then the [[listener]] tables.
+std::vector<Listener> all_listeners(const Config& config);
 
 // The control socket: control.socket, or control.sock in the spool directory.
 std::filesystem::path control_socket_path(const Config& config);

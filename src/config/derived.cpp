@@ -11,6 +11,13 @@ std::string failure_notice_address(const Config& config) {
     return to + "@" + config.domains.front().name;
 }
 
+std::vector<Listener> all_listeners(const Config& config) {
+    std::vector<Listener> out;
+    for (const auto& a : config.server.listen) out.push_back({a, ListenerKind::Smtp});
+    out.insert(out.end(), config.listeners.begin(), config.listeners.end());
+    return out;
+}
+
 std::filesystem::path control_socket_path(const Config& config) {
     if (!config.control.socket.empty()) return config.control.socket;
     return std::filesystem::path(config.spool.path) / "control.sock";

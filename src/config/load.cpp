@@ -1,5 +1,6 @@
 // Reads a TOML file into a Config and validates every value, so that `ehlo serve` never starts
-// on a configuration it would misread. The only file that includes toml++ (a heavy header).
+// on a configuration it would misread. This file reads the top level and hands each table to
+// its reader (load_server.cpp, load_delivery.cpp, load_domains.cpp; toml_reader.hpp).
 //
 // Strictness is the point: an unknown key is an error (a misspelt "listne" would otherwise
 // leave the default in force without a word), as is a wrong type or a value out of range.
@@ -11,542 +12,16 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <limits>
-#include <set>
-#include <sstream>
-#include <tuple>
 
-#include <toml++/toml.h>
-
-#include "config/config.hpp"
-#include "config/mailbox_name.hpp"
-#include "config/network.hpp"
-#include "smtp/address.hpp"
-#include "smtp/text.hpp"
+#include "config/toml_reader.hpp"
 
 namespace ehlo::config {
 
 namespace {
 
-// Bounds of the values. Where the RFC sets one, the RFC's number is the bound.
-constexpr std::int64_t kMinRecipients = 100;         // RFC 5321 4.5.3.1.8: must accept 100 per message
-constexpr std::int64_t kMinMessageSize = 1024;       // smaller would refuse even a bounce
-constexpr std::int64_t kMaxThreads = 1024;           // far beyond any core count; catches typos
-constexpr std::int64_t kMinTimeout = 1;              // seconds; RFC 5321 4.5.3.2.7 asks 300 of a server
-constexpr std::int64_t kMaxTimeout = 24 * 60 * 60;   // seconds; keeps millisecond arithmetic in range
-constexpr std::int64_t kNoMax = std::numeric_limits<std::int64_t>::max();
+using namespace load_detail;
+
 constexpr std::uintmax_t kMaxFileSize = 1u << 20;    // a configuration file is a few KiB
-constexpr std::int64_t kMaxDuration = 365 * 24 * 60 * 60;  // seconds; a year bounds every wait
-constexpr std::int64_t kMinReceivedLimit = 1;        // RFC 5321 6.3 asks for a large one; see docs
-constexpr std::int64_t kMaxPort = 65535;
-constexpr double kMinTimeoutScale = 0.001;          // timeout_scale: for tests, not for the RFC's minimums
-constexpr double kMaxTimeoutScale = 100.0;
-// A Unix socket path must fit sockaddr_un::sun_path (108 octets on Linux, with its NUL).
-constexpr std::size_t kMaxSocketPath = 107;
-
-// recipient_delimiter: one of the atext specials of RFC 5321 4.1.2 (so it can occur in a
-// Dot-string local part), and not '.', which separates atoms.
-constexpr std::string_view kDelimiterChars = "!#$%&'*+-/=?^_`{|}~";
-
-const char* const kMailboxNameRule = "[a-z0-9._-], not starting with '.', no '..', at most 64 characters";
-
-// Text from the file in a message: escaped (smtp::printable), so that an error message is
-// always one line: a quoted TOML key may hold any octet, and toml++ quotes the text it choked
-// on, line end included.
-std::string escape_controls(std::string_view s) { return smtp::printable(s, s.size()); }
-
-// A name or value from the file, quoted for a message.
-std::string in_quotes(std::string_view s) { return "'" + escape_controls(s) + "'"; }
-
-std::string type_name(toml::node_type t) {
-    switch (t) {
-        case toml::node_type::table: return "a table";
-        case toml::node_type::array: return "an array";
-        case toml::node_type::string: return "a string";
-        case toml::node_type::integer: return "an integer";
-        case toml::node_type::floating_point: return "a floating-point number";
-        case toml::node_type::boolean: return "a boolean";
-        case toml::node_type::date: return "a date";
-        case toml::node_type::time: return "a time";
-        case toml::node_type::date_time: return "a date-time";
-        case toml::node_type::none: break;
-    }
-    return "nothing";
-}
-
-using smtp::lower;
-
-// Control characters have no business in a host name, path or address, and a NUL would cut
-// a path short at the system call.
-bool has_control(std::string_view s) {
-    return std::any_of(s.begin(), s.end(), [](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        return u < 0x20 || u == 0x7f;
-    });
-}
-
-struct Located {
-    std::string value;
-    toml::source_region where;
-};
-
-class Errors {
-public:
-    explicit Errors(std::string file) : file_(std::move(file)) {}
-
-    void add(const toml::source_region& where, std::string message) {
-        errors_.push_back(ConfigError{file_, where.begin.line, where.begin.column, std::move(message)});
-    }
-
-    std::optional<ConfigError> first() const {
-        auto earlier = [](const ConfigError& a, const ConfigError& b) {
-            // Errors tied to no line sort last.
-            return std::tuple(a.line == 0, a.line, a.column) < std::tuple(b.line == 0, b.line, b.column);
-        };
-        auto it = std::min_element(errors_.begin(), errors_.end(), earlier);
-        if (it == errors_.end()) return std::nullopt;
-        return *it;
-    }
-
-private:
-    std::string file_;
-    std::vector<ConfigError> errors_;
-};
-
-// Reads the keys of one table and, at the end, reports the keys nobody asked for.
-class TableReader {
-public:
-    TableReader(Errors& errors, const toml::table& table, std::string label)
-        : errors_(errors), table_(table), label_(std::move(label)) {}
-
-    ~TableReader() {
-        for (const auto& [key, node] : table_) {
-            if (!known_.count(std::string(key.str()))) {
-                errors_.add(key.source(), "unknown key " + in_quotes(key.str()) + " in " + label_);
-            }
-        }
-    }
-
-    const std::string& label() const { return label_; }
-
-    void error(const toml::source_region& where, std::string_view key, const std::string& what) {
-        errors_.add(where, in_quotes(key) + " in " + label_ + " " + what);
-    }
-
-    const toml::node* node(std::string_view key) {
-        known_.insert(std::string(key));
-        return table_.get(key);
-    }
-
-    template <typename T>
-    const T* typed(std::string_view key, toml::node_type type) {
-        const toml::node* n = node(key);
-        if (!n) return nullptr;
-        if (n->type() != type) {
-            error(n->source(), key, "must be " + type_name(type) + ", not " + type_name(n->type()));
-            return nullptr;
-        }
-        return n->as<T>();
-    }
-
-    std::optional<Located> string(std::string_view key) {
-        auto* v = typed<toml::value<std::string>>(key, toml::node_type::string);
-        if (!v) return std::nullopt;
-        if (has_control(v->get())) {
-            error(v->source(), key, "must not contain control characters");
-            return std::nullopt;
-        }
-        return Located{v->get(), v->source()};
-    }
-
-    void string(std::string_view key, std::string& out) {
-        if (auto s = string(key)) out = std::move(s->value);
-    }
-
-    // A number (floating-point or integer) in [min, max].
-    void number(std::string_view key, double& out, double min, double max) {
-        const toml::node* n = node(key);
-        if (!n) return;
-        double value = 0;
-        if (const auto* f = n->as_floating_point()) {
-            value = f->get();
-        } else if (const auto* i = n->as_integer()) {
-            value = static_cast<double>(i->get());
-        } else {
-            error(n->source(), key, "must be a number, not " + type_name(n->type()));
-            return;
-        }
-        if (!(value >= min && value <= max)) {  // NaN fails too
-            std::ostringstream what;
-            what << "must be " << min << " to " << max << ", not " << value;
-            error(n->source(), key, what.str());
-            return;
-        }
-        out = value;
-    }
-
-    void boolean(std::string_view key, bool& out) {
-        if (auto* v = typed<toml::value<bool>>(key, toml::node_type::boolean)) out = v->get();
-    }
-
-    // An integer in [min, max]; `why` says where the bound comes from, when it is not obvious.
-    template <typename T>
-    void integer(std::string_view key, T& out, std::int64_t min, std::int64_t max, std::string_view why = {}) {
-        auto* v = typed<toml::value<std::int64_t>>(key, toml::node_type::integer);
-        if (!v) return;
-        const std::int64_t n = v->get();
-        if (n < min || n > max) {
-            std::string what = max == kNoMax ? "must be at least " + std::to_string(min)
-                                             : "must be " + std::to_string(min) + " to " + std::to_string(max);
-            if (!why.empty()) what += " (" + std::string(why) + ")";
-            error(v->source(), key, what + ", not " + std::to_string(n));
-            return;
-        }
-        out = static_cast<T>(n);
-    }
-
-    std::optional<std::vector<Located>> strings(std::string_view key) {
-        auto* a = typed<toml::array>(key, toml::node_type::array);
-        if (!a) return std::nullopt;
-        std::vector<Located> out;
-        bool ok = true;
-        for (const toml::node& element : *a) {
-            if (auto* s = element.as_string(); s && !has_control(s->get())) {
-                out.push_back({s->get(), s->source()});
-            } else {
-                error(element.source(), key,
-                      s ? "must not contain control characters" : "must hold strings, not " + type_name(element.type()));
-                ok = false;
-            }
-        }
-        if (!ok) return std::nullopt;
-        return out;
-    }
-
-private:
-    Errors& errors_;
-    const toml::table& table_;
-    std::string label_;
-    std::set<std::string> known_;
-};
-
-void read_server(TableReader& r, Config::Server& server) {
-    if (auto hostname = r.string("hostname")) {
-        if (!hostname->value.empty() && !smtp::is_valid_domain(hostname->value, false)) {
-            r.error(hostname->where, "hostname", "must be a domain name, not " + in_quotes(hostname->value));
-        } else {
-            server.hostname = hostname->value;
-        }
-    }
-    if (auto listen = r.strings("listen")) {
-        if (listen->empty()) {
-            r.error(r.node("listen")->source(), "listen", "must name at least one address");
-        } else {
-            std::vector<ListenAddress> addresses;
-            for (const auto& item : *listen) {
-                auto parsed = parse_listen_address(item.value);
-                if (!parsed.value) {
-                    r.error(item.where, "listen", "has " + in_quotes(item.value) + ": " + parsed.error);
-                } else if (std::find(addresses.begin(), addresses.end(), *parsed.value) != addresses.end()) {
-                    r.error(item.where, "listen", "names " + in_quotes(item.value) + " twice");
-                } else {
-                    addresses.push_back(*parsed.value);
-                }
-            }
-            server.listen = std::move(addresses);
-        }
-    }
-    r.integer("threads", server.threads, 0, kMaxThreads, "0 = one per core");
-}
-
-void read_limits(TableReader& r, Config::Limits& limits) {
-    r.integer("message_size", limits.message_size, kMinMessageSize, kNoMax, "octets");
-    r.integer("recipients", limits.recipients, kMinRecipients, kNoMax, "RFC 5321 4.5.3.1.8");
-    r.integer("connections", limits.connections, 1, kNoMax);
-    r.integer("connections_per_client", limits.connections_per_client, 0, kNoMax, "0 = no limit");
-    r.integer("errors", limits.errors, 1, kNoMax);
-    r.integer("command_timeout", limits.command_timeout, kMinTimeout, kMaxTimeout, "seconds");
-    r.integer("data_timeout", limits.data_timeout, kMinTimeout, kMaxTimeout, "seconds");
-}
-
-void read_spool(TableReader& r, Config::Spool& spool) {
-    if (auto path = r.string("path")) {
-        if (path->value.empty()) {
-            r.error(path->where, "path", "must not be empty");
-        } else {
-            spool.path = path->value;
-        }
-    }
-    if (auto sync = r.string("sync")) {
-        if (sync->value == "syncfs") {
-            spool.sync = SyncMode::Syncfs;
-        } else if (sync->value == "fsync") {
-            spool.sync = SyncMode::Fsync;
-        } else {
-            r.error(sync->where, "sync", "must be \"syncfs\" or \"fsync\", not " + in_quotes(sync->value));
-        }
-    }
-}
-
-void read_relay(TableReader& r, Config::Relay& relay) {
-    auto networks = r.strings("trusted_networks");
-    if (!networks) return;
-    std::vector<std::string> out;
-    for (const auto& item : *networks) {
-        auto parsed = parse_network(item.value);
-        if (!parsed.value) {
-            r.error(item.where, "trusted_networks", "has " + in_quotes(item.value) + ": " + parsed.error);
-        } else {
-            out.push_back(item.value);
-        }
-    }
-    relay.trusted_networks = std::move(out);
-}
-
-void read_smtp(TableReader& r, Config::Smtp& smtp) {
-    r.boolean("vrfy", smtp.vrfy);
-    r.boolean("dsn", smtp.dsn);
-    if (auto delimiter = r.string("recipient_delimiter")) {
-        const auto& d = delimiter->value;
-        if (d.size() > 1 || (d.size() == 1 && kDelimiterChars.find(d[0]) == std::string_view::npos)) {
-            r.error(delimiter->where, "recipient_delimiter",
-                    "must be empty or one of " + std::string(kDelimiterChars) + ", not " + in_quotes(d));
-        } else {
-            smtp.recipient_delimiter = d;
-        }
-    }
-}
-
-void read_log(TableReader& r, Config::Log& log) {
-    if (auto level = r.string("level")) {
-        static const std::set<std::string, std::less<>> kLevels{"debug", "info", "warn", "error"};
-        if (!kLevels.count(level->value)) {
-            r.error(level->where, "level", "must be \"debug\", \"info\", \"warn\" or \"error\", not " + in_quotes(level->value));
-        } else {
-            log.level = level->value;
-        }
-    }
-    r.string("file", log.file);
-    r.boolean("dialog", log.dialog);
-}
-
-// Checks that need the whole file: made after every table is read.
-struct LaterChecks {
-    std::optional<Located> null_sender_failures_to;  // its domain must be a local one
-};
-
-void read_delivery(TableReader& r, Config::Delivery& delivery, LaterChecks& later) {
-    r.integer("retry_min", delivery.retry_min, 1, kMaxDuration, "seconds");
-    r.integer("retry_max", delivery.retry_max, 1, kMaxDuration, "seconds");
-    if (delivery.retry_max < delivery.retry_min) {
-        // Reported where the smaller bound was written (or the larger, if that one was not).
-        const std::string_view key = r.node("retry_max") ? "retry_max" : "retry_min";
-        r.error(r.node(key)->source(), key,
-                "must leave retry_max at least retry_min, not " + std::to_string(delivery.retry_max) + " < " +
-                    std::to_string(delivery.retry_min));
-    }
-    r.integer("lifetime", delivery.lifetime, 1, kMaxDuration, "seconds; RFC 5321 4.5.4.1 suggests 4-5 days");
-    r.integer("delay_warning", delivery.delay_warning, 0, kMaxDuration, "seconds; 0 = none");
-    r.integer("max_received", delivery.max_received, kMinReceivedLimit, kNoMax, "RFC 5321 6.3");
-    if (auto to = r.string("null_sender_failures_to")) {
-        const std::string value = lower(to->value);
-        const std::size_t at = value.find('@');
-        const bool one_at = std::count(value.begin(), value.end(), '@') <= 1;
-        if (!value.empty() && (!one_at || !is_mailbox_name(value.substr(0, at)))) {
-            r.error(to->where, "null_sender_failures_to",
-                    "must be empty, a mailbox name or NAME@LOCAL-DOMAIN, not " + in_quotes(to->value));
-        } else {
-            delivery.null_sender_failures_to = value;
-            if (at != std::string::npos) later.null_sender_failures_to = Located{value, to->where};
-        }
-    }
-}
-
-void read_outbound(TableReader& r, Config::Outbound& outbound) {
-    if (auto helo = r.string("helo_name")) {
-        if (!helo->value.empty() && !smtp::is_valid_domain(helo->value, false)) {
-            r.error(helo->where, "helo_name", "must be empty or a domain name, not " + in_quotes(helo->value));
-        } else {
-            outbound.helo_name = helo->value;
-        }
-    }
-    r.integer("connections", outbound.connections, 1, kNoMax);
-    r.integer("connections_per_destination", outbound.connections_per_destination, 1, kNoMax);
-    r.integer("messages_per_connection", outbound.messages_per_connection, 1, kNoMax);
-    r.integer("connect_timeout", outbound.connect_timeout, kMinTimeout, kMaxTimeout, "seconds");
-    r.number("timeout_scale", outbound.timeout_scale, kMinTimeoutScale, kMaxTimeoutScale);
-}
-
-// "192.0.2.53", "2001:db8::53", "127.0.0.1@5353": an address, and a port after '@'.
-std::string forwarder_error(std::string_view text) {
-    const std::size_t at = text.rfind('@');
-    const std::string_view ip = text.substr(0, at);
-    if (!parse_ip_address(ip)) return "not an IP address";
-    if (at == std::string_view::npos) return {};
-    const std::string_view port = text.substr(at + 1);
-    std::int64_t n = 0;
-    for (char c : port) {
-        if (c < '0' || c > '9' || n > kMaxPort) return "port must be 1 to 65535";
-        n = n * 10 + (c - '0');
-    }
-    if (port.empty() || n < 1 || n > kMaxPort) return "port must be 1 to 65535";
-    return {};
-}
-
-void read_dns(TableReader& r, Config::Dns& dns) {
-    if (auto forwarders = r.strings("forwarders")) {
-        std::vector<std::string> out;
-        for (const auto& item : *forwarders) {
-            if (auto why = forwarder_error(item.value); !why.empty()) {
-                r.error(item.where, "forwarders", "has " + in_quotes(item.value) + ": " + why + " (\"IP\" or \"IP@PORT\")");
-            } else {
-                out.push_back(item.value);
-            }
-        }
-        dns.forwarders = std::move(out);
-    }
-    r.integer("timeout", dns.timeout, kMinTimeout, kMaxTimeout, "seconds");
-    r.boolean("dnssec", dns.dnssec);
-}
-
-void read_control(TableReader& r, Config::Control& control) {
-    if (auto socket = r.string("socket")) {
-        if (socket->value.size() > kMaxSocketPath) {
-            r.error(socket->where, "socket", "is longer than " + std::to_string(kMaxSocketPath) + " octets (a Unix socket path)");
-        } else {
-            control.socket = socket->value;
-        }
-    }
-}
-
-OutboundRoute read_route(TableReader& r, const toml::table& table) {
-    OutboundRoute route;
-    if (auto domain = r.string("domain")) {
-        route.domain = lower(domain->value);
-        if (route.domain != "*" && !smtp::is_valid_domain(route.domain, false)) {
-            r.error(domain->where, "domain", "must be a domain name or \"*\", not " + in_quotes(domain->value));
-            route.domain.clear();
-        }
-    } else if (!r.node("domain")) {
-        r.error(table.source(), "domain", "is missing");
-    }
-    if (auto host = r.string("host")) {
-        if (!parse_ip_address(host->value) && !smtp::is_valid_domain(host->value, false)) {
-            r.error(host->where, "host", "must be an IP address or a host name, not " + in_quotes(host->value));
-            route.domain.clear();
-        } else {
-            route.host = lower(host->value);
-        }
-    } else if (!r.node("host")) {
-        r.error(table.source(), "host", "is missing");
-        route.domain.clear();
-    }
-    r.integer("port", route.port, 1, kMaxPort);
-    return route;
-}
-
-void read_routes(Errors& errors, const toml::key& key, const toml::node& node, std::vector<OutboundRoute>& out) {
-    const auto* array = node.as_array();
-    const bool tables = array && !array->empty() &&
-                        std::all_of(array->begin(), array->end(), [](const toml::node& n) { return n.is_table(); });
-    if (!tables) {
-        errors.add(key.source(), "'route' must be one or more [[route]] tables");
-        return;
-    }
-    std::vector<OutboundRoute> routes;
-    std::vector<std::size_t> first_lines;
-    for (const toml::node& element : *array) {
-        const auto& table = *element.as_table();
-        TableReader r(errors, table, "[[route]]");
-        OutboundRoute route = read_route(r, table);
-        if (route.domain.empty()) continue;
-        auto same = std::find_if(routes.begin(), routes.end(), [&](const OutboundRoute& o) { return o.domain == route.domain; });
-        if (same != routes.end()) {
-            r.error(table.get("domain")->source(), "domain",
-                    "repeats " + in_quotes(route.domain) + " (first on line " +
-                        std::to_string(first_lines[static_cast<std::size_t>(same - routes.begin())]) + ")");
-            continue;
-        }
-        first_lines.push_back(table.get("domain")->source().begin.line);
-        routes.push_back(std::move(route));
-    }
-    out = std::move(routes);
-}
-
-std::optional<std::string> mailbox_name(TableReader& r, std::string_view key, const Located& item) {
-    if (!is_mailbox_name(item.value)) {
-        r.error(item.where, key, "has " + in_quotes(item.value) + ", not a mailbox name (" + kMailboxNameRule + ")");
-        return std::nullopt;
-    }
-    return item.value;
-}
-
-LocalDomain read_domain(TableReader& r, const toml::table& table) {
-    LocalDomain domain;
-    if (auto name = r.string("name")) {
-        domain.name = lower(name->value);
-        if (!smtp::is_valid_domain(domain.name, false)) {
-            r.error(name->where, "name", "must be a domain name, not " + in_quotes(name->value));
-        }
-    } else if (!r.node("name")) {
-        r.error(table.source(), "name", "is missing");
-    }
-    r.boolean("catch_all", domain.catch_all);
-    if (auto mailboxes = r.strings("mailboxes")) {
-        for (const auto& item : *mailboxes) {
-            auto name = mailbox_name(r, "mailboxes", item);
-            if (!name) continue;
-            if (std::find(domain.mailboxes.begin(), domain.mailboxes.end(), *name) != domain.mailboxes.end()) {
-                r.error(item.where, "mailboxes", "names " + in_quotes(*name) + " twice");
-            } else {
-                domain.mailboxes.push_back(*name);
-            }
-        }
-    }
-    if (auto root = r.string("maildir_root")) {
-        if (root->value.empty()) {
-            r.error(root->where, "maildir_root", "must not be empty");
-        } else {
-            domain.maildir_root = root->value;
-        }
-    }
-    if (auto postmaster = r.string("postmaster")) {
-        if (auto name = mailbox_name(r, "postmaster", *postmaster)) domain.postmaster = *name;
-    }
-    return domain;
-}
-
-void read_domains(Errors& errors, const toml::key& key, const toml::node& node, std::vector<LocalDomain>& out) {
-    const auto* array = node.as_array();
-    const bool tables = array && !array->empty() &&
-                        std::all_of(array->begin(), array->end(), [](const toml::node& n) { return n.is_table(); });
-    if (!tables) {
-        errors.add(key.source(), "'domain' must be one or more [[domain]] tables");
-        return;
-    }
-    std::vector<LocalDomain> domains;
-    std::vector<std::size_t> first_lines;
-    for (const toml::node& element : *array) {
-        const auto& table = *element.as_table();
-        LocalDomain domain;
-        {
-            TableReader r(errors, table, "[[domain]]");
-            domain = read_domain(r, table);
-            if (domain.name.empty()) continue;
-            auto same = std::find_if(domains.begin(), domains.end(),
-                                     [&](const LocalDomain& d) { return d.name == domain.name; });
-            if (same != domains.end()) {
-                r.error(table.get("name")->source(), "name",
-                        "repeats " + in_quotes(domain.name) + " (first on line " +
-                            std::to_string(first_lines[static_cast<std::size_t>(same - domains.begin())]) + ")");
-                continue;
-            }
-        }
-        first_lines.push_back(table.get("name")->source().begin.line);
-        domains.push_back(std::move(domain));
-    }
-    out = std::move(domains);
-}
 
 Config read_config(Errors& errors, const toml::table& root) {
     Config config;
@@ -561,9 +36,13 @@ Config read_config(Errors& errors, const toml::table& root) {
             read_routes(errors, key, node, config.routes);
             continue;
         }
+        if (name == "listener") {
+            read_listeners(errors, key, node, config.listeners);
+            continue;
+        }
         const bool known = name == "server" || name == "limits" || name == "spool" || name == "relay" ||
                            name == "smtp" || name == "log" || name == "delivery" || name == "outbound" ||
-                           name == "dns" || name == "control";
+                           name == "dns" || name == "control" || name == "tls" || name == "auth";
         if (!known) {
             errors.add(key.source(), node.is_table() ? "unknown table [" + std::string(name) + "]"
                                                      : "unknown key " + in_quotes(name));
@@ -585,6 +64,20 @@ Config read_config(Errors& errors, const toml::table& root) {
         if (name == "outbound") read_outbound(r, config.outbound);
         if (name == "dns") read_dns(r, config.dns);
         if (name == "control") read_control(r, config.control);
+        if (name == "tls") read_tls(r, config.tls);
+        if (name == "auth") read_auth(r, config.auth);
+    }
+    // [[listener]] tables without a `listen` key replace the default listener.
+    if (!config.listeners.empty() && !root.at_path("server.listen")) config.server.listen.clear();
+    for (const auto& l : config.listeners) {
+        const auto& listen = config.server.listen;
+        if (std::find(listen.begin(), listen.end(), l.address) != listen.end()) {
+            errors.add(root.at_path("server.listen").node()->source(),
+                       "'listen' in [server] and a [[listener]] both name " + l.address.host + ":" + std::to_string(l.address.port));
+        }
+    }
+    if (config.server.listen.empty() && config.listeners.empty()) {
+        errors.add(toml::source_region{}, "no listener: [server] listen or a [[listener]] is needed");
     }
     if (const auto& to = later.null_sender_failures_to) {
         // Failure notices must stay here: one sent away could fail and be noticed in turn.

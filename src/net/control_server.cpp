@@ -99,17 +99,25 @@ std::string answer_control_request(queue::Queue& queue, const std::string& reque
     if (verb == "hold" && !arg.empty()) return needs_id(queue.hold(arg), "held");
     if (verb == "release" && !arg.empty()) return needs_id(queue.release(arg), "released");
     if (verb == "delete" && !arg.empty()) return needs_id(queue.remove(arg), "deleted");
-    return "error: unknown request (list | show ID | flush [ID|DOMAIN] | hold ID | release ID | delete ID)\n";
+    return "error: unknown request (list | show ID | flush [ID|DOMAIN] | hold ID | release ID | delete ID | reload)\n";
 }
 
 struct ControlServer::Impl {
     std::filesystem::path path;
     queue::Queue& queue;
+    Reload reload;
     int listener = -1;
     int stop_event = -1;
     std::thread thread;
 
-    Impl(std::filesystem::path p, queue::Queue& q) : path(std::move(p)), queue(q) {}
+    Impl(std::filesystem::path p, queue::Queue& q, Reload r) : path(std::move(p)), queue(q), reload(std::move(r)) {}
+
+    std::string respond(const std::string& request) {
+        if (request != "reload") return answer_control_request(queue, request);
+        if (!reload) return "error: nothing to reload\n";
+        auto failure = reload();
+        return failure ? "error: " + *failure + "\n" : "ok\nreloaded\n";
+    }
 
     void serve() {
         for (;;) {
@@ -123,7 +131,7 @@ struct ControlServer::Impl {
             if (client < 0) continue;
             set_timeouts(client, kClientTimeoutMs);
             std::string request = read_line(client, kClientTimeoutMs);
-            std::string answer = answer_control_request(queue, request);
+            std::string answer = respond(request);
             observe::info("control", {{"request", request}, {"result", answer.substr(0, answer.find('\n'))}});
             (void)delivery::write_all(client, answer);  // a client gone meanwhile only misses its answer
             ::close(client);
@@ -131,8 +139,8 @@ struct ControlServer::Impl {
     }
 };
 
-ControlServer::ControlServer(std::filesystem::path socket_path, queue::Queue& queue)
-    : impl_(std::make_unique<Impl>(std::move(socket_path), queue)) {
+ControlServer::ControlServer(std::filesystem::path socket_path, queue::Queue& queue, Reload reload)
+    : impl_(std::make_unique<Impl>(std::move(socket_path), queue, std::move(reload))) {
     auto& d = *impl_;
     (void)socket_address(d.path);  // the real name must fit too: refused now, not at rename
     d.listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -2,11 +2,12 @@
 //
 // A Unix socket with mode 0600 in the spool (only the server's user may connect). One request
 // line per connection ("list", "show ID", "flush [ID|DOMAIN]", "hold ID", "release ID",
-// "delete ID"); the answer is "ok" or "error: TEXT" on the first line, then the report, then
+// "delete ID", "reload"); the answer is "ok" or "error: TEXT" on the first line, then the report, then
 // the server closes. Requests are rare, so one thread serves them in turn, off the event loops.
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,8 +21,12 @@ std::string answer_control_request(queue::Queue& queue, const std::string& reque
 
 class ControlServer {
 public:
+    // "reload" (`ehlo reload`, as SIGHUP): reads certificates and credentials again and returns
+    // nothing on success, else why the old ones stay. Called on the control thread.
+    using Reload = std::function<std::optional<std::string>()>;
+
     // Binds the socket (replacing a stale one) and starts serving. Throws std::system_error.
-    ControlServer(std::filesystem::path socket_path, queue::Queue& queue);
+    ControlServer(std::filesystem::path socket_path, queue::Queue& queue, Reload reload = {});
     ~ControlServer();  // stops serving and removes the socket
     ControlServer(const ControlServer&) = delete;
     ControlServer& operator=(const ControlServer&) = delete;

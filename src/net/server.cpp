@@ -1,4 +1,6 @@
-// Listeners and connections. The only translation unit that includes Asio.
+// Listeners, signals, reload and stopping; one connection's life is in server_connection.cpp.
+// With server_connection.cpp and delivery's client on the wire, one of the few translation
+// units that include Asio.
 //
 // Shape: N worker threads, each running one io_context (one event loop per core). Listeners
 // live on worker 0 and hand each accepted socket to the workers in turn; every connection is
@@ -6,159 +8,55 @@
 // read buffer while idle: the bytes go into one buffer per thread), feeding the sans-I/O
 // smtp::Session, and writing what it answers. Nothing here blocks: the queue makes messages
 // durable on its own threads and posts the verdict back to the connection's loop.
-#include "net/server.hpp"
-
-#include <asio.hpp>
-#include <asio/experimental/as_tuple.hpp>
-
-#include <atomic>
-#include <chrono>
-#include <ctime>
-#include <list>
-#include <thread>
-
-#include "net/session_host.hpp"
-#include "observe/log.hpp"
-#include "policy/connection_limiter.hpp"
-#include "smtp/session.hpp"
+//
+// TLS (RFC 3207 STARTTLS, RFC 8314 implicit TLS) is Asio's ssl::stream over the connection's
+// socket, made from an SSL that tls_context.cpp configured. The handshake runs on the
+// connection's own loop with Asio's async_handshake: its CPU cost (one ECDHE and one signature,
+// about a millisecond with RSA-2048, less with ECDSA) stalls the other sessions of that loop
+// by that much, once per connection, far below any SMTP timeout; handing each step of the
+// handshake to another thread would cost more than it saves. A bounded handshake_timeout and
+// the connection limits keep a flood of slow handshakes from holding anything else.
+#include "net/server_impl.hpp"
 
 namespace ehlo::net {
-namespace {
-
-using asio::ip::tcp;
-using Clock = std::chrono::steady_clock;
-constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
-
-// Connections accepted and not yet closed are kept waiting by the kernel up to this many.
-constexpr int kListenBacklog = 4096;
-// How long a stopping server waits for sessions in the middle of a commit.
-constexpr auto kShutdownGrace = std::chrono::seconds(10);
-// Read at most this much per readiness event; one buffer per thread, shared by its sessions.
-constexpr std::size_t kReadChunk = 64 * 1024;
-// How often a session held back by a slow disk looks again.
-constexpr auto kBackPressurePause = std::chrono::milliseconds(2);
-
-std::string client_address(const tcp::endpoint& ep) {
-    auto a = ep.address();
-    if (a.is_v6() && a.to_v6().is_v4_mapped())
-        return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
-    return a.to_string();
-}
-
-std::string new_session_id() {
-    // Unique across restarts: the start time in the high bits, a counter in the low ones.
-    static std::atomic<std::uint64_t> next{static_cast<std::uint64_t>(std::time(nullptr)) << 24};
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(next.fetch_add(1)));
-    return buf;
-}
-
-struct Worker;
-
-struct Connection : std::enable_shared_from_this<Connection> {
-    explicit Connection(tcp::socket s)
-        : socket(std::move(s)), watchdog(socket.get_executor()), wake(socket.get_executor()) {}
-
-    tcp::socket socket;
-    asio::steady_timer watchdog;  // closes the connection when `deadline` passes (RFC 5321 4.5.3.2)
-    asio::steady_timer wake;      // cancelled when the queue's verdict arrives
-    Clock::time_point deadline = Clock::time_point::max();
-    std::string address;
-    bool admitted = false;
-    bool writing = false;
-    bool closed = false;
-    std::unique_ptr<SessionHost> host;
-    std::unique_ptr<smtp::Session> session;
-
-    void close() {
-        if (closed) return;
-        closed = true;
-        asio::error_code ec;
-        socket.shutdown(tcp::socket::shutdown_both, ec);
-        socket.close(ec);
-        watchdog.cancel();
-        wake.cancel();
-    }
-
-    // Best effort, without waiting: used for a last 421 when the connection is being closed by
-    // us (timeout, shutdown) and no write is in flight.
-    void write_now() {
-        std::string out = session->take_output();
-        if (out.empty() || writing || closed) return;
-        asio::error_code ec;
-        socket.non_blocking(true, ec);
-        asio::write(socket, asio::buffer(out), ec);
-    }
-};
-
-struct Worker {
-    std::thread thread;
-    std::list<std::weak_ptr<Connection>> connections;
-    // Last member: destroyed first, so coroutines it still holds go before the list they use.
-    asio::io_context io{1};
-};
-
-}  // namespace
-
-struct Server::Impl {
-    const config::Config& config;
-    const policy::Policy& policy;
-    queue::Queue& queue;
-    smtp::SessionConfig session_config;
-    std::string hostname;
-    policy::ConnectionLimiter limiter;
-    std::vector<std::unique_ptr<Worker>> workers;
-    std::vector<tcp::acceptor> acceptors;  // on workers[0]
-    std::atomic<std::size_t> next_worker{0};
-    std::atomic<bool> stopping{false};
-    asio::signal_set signals;
-
-    Impl(const config::Config& c, const policy::Policy& p, queue::Queue& q, std::string host, unsigned threads)
-        : config(c),
-          policy(p),
-          queue(q),
-          hostname(std::move(host)),
-          limiter(c.limits.connections, c.limits.connections_per_client),
-          workers(make_workers(threads)),
-          signals(workers.front()->io, SIGINT, SIGTERM) {}
-
-    std::vector<std::unique_ptr<Worker>> make_workers(unsigned n) {
-        std::vector<std::unique_ptr<Worker>> v;
-        for (unsigned i = 0; i < n; ++i) v.push_back(std::make_unique<Worker>());
-        return v;
-    }
-
-    void bind_listeners();
-    asio::awaitable<void> accept_loop(tcp::acceptor& acceptor);
-    asio::awaitable<void> serve(Worker& w, tcp::socket socket);
-    // Writes `out` and whatever else the session has to say.
-    asio::awaitable<void> flush(std::shared_ptr<Connection> c, std::string out = {});
-    void arm_watchdog(const std::shared_ptr<Connection>& c);
-    void begin_stop();
-    void stop_worker(Worker& w);
-};
 
 void Server::Impl::bind_listeners() {
     auto& io = workers.front()->io;
-    for (const auto& l : config.server.listen) {
+    for (const auto& l : config::all_listeners(config)) {
+        auto listener = std::make_unique<Listener>(io);
+        listener->kind = l.kind;
+        listener->session = session_config;
+        const bool implicit = l.kind == config::ListenerKind::Submissions;
+        listener->session.starttls_available = tls != nullptr && !implicit;
+        // RFC 6409 4.3 and RFC 8314 3.3: submission is for authenticated users, over TLS.
+        listener->session.require_tls = l.kind == config::ListenerKind::Submission;
+        listener->session.require_auth = l.kind != config::ListenerKind::Smtp;
+        listener->session.auth_available = auth != nullptr;
         asio::error_code ec;
-        auto address = asio::ip::make_address(l.host, ec);
-        std::string where = l.host + ":" + std::to_string(l.port);
+        auto address = asio::ip::make_address(l.address.host, ec);
+        std::string where = l.address.host + ":" + std::to_string(l.address.port);
+        if (address.is_v6()) where = "[" + l.address.host + "]:" + std::to_string(l.address.port);
+        listener->where = where;
         if (ec) throw std::system_error(ec, "listen address " + where);
-        tcp::endpoint ep(address, l.port);
-        tcp::acceptor a(io);
+        if (l.kind != config::ListenerKind::Smtp && !tls)
+            throw std::runtime_error("listener " + where + " (" + kind_name(l.kind) +
+                                     ") needs a TLS certificate: [tls] certificates");
+        tcp::endpoint ep(address, l.address.port);
+        tcp::acceptor& a = listener->acceptor;
         a.open(ep.protocol(), ec);
         if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
         if (!ec && address.is_v6()) a.set_option(asio::ip::v6_only(true), ec);
         if (!ec) a.bind(ep, ec);
         if (!ec) a.listen(kListenBacklog, ec);
         if (ec) throw std::system_error(ec, "cannot listen on " + where);
-        observe::info("listening", {{"address", where}});
-        acceptors.push_back(std::move(a));
+        observe::info("listening", {{"address", where}, {"kind", kind_name(l.kind)},
+                                    {"tls", implicit ? "implicit" : (tls ? "starttls" : "none")}});
+        listeners.push_back(std::move(listener));
     }
 }
 
-asio::awaitable<void> Server::Impl::accept_loop(tcp::acceptor& acceptor) {
+asio::awaitable<void> Server::Impl::accept_loop(Listener& listener) {
+    tcp::acceptor& acceptor = listener.acceptor;
     while (!stopping) {
         // Round robin: the new socket belongs to the next worker's event loop from the start.
         Worker& w = *workers[next_worker++ % workers.size()];
@@ -172,138 +70,10 @@ asio::awaitable<void> Server::Impl::accept_loop(tcp::acceptor& acceptor) {
             co_await t.async_wait(use_tuple);
             continue;
         }
-        asio::co_spawn(w.io, serve(w, std::move(socket)), asio::detached);
+        asio::co_spawn(w.io, serve(w, std::move(socket), listener), asio::detached);
     }
 }
 
-void Server::Impl::arm_watchdog(const std::shared_ptr<Connection>& c) {
-    c->watchdog.expires_at(c->deadline);
-    c->watchdog.async_wait([this, c](asio::error_code ec) {
-        if (ec || c->closed) return;
-        if (Clock::now() < c->deadline) return arm_watchdog(c);  // activity moved the deadline
-        c->session->timeout();
-        c->write_now();
-        c->close();
-    });
-}
-
-asio::awaitable<void> Server::Impl::flush(std::shared_ptr<Connection> c, std::string out) {
-    out += c->session->take_output();
-    while (!out.empty() && !c->closed) {
-        c->writing = true;
-        auto [ec, n] = co_await asio::async_write(c->socket, asio::buffer(out), use_tuple);
-        c->writing = false;
-        if (ec) {
-            c->close();
-            break;
-        }
-        out = c->session->take_output();
-    }
-}
-
-asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket) {
-    asio::error_code ec;
-    auto peer = socket.remote_endpoint(ec);
-    if (ec) co_return;
-    socket.set_option(tcp::no_delay(true), ec);
-    socket.non_blocking(true, ec);
-
-    auto c = std::make_shared<Connection>(std::move(socket));
-    c->address = client_address(peer);
-    smtp::ClientInfo client{c->address, peer.port(), false};
-    std::weak_ptr<Connection> weak = c;
-    auto executor = c->socket.get_executor();
-    c->host = std::make_unique<SessionHost>(
-        new_session_id(), client, hostname, policy, queue, [weak, executor](smtp::Reply reply) {
-            asio::post(executor, [weak, reply = std::move(reply)] {
-                auto conn = weak.lock();
-                if (!conn || conn->closed) return;
-                conn->session->message_done(reply);
-                conn->wake.cancel();
-            });
-        });
-    c->session = std::make_unique<smtp::Session>(session_config, client, *c->host);
-    c->host->attach(*c->session);
-    auto it = w.connections.insert(w.connections.end(), c);
-    // Runs however the coroutine ends (also by an exception or the loop's destruction), so a
-    // connection slot is never leaked.
-    struct Departure {
-        Server::Impl& server;
-        Worker& worker;
-        std::list<std::weak_ptr<Connection>>::iterator entry;
-        std::shared_ptr<Connection> connection;
-        ~Departure() {
-            connection->close();
-            if (connection->admitted) server.limiter.release(connection->address);
-            worker.connections.erase(entry);
-        }
-    } departure{*this, w, it, c};
-
-    observe::info("connect", {{"session", c->host->session_id()}, {"client", c->address}, {"port", peer.port()}});
-    auto verdict = limiter.admit(c->address);
-    c->admitted = verdict == policy::ConnectionLimiter::Verdict::Admitted;
-    // No EHLO yet, so the engine writes no enhanced code; these refusals carry theirs in the
-    // text, as clients and Postfix expect at greeting ("421 4.7.0 ...", RFC 3463 X.7.0, X.3.2).
-    if (stopping) {
-        c->session->start_refused({421, "", "4.3.2 " + hostname + " Service shutting down"});
-    } else if (verdict == policy::ConnectionLimiter::Verdict::TooManyTotal) {
-        c->session->start_refused({421, "", "4.7.0 " + hostname + " Too many connections, try again later"});
-    } else if (verdict == policy::ConnectionLimiter::Verdict::TooManyFromClient) {
-        c->session->start_refused({421, "", "4.7.0 " + hostname + " Too many connections from your address"});
-    } else {
-        c->session->start();
-    }
-    const auto command_timeout = std::chrono::seconds(config.limits.command_timeout);
-    const auto data_timeout = std::chrono::seconds(config.limits.data_timeout);
-    c->deadline = Clock::now() + command_timeout;
-    arm_watchdog(c);
-    co_await flush(c);
-
-    thread_local std::vector<char> buffer(kReadChunk);
-    while (!c->closed && !c->session->wants_close()) {
-        if (c->session->awaiting_host()) {
-            // The queue is making the message durable; the client waits for our reply, so no
-            // idle timeout runs meanwhile.
-            c->deadline = Clock::time_point::max();
-            c->wake.expires_at(Clock::time_point::max());
-            co_await c->wake.async_wait(use_tuple);
-            if (c->closed) break;
-            if (!c->session->awaiting_host()) {
-                c->deadline = Clock::now() + command_timeout;
-                arm_watchdog(c);
-            }
-            co_await flush(c);
-            continue;
-        }
-        auto [wait_ec] = co_await c->socket.async_wait(tcp::socket::wait_read, use_tuple);
-        if (wait_ec || c->closed) break;
-        std::size_t n = c->socket.read_some(asio::buffer(buffer), ec);
-        if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
-        if (ec) {
-            c->session->peer_closed();
-            break;
-        }
-        const bool was_in_message = c->session->in_message();
-        c->session->receive(std::string_view(buffer.data(), n));
-        // The idle timer restarts on progress, not on any byte: in command mode only a complete
-        // command (which always gets a reply) counts, so a client trickling one byte a second
-        // cannot hold a connection open (RFC 5321 4.5.3.2.7); message content counts as it flows.
-        if (c->session->in_message() || was_in_message)
-            c->deadline = Clock::now() + data_timeout;
-        std::string replies = c->session->take_output();
-        if (!replies.empty() && !c->session->in_message()) c->deadline = Clock::now() + command_timeout;
-        co_await flush(c, std::move(replies));
-        // Back-pressure: while the spool thread has not written this message's earlier chunks,
-        // read no more of it (TCP flow control then slows the client down).
-        while (!c->closed && c->host->backlogged()) {
-            c->deadline = Clock::now() + data_timeout;
-            asio::steady_timer pause(c->socket.get_executor(), kBackPressurePause);
-            co_await pause.async_wait(use_tuple);
-        }
-    }
-    co_await flush(c);
-    observe::info("disconnect", {{"session", c->host->session_id()}, {"client", c->address}});
-}
 
 void Server::Impl::stop_worker(Worker& w) {
     for (auto& weak : w.connections) {
@@ -323,7 +93,7 @@ void Server::Impl::begin_stop() {
     asio::post(workers.front()->io, [this] {
         asio::error_code ec;
         signals.cancel(ec);
-        for (auto& a : acceptors) a.close(ec);
+        for (auto& l : listeners) l->acceptor.close(ec);
     });
     for (auto& w : workers) {
         Worker* wp = w.get();
@@ -348,11 +118,47 @@ void Server::Impl::begin_stop() {
     }
 }
 
-Server::Server(const config::Config& config, const policy::Policy& policy, queue::Queue& queue) {
+std::optional<std::string> Server::Impl::reload() {
+    if (auth) {
+        if (auto failure = auth->credentials().refresh(true)) {
+            observe::error("reload-failed", {{"what", "users"}, {"error", *failure}, {"kept", "the users read before"}});
+            return "users: " + *failure + " (the users read before stay)";
+        }
+        observe::info("reloaded", {{"what", "users"}});
+    }
+    if (!tls) return std::nullopt;
+    if (auto failure = tls->reload()) {
+        observe::error("reload-failed", {{"what", "tls"}, {"error", *failure}, {"kept", "the certificates loaded before"}});
+        return "certificates: " + *failure + " (the ones loaded before stay in use)";
+    }
+    std::string names;
+    for (const auto& n : tls->names()) names += (names.empty() ? "" : ",") + n;
+    observe::info("reloaded", {{"what", "tls"}, {"names", names}});
+    return std::nullopt;
+}
+
+void Server::Impl::wait_signal() {
+    signals.async_wait([this](asio::error_code ec, int sig) {
+        if (ec) return;
+        observe::info("signal", {{"signal", sig}});
+        if (sig == SIGHUP) {
+            {
+                std::lock_guard lock(reload_mutex);
+                reload_wanted = true;
+            }
+            reload_cv.notify_one();
+            return wait_signal();
+        }
+        begin_stop();
+    });
+}
+
+Server::Server(const config::Config& config, const policy::Policy& policy, queue::Queue& queue, TlsContexts* tls,
+               policy::AuthService* auth) {
     unsigned threads = config.server.threads ? config.server.threads : std::max(1u, std::thread::hardware_concurrency());
     // `ehlo serve` has filled in the system's host name when the configuration left it empty.
     std::string hostname = config.server.hostname.empty() ? "localhost" : config.server.hostname;
-    impl_ = std::make_unique<Impl>(config, policy, queue, hostname, threads);
+    impl_ = std::make_unique<Impl>(config, policy, queue, tls, auth, hostname, threads);
     auto& sc = impl_->session_config;
     sc.hostname = hostname;
     sc.max_message_size = config.limits.message_size;
@@ -367,12 +173,19 @@ Server::~Server() = default;
 
 void Server::run() {
     auto& d = *impl_;
-    d.signals.async_wait([&d](asio::error_code ec, int sig) {
-        if (ec) return;
-        observe::info("signal", {{"signal", sig}});
-        d.begin_stop();
+    d.wait_signal();
+    d.reloader = std::thread([&d] {
+        std::unique_lock lock(d.reload_mutex);
+        for (;;) {
+            d.reload_cv.wait(lock, [&d] { return d.reload_wanted || d.reload_quit; });
+            if (d.reload_quit) return;
+            d.reload_wanted = false;
+            lock.unlock();
+            d.reload();
+            lock.lock();
+        }
     });
-    for (auto& a : d.acceptors) asio::co_spawn(d.workers.front()->io, d.accept_loop(a), asio::detached);
+    for (auto& l : d.listeners) asio::co_spawn(d.workers.front()->io, d.accept_loop(*l), asio::detached);
     // Every loop keeps running while idle: a guard per worker, dropped by io.stop() at the end.
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     for (auto& w : d.workers) guards.push_back(asio::make_work_guard(w->io));
@@ -382,9 +195,17 @@ void Server::run() {
     }
     d.workers.front()->io.run();
     for (std::size_t i = 1; i < d.workers.size(); ++i) d.workers[i]->thread.join();
+    {
+        std::lock_guard lock(d.reload_mutex);
+        d.reload_quit = true;
+    }
+    d.reload_cv.notify_one();
+    d.reloader.join();
     observe::info("stopped", {});
 }
 
 void Server::stop() { impl_->begin_stop(); }
+
+std::optional<std::string> Server::reload() { return impl_->reload(); }
 
 }  // namespace ehlo::net

@@ -1,19 +1,29 @@
 // The network side of the receiving server: listeners, one event loop per core, one
-// coroutine per connection, idle timeouts and connection limits. Asio stays inside server.cpp.
+// coroutine per connection, TLS, idle timeouts and connection limits. Asio stays inside the
+// files behind server_impl.hpp.
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "config/config.hpp"
+#include "policy/auth_service.hpp"
 #include "policy/policy.hpp"
 #include "queue/queue.hpp"
 
 namespace ehlo::net {
 
+class TlsContexts;
+
 class Server {
 public:
-    // Binds every listen address (throws std::system_error naming the address if it cannot).
-    Server(const config::Config& config, const policy::Policy& policy, queue::Queue& queue);
+    // Binds every listener (throws std::system_error naming the address if it cannot, and
+    // std::runtime_error for a submission listener without certificates). `tls` (may be null:
+    // no STARTTLS) must outlive the server.
+    // `auth` (may be null: no AUTH) answers AUTH off the loops; it must outlive the server too.
+    Server(const config::Config& config, const policy::Policy& policy, queue::Queue& queue, TlsContexts* tls = nullptr,
+           policy::AuthService* auth = nullptr);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
@@ -23,6 +33,9 @@ public:
     void run();
     // Thread-safe; makes run() return.
     void stop();
+    // Reads certificates and keys again (SIGHUP does the same); sessions keep theirs. Nothing
+    // on success, else why the old ones stay (also logged). Thread-safe; reads files.
+    std::optional<std::string> reload();
 
 private:
     struct Impl;

@@ -1,5 +1,6 @@
 #include "net/session_host.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 #include "observe/log.hpp"
@@ -8,21 +9,57 @@
 namespace ehlo::net {
 
 SessionHost::SessionHost(std::string session_id, const smtp::ClientInfo& client, std::string hostname,
-                         const policy::Policy& policy, queue::Queue& queue, CommitNotifier on_committed)
+                         const policy::Policy& policy, queue::Queue& queue, CommitNotifier on_committed,
+                         policy::AuthService* auth, AuthNotifier on_auth)
     : session_id_(std::move(session_id)),
       client_(client),
       hostname_(std::move(hostname)),
       trusted_(policy.trusted(client.address)),
       policy_(policy),
       queue_(queue),
-      on_committed_(std::move(on_committed)) {}
+      on_committed_(std::move(on_committed)),
+      auth_(auth),
+      on_auth_(std::move(on_auth)) {}
 
 SessionHost::~SessionHost() { abort_message(); }
 
-smtp::Reply SessionHost::check_mail(const smtp::Envelope&) { return {250, "2.1.0", "Ok"}; }
+smtp::Reply SessionHost::check_mail(const smtp::Envelope& envelope) {
+    // An authenticated user sends as itself (or the senders listed for it), never as anyone.
+    if (session_ && auth_ && !session_->authenticated_user().empty()) {
+        const std::string sender = envelope.sender_str();
+        if (!auth_->credentials().may_send_as(session_->authenticated_user(), sender)) {
+            std::string shown = sender;
+            for (char& c : shown)
+                if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+            return {553, "5.7.1", "<" + shown + ">: Sender address not owned by the authenticated user"};
+        }
+    }
+    return {250, "2.1.0", "Ok"};
+}
 
 smtp::Reply SessionHost::check_rcpt(const smtp::Envelope&, const smtp::Recipient& rcpt) {
-    return policy_.check_rcpt(rcpt.address, trusted_);
+    // RFC 6409 / RFC 4954: an authenticated client may relay, as a trusted network may.
+    const bool authenticated = session_ && !session_->authenticated_user().empty();
+    return policy_.check_rcpt(rcpt.address, trusted_ || authenticated);
+}
+
+void SessionHost::authenticate(const std::string& user, std::string password) {
+    if (!auth_ || !on_auth_) {
+        std::fill(password.begin(), password.end(), '\0');
+        if (on_auth_) on_auth_(smtp::AuthVerdict::Unavailable, std::chrono::steady_clock::now());
+        return;
+    }
+    auto notify = on_auth_;
+    auth_->verify(client_.address, user, std::move(password), [notify](policy::AuthResult r, policy::AuthService::Clock::time_point not_before) {
+        smtp::AuthVerdict v = smtp::AuthVerdict::Failed;
+        switch (r) {
+            case policy::AuthResult::Ok: v = smtp::AuthVerdict::Ok; break;
+            case policy::AuthResult::Failed: v = smtp::AuthVerdict::Failed; break;
+            case policy::AuthResult::Locked: v = smtp::AuthVerdict::Locked; break;
+            case policy::AuthResult::Unavailable: v = smtp::AuthVerdict::Unavailable; break;
+        }
+        notify(v, not_before);
+    });
 }
 
 std::optional<smtp::Reply> SessionHost::begin_message(const smtp::Envelope& envelope) {
@@ -37,6 +74,7 @@ std::optional<smtp::Reply> SessionHost::begin_message(const smtp::Envelope& enve
     fields.client_address = client_.address;
     fields.by_host = hostname_;
     fields.protocol = session_ ? session_->protocol() : "ESMTP";
+    if (tls_) fields.tls = tls_->describe();  // RFC 3848 ESMTPS, and what it was, as Postfix writes
     fields.queue_id = message_->id();
     if (envelope.recipients.size() == 1) fields.for_recipient = envelope.recipients.front().address.str();
     fields.date = smtp::rfc5322_date(static_cast<std::int64_t>(std::time(nullptr)), 0);
@@ -67,6 +105,14 @@ void SessionHost::end_message(const smtp::Envelope& envelope) {
 void SessionHost::abort_message() {
     if (message_) queue_.abort(std::move(message_));
 }
+
+void SessionHost::tls_established(const TlsParameters& parameters) {
+    tls_ = parameters;
+    observe::info("tls", {{"session", session_id_}, {"client", client_.address}, {"version", parameters.version},
+                          {"cipher", parameters.cipher}, {"bits", parameters.bits}, {"sni", parameters.sni}});
+}
+
+smtp::Reply SessionHost::verify(const smtp::Mailbox& address) { return policy_.verify(address); }
 
 void SessionHost::trace(bool from_client, std::string_view line) {
     if (!observe::dialog_enabled()) return;

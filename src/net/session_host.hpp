@@ -1,10 +1,13 @@
 // Connects one SMTP session to policy and the queue: the engine asks, this answers.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "net/tls_context.hpp"
+#include "policy/auth_service.hpp"
 #include "policy/policy.hpp"
 #include "queue/queue.hpp"
 #include "smtp/session.hpp"
@@ -16,13 +19,20 @@ public:
     // `on_committed` delivers the queue's verdict back to the connection's own event loop; it is
     // called from a queue thread and must only post.
     using CommitNotifier = std::function<void(smtp::Reply)>;
+    // The same for an AUTH verdict, which must not be given before `not_before`.
+    using AuthNotifier = std::function<void(smtp::AuthVerdict, std::chrono::steady_clock::time_point not_before)>;
 
     SessionHost(std::string session_id, const smtp::ClientInfo& client, std::string hostname,
-                const policy::Policy& policy, queue::Queue& queue, CommitNotifier on_committed);
+                const policy::Policy& policy, queue::Queue& queue, CommitNotifier on_committed,
+                policy::AuthService* auth = nullptr, AuthNotifier on_auth = {});
     ~SessionHost() override;
 
     void attach(const smtp::Session& session) { session_ = &session; }
     const std::string& session_id() const { return session_id_; }
+    // The TLS handshake finished: logged, and named in the Received header of what follows.
+    void tls_established(const TlsParameters& parameters);
+    // "TLSv1.3 with cipher ... (256/256 bits)", or "none".
+    std::string tls_summary() const { return tls_ ? tls_->describe() : "none"; }
     // The message being received has too much content waiting for the disk.
     bool backlogged() const { return message_ && message_->backlogged(); }
 
@@ -32,6 +42,8 @@ public:
     void message_data(std::string_view content) override;
     void end_message(const smtp::Envelope& envelope) override;
     void abort_message() override;
+    void authenticate(const std::string& user, std::string password) override;
+    smtp::Reply verify(const smtp::Mailbox& address) override;
     void trace(bool from_client, std::string_view line) override;
     void event(std::string_view what, std::string_view detail) override;
 
@@ -43,8 +55,11 @@ private:
     const policy::Policy& policy_;
     queue::Queue& queue_;
     CommitNotifier on_committed_;
+    policy::AuthService* auth_;
+    AuthNotifier on_auth_;
     const smtp::Session* session_ = nullptr;
     std::unique_ptr<queue::IncomingMessage> message_;
+    std::optional<TlsParameters> tls_;
 };
 
 }  // namespace ehlo::net

@@ -194,6 +194,22 @@ smtp::Reply Policy::check_rcpt(const smtp::Mailbox& rcpt, bool client_trusted) c
     return {554, "5.7.1", "<" + printable(rcpt) + ">: Relay access denied"};
 }
 
+smtp::Reply Policy::verify(const smtp::Mailbox& address) const {
+    using Kind = Impl::Destination::Kind;
+    smtp::Mailbox mailbox = address;
+    if (mailbox.domain.empty() && !impl_->domains.empty()) mailbox.domain = impl_->domains.front().name;
+    switch (impl_->resolve(mailbox).kind) {
+        case Kind::Mailbox:
+            return {250, "2.1.5", "<" + printable(mailbox) + ">"};
+        case Kind::Unknown:
+            return {550, "5.1.1", "<" + printable(mailbox) + ">: mailbox unknown"};
+        case Kind::NoDomain:
+        case Kind::Remote:
+            break;
+    }
+    return {252, "2.5.0", "Cannot VRFY user, but will accept message"};
+}
+
 queue::Route Policy::route(const smtp::Mailbox& rcpt) const {
     const auto destination = impl_->resolve(rcpt);
     if (destination.kind == Impl::Destination::Kind::Remote) return queue::Route(impl_->remote_target(rcpt));

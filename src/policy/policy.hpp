@@ -27,6 +27,11 @@ public:
     // unknown mailbox of a local domain; 554 5.7.1 relay refused for anyone else.
     smtp::Reply check_rcpt(const smtp::Mailbox& rcpt, bool client_trusted) const;
 
+    // The VRFY answer (RFC 5321 3.5.3), used only when [smtp] vrfy is on: 250 2.1.5 for a
+    // mailbox of a local domain, 550 5.1.1 for an unknown one, 252 2.5.0 for anything else. A
+    // bare name (no domain) is looked up in the first local domain.
+    smtp::Reply verify(const smtp::Mailbox& address) const;
+
     // Where an accepted recipient's mail goes: a local Maildir; onward (Remote) for a domain
     // that is not local, to the host of the first [[route]] for exactly that domain, else of
     // the "*" route, else by MX (no host); an address literal to that address, port 25.

@@ -23,6 +23,7 @@ constexpr std::array kCommands = {
     CommandSpec{"VRFY", Verb::Vrfy, NeedsArgument, "VRFY address"},
     CommandSpec{"QUIT", Verb::Quit, NoArgument, "QUIT"},
     CommandSpec{"STARTTLS", Verb::StartTls, NoArgument, "STARTTLS"},
+    CommandSpec{"AUTH", Verb::Auth, NeedsArgument, "AUTH mechanism [initial-response]"},
     // Known but not offered: RFC 5321 4.2.4 wants 502 for these rather than 500.
     CommandSpec{"EXPN", Verb::NotImplemented, 0, ""},  // would disclose list members
     CommandSpec{"TURN", Verb::NotImplemented, 0, ""},  // RFC 5321 4.1.1: obsolete, insecure
@@ -31,7 +32,6 @@ constexpr std::array kCommands = {
     CommandSpec{"SEND", Verb::NotImplemented, 0, ""},
     CommandSpec{"SOML", Verb::NotImplemented, 0, ""},
     CommandSpec{"SAML", Verb::NotImplemented, 0, ""},
-    CommandSpec{"AUTH", Verb::NotImplemented, 0, ""},
 };
 
 }  // namespace

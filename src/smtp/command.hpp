@@ -8,7 +8,7 @@
 namespace ehlo::smtp {
 
 enum class Verb : std::uint8_t {
-    Helo, Ehlo, Mail, Rcpt, Data, Bdat, Rset, Noop, Help, Vrfy, Quit, StartTls,
+    Helo, Ehlo, Mail, Rcpt, Data, Bdat, Rset, Noop, Help, Vrfy, Quit, StartTls, Auth,
     NotImplemented,  // known to RFC 5321 or an extension, not offered here: 502 5.5.1
 };
 inline constexpr std::size_t kVerbCount = static_cast<std::size_t>(Verb::NotImplemented) + 1;

@@ -1,6 +1,18 @@
 #include "smtp/line_reader.hpp"
 
+#include "smtp/text.hpp"
+
 namespace ehlo::smtp {
+
+void LineReader::extend(std::string_view prefix, std::size_t max_line_with_crlf) {
+    extensions_.push_back({std::string(prefix), max_line_with_crlf - 2});
+}
+
+std::size_t LineReader::limit_for(std::string_view line) const {
+    for (const Extension& e : extensions_)
+        if (istarts_with(line, e.prefix)) return e.max_content;
+    return base_;
+}
 
 LineReader::Event LineReader::next(std::string_view in, std::size_t& pos) {
     while (true) {
@@ -22,9 +34,11 @@ LineReader::Event LineReader::next(std::string_view in, std::size_t& pos) {
         std::size_t length = end - pos;
         const bool cr_before_end = length > 0 && in[end - 1] == '\r';
         if (cr_before_end) --length;
-        if (length > max_content_) {
-            const Event e{Kind::TooLong, in.substr(pos, max_content_ + 1)};
-            pos += max_content_ + 1;
+        // Past the base limit the line's first octets are known, and with them its own limit.
+        const std::size_t limit = length > base_ ? limit_for(in.substr(pos, length)) : base_;
+        if (length > limit) {
+            const Event e{Kind::TooLong, in.substr(pos, limit + 1)};
+            pos += limit + 1;
             discarding_ = true;
             return e;
         }

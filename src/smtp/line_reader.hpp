@@ -2,13 +2,15 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace ehlo::smtp {
 
 // Cuts command lines out of the session's input buffer. The result does not depend on how the
-// bytes were split across receive() calls: a line is too long as soon as more than
-// max_line - 2 octets of it are known to precede its CRLF, whether or not more has arrived.
+// bytes were split across receive() calls: a line is too long as soon as more than its limit
+// less 2 octets of it are known to precede its CRLF, whether or not more has arrived.
 class LineReader {
 public:
     enum class Kind {
@@ -22,7 +24,12 @@ public:
         std::string_view text;
     };
 
-    explicit LineReader(std::size_t max_line_with_crlf) : max_content_(max_line_with_crlf - 2) {}
+    explicit LineReader(std::size_t max_line_with_crlf) : base_(max_line_with_crlf - 2) {}
+
+    // Lines that start with `prefix` (compared case-insensitively, e.g. "MAIL ") may be up to
+    // `max_line_with_crlf` long: the service extensions raise the limit for their parameters.
+    // The prefix must be shorter than the base limit, so that it is known by the time it matters.
+    void extend(std::string_view prefix, std::size_t max_line_with_crlf);
 
     // The next event from in[pos...]; advances `pos` past what it used or discarded.
     Event next(std::string_view in, std::size_t& pos);
@@ -31,7 +38,16 @@ public:
     bool discarding() const { return discarding_; }
 
 private:
-    std::size_t max_content_;
+    // The limit (without CRLF) of the line that starts `line`, of which more than the base
+    // limit is known.
+    std::size_t limit_for(std::string_view line) const;
+
+    struct Extension {
+        std::string prefix;
+        std::size_t max_content;
+    };
+    std::size_t base_;
+    std::vector<Extension> extensions_;
     bool discarding_ = false;
 };
 

@@ -130,6 +130,13 @@ std::optional<Reply> apply_mail_param(const Param& p, const ParamRules& rules, E
         e.envid = std::move(*id);
         return std::nullopt;
     }
+    // RFC 4954 5: who submitted the message, "<>" or an xtext mailbox. Accepted and not
+    // trusted: the Received header names the user who authenticated here.
+    if (rules.auth && iequals(k, "AUTH")) {
+        if (seen.repeated(32)) return syntax_error("Duplicate AUTH parameter");
+        if (!p.value || (*p.value != "<>" && !xtext_decode(*p.value))) return syntax_error("Bad AUTH parameter");
+        return std::nullopt;
+    }
     return not_offered(k);
 }
 

@@ -20,6 +20,7 @@ inline constexpr std::size_t kMaxOrcpt = 500;
 struct ParamRules {
     bool esmtp = false;
     bool dsn = false;
+    bool auth = false;  // AUTH= on MAIL (RFC 4954 5)
 };
 
 // Applies "SIZE=1000 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=x" to `envelope`. A refusal is

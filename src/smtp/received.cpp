@@ -55,6 +55,7 @@ CivilDate civil_from_days(std::int64_t z) {
 std::string received_header(const ReceivedFields& f) {
     const std::string helo = f.helo.empty() ? address_literal(f.client_address) : clean(f.helo);
     std::string h = "Received: from " + helo + " (" + address_literal(f.client_address) + ")\r\n";
+    if (!f.tls.empty()) h += "\t(using " + clean(f.tls) + ")\r\n";
     h += "\tby " + clean(f.by_host) + " (ehlo) with " + clean(f.protocol) + " id " + clean(f.queue_id);
     if (f.for_recipient) h += "\r\n\tfor <" + clean(*f.for_recipient) + ">";
     h += "; " + clean(f.date) + "\r\n";

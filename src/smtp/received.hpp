@@ -12,12 +12,14 @@ struct ReceivedFields {
     std::string client_address;   // textual IP of the client ("192.0.2.1", "2001:db8::1")
     std::string by_host;          // our host name
     std::string protocol;         // RFC 3848 "with" keyword: ESMTP, ESMTPS, UTF8SMTP, ...
+    std::string tls;              // "TLSv1.3 with cipher ... (256/256 bits)"; empty = plaintext
     std::string queue_id;
     std::optional<std::string> for_recipient;  // only when it names the message's one recipient
     std::string date;             // RFC 5322 date-time, from the caller (see rfc5322_date)
 };
 
-// "Received: from HELO ([ADDR])\r\n\tby HOST (ehlo) with PROTO id ID\r\n\tfor <RCPT>; DATE\r\n":
+// "Received: from HELO ([ADDR])\r\n\t(using TLS)\r\n\tby HOST (ehlo) with PROTO id ID\r\n\tfor <RCPT>;
+// DATE\r\n", the "(using ...)" line only under TLS, as Postfix writes it:
 // folded lines ending in CRLF. ADDR is an address literal ("[IPv6:...]" for IPv6, RFC 5321
 // 4.1.3). Without a recipient the date follows the id line. Control characters in any field
 // become '?', so no field can end the header or add one.

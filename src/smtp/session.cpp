@@ -5,6 +5,7 @@
 #include <array>
 #include <utility>
 
+#include "smtp/sasl.hpp"
 #include "smtp/session_impl.hpp"
 #include "smtp/text.hpp"
 
@@ -24,11 +25,29 @@ const std::array<Session::Impl::Handler, kVerbCount> Session::Impl::kHandlers = 
     &Impl::on_vrfy,      // Vrfy
     &Impl::on_quit,      // Quit
     &Impl::on_starttls,  // StartTls
+    &Impl::on_auth,      // Auth
     &Impl::on_not_implemented,
 };
 
+std::size_t command_line_limit(const SessionConfig& config, LineVerb verb) {
+    switch (verb) {
+        case LineVerb::Mail:
+            return kMaxCommandLine + kSizeParamLength + kBodyParamLength + kSmtpUtf8ParamLength +
+                   (config.dsn ? kRetParamLength + kEnvidParamLength : 0) + (config.auth_available ? kAuthParamLength : 0);
+        case LineVerb::Rcpt:
+            return kMaxCommandLine + (config.dsn ? kNotifyParamLength + kOrcptParamLength : 0);
+        case LineVerb::Other:
+            break;
+    }
+    return kMaxCommandLine;
+}
+
 Session::Impl::Impl(const SessionConfig& c, ClientInfo ci, SessionHost& h)
-    : config_(c), client_(std::move(ci)), host_(h), content_(c.max_message_size) {}
+    : config_(c), client_(std::move(ci)), host_(h), lines_(kMaxCommandLine), content_(c.max_message_size) {
+    lines_.extend("MAIL ", command_line_limit(config_, LineVerb::Mail));
+    lines_.extend("RCPT ", command_line_limit(config_, LineVerb::Rcpt));
+    if (config_.auth_available) lines_.extend("AUTH ", kMaxAuthLine);
+}
 
 void Session::Impl::receive(std::string_view bytes) {
     switch (state_) {
@@ -36,6 +55,7 @@ void Session::Impl::receive(std::string_view bytes) {
         case State::StartTls:  // plaintext sent after STARTTLS must never be executed
             return;
         case State::AwaitingHost:
+        case State::AwaitingAuth:
             if (in_.size() - pos_ + bytes.size() > kMaxPendingInput) {
                 input_overflow_ = true;
                 return;
@@ -59,6 +79,7 @@ void Session::Impl::process() {
             case State::Command: progress = step_command(); break;
             case State::Data: progress = step_data(); break;
             case State::Chunk: progress = step_chunk(); break;
+            case State::Auth: progress = step_auth(); break;
             default: progress = false; break;
         }
     }
@@ -92,13 +113,20 @@ bool Session::Impl::step_command() {
             break;
     }
     // A copy: a handler may discard the input buffer (STARTTLS).
-    const std::string line(e.text);
-    host_.trace(true, printable(line));
+    std::string line(e.text);
+    // An AUTH initial response holds the password: the trace gets the mechanism only.
+    if (istarts_with(line, "AUTH ")) {
+        const CommandLine auth = split_command_line(split_command_line(line).argument);
+        host_.trace(true, "AUTH " + printable(auth.verb) + (auth.argument.empty() ? "" : " (authentication data)"));
+    } else {
+        host_.trace(true, printable(line));
+    }
     if (line.find_first_of(std::string_view("\r\0", 2)) != std::string::npos) {
         fail(Reply(500, "5.5.2", "Bare CR or NUL in command line"));
         return true;
     }
     execute(line);
+    wipe(line);
     return true;
 }
 
@@ -172,7 +200,7 @@ void Session::Impl::close_with(const Reply& r) {
 void Session::Impl::close_or_defer(const Reply& r) {
     if (state_ == State::Closed) return;
     // The host holds a message and will answer for it: that reply goes first.
-    if (state_ == State::AwaitingHost) {
+    if (state_ == State::AwaitingHost || state_ == State::AwaitingAuth) {
         if (!close_after_message_) close_after_message_ = r;
         return;
     }
@@ -193,6 +221,7 @@ std::string Session::Impl::protocol() const {
     if (greeting_ != Greeting::Ehlo) return "SMTP";
     std::string p = (transaction_ && transaction_->smtputf8) ? "UTF8SMTP" : "ESMTP";
     if (client_.tls) p += 'S';
+    if (authenticated()) p += 'A';
     return p;
 }
 
@@ -224,6 +253,12 @@ void Session::timeout() {
     impl_->close_or_defer(Reply(421, "4.4.2", impl_->config_.hostname + " Timeout, closing connection"));
 }
 
+void Session::message_timeout() {
+    if (impl_->state_ == Impl::State::Closed || !in_message()) return;
+    impl_->host_.event("data-timeout", "");
+    impl_->close_with(Reply(421, "4.4.2", impl_->config_.hostname + " Message transfer time limit exceeded, closing connection"));
+}
+
 void Session::shutdown() {
     if (impl_->state_ == Impl::State::Closed) return;
     impl_->host_.event("shutdown", "");
@@ -238,7 +273,13 @@ std::string Session::take_output() { return std::exchange(impl_->out_, std::stri
 
 bool Session::wants_close() const { return impl_->state_ == Impl::State::Closed; }
 
-bool Session::awaiting_host() const { return impl_->state_ == Impl::State::AwaitingHost; }
+bool Session::awaiting_host() const {
+    return impl_->state_ == Impl::State::AwaitingHost || impl_->state_ == Impl::State::AwaitingAuth;
+}
+
+void Session::auth_done(AuthVerdict verdict) { impl_->auth_done(verdict); }
+
+const std::string& Session::authenticated_user() const { return impl_->authenticated_user_; }
 
 bool Session::in_message() const {
     const auto s = impl_->state_;

@@ -18,8 +18,27 @@ namespace ehlo::smtp {
 
 // RFC 5321 4.5.3.1: line limits, and the recipient buffer of 4.5.3.1.8.
 inline constexpr std::size_t kMaxCommandLine = 512;   // including CRLF
+// RFC 5321 4.5.3.1.4 lets service extensions raise the command-line limit; each adds the
+// longest form of its parameter, leading SP included (see command_line_limit()).
+inline constexpr std::size_t kSizeParamLength = 26;          // RFC 1870 3: " SIZE=" and 20 digits
+inline constexpr std::size_t kBodyParamLength = 16;          // " BODY=BINARYMIME" (RFC 6152 2, RFC 3030 3)
+inline constexpr std::size_t kSmtpUtf8ParamLength = 10;      // RFC 6531 3.4
+inline constexpr std::size_t kRetParamLength = 9;            // " RET=HDRS" (RFC 3461 4.3)
+// " ENVID=" and 100 characters (RFC 3461 4.4), each of which may come as xtext "+XX" (RFC 3461 4)
+inline constexpr std::size_t kEnvidParamLength = 7 + 3 * 100;
+inline constexpr std::size_t kNotifyParamLength = 30;        // " NOTIFY=SUCCESS,FAILURE,DELAY" (RFC 3461 4.1)
+inline constexpr std::size_t kOrcptParamLength = 7 + 500;    // " ORCPT=" and 500 characters (RFC 3461 4.2)
+inline constexpr std::size_t kAuthParamLength = 500;         // RFC 4954 5: AUTH= on MAIL
+// RFC 4954 4: a server must take the longest response of its mechanisms; PLAIN's is 3 * 255
+// octets and two NULs (RFC 4616 2), 1024 in base64: with "AUTH PLAIN " and room to spare.
+inline constexpr std::size_t kMaxAuthLine = 2048;
 inline constexpr std::size_t kMaxTextLine = 1000;     // including CRLF
 inline constexpr std::size_t kMinRecipientLimit = 100;
+// RCPTs a session may send beyond max_recipients (each answered 452 4.5.3, RFC 5321 4.5.3.1.10)
+// before every further one counts as an error: a client with a long list pipelines it whole
+// and sends the rest in a new transaction, but one that never stops is not served forever.
+// Postfix's smtpd_recipient_overshoot_limit has the same default.
+inline constexpr std::size_t kRecipientOvershoot = 1000;
 // Commands that move no mail (RSET, NOOP, HELP, VRFY, EHLO, HELO) allowed per session before
 // each further one counts as an error (as Postfix's smtpd_junk_command_limit).
 inline constexpr std::size_t kMaxJunkCommands = 100;
@@ -29,9 +48,31 @@ struct SessionConfig {
     std::uint64_t max_message_size = 25u << 20;    // SIZE advertised; 552 beyond it
     std::size_t max_recipients = 1000;             // per transaction; 452 4.5.3 beyond (4.5.3.1.10)
     std::size_t max_errors = 10;                   // bad commands before 421 and close
-    bool vrfy = false;                             // VRFY answers 252 unless enabled (RFC 5321 3.5.3)
+    bool vrfy = false;                             // VRFY asks the host; else 252 (RFC 5321 3.5.3)
     bool starttls_available = false;               // advertise STARTTLS (RFC 3207)
+    // Submission (RFC 6409, RFC 8314): MAIL only once the connection is encrypted (530 5.7.0
+    // "Must issue a STARTTLS command first", RFC 3207 4) and the client authenticated (530
+    // 5.7.0 "Authentication required", RFC 4954 6).
+    bool require_tls = false;
+    bool require_auth = false;
+    // AUTH (RFC 4954) PLAIN and LOGIN, offered under TLS; `auth_plaintext` offers it in clear
+    // too (the network layer sets it only for loopback clients, for tests).
+    bool auth_available = false;
+    bool auth_plaintext = false;
     bool dsn = false;                              // advertise DSN, accept its parameters (RFC 3461)
+};
+
+enum class LineVerb { Mail, Rcpt, Other };
+// The longest command line (CRLF included) accepted for MAIL, RCPT and the rest with the
+// extensions `config` offers: 512 raised by each extension's parameters.
+std::size_t command_line_limit(const SessionConfig& config, LineVerb verb);
+
+// The host's answer to authenticate().
+enum class AuthVerdict {
+    Ok,           // 235 2.7.0
+    Failed,       // 535 5.7.8, counted as an error
+    Locked,       // 421 4.7.0 and close: too many failures
+    Unavailable,  // 454 4.7.0
 };
 
 struct ClientInfo {
@@ -61,13 +102,28 @@ public:
     virtual void end_message(const Envelope& envelope) = 0;
     // Discard everything given since begin_message (refused content, RSET, close in mid-DATA).
     virtual void abort_message() = 0;
+    // VRFY of an address that passed the grammar, when SessionConfig::vrfy is on (RFC 5321
+    // 3.5.3): 250 for a mailbox that exists, 550 for one that does not, 252 when it cannot
+    // tell. A bare user name ("VRFY alice") comes with an empty domain.
+    virtual Reply verify(const Mailbox& address) {
+        (void)address;
+        return Reply(252, "2.5.0", "Cannot VRFY user, but will accept message");
+    }
+
+    // AUTH gave this user and password (the password is the host's to wipe). The host checks
+    // them off the engine's thread and then calls Session::auth_done(); until then the
+    // session processes no further input (awaiting_host() is true).
+    virtual void authenticate(const std::string& user, std::string password) {
+        (void)user;
+        (void)password;
+    }
 
     // Observation hooks; the default does nothing.
     // A command line received (without CRLF) or a reply sent; message content never passes here.
     virtual void trace(bool from_client, std::string_view line) { (void)from_client; (void)line; }
     // A protocol event worth one log line: "helo", "mail", "rcpt", "rejected" (any 4xx/5xx
     // reply, as detail), "data", "rset", "quit", "starttls", "too-many-errors", "timeout",
-    // "shutdown".
+    // "shutdown", "data-timeout", "chunk-too-big", "auth", "auth-failed", "auth-locked".
     virtual void event(std::string_view what, std::string_view detail) { (void)what; (void)detail; }
 };
 
@@ -87,11 +143,19 @@ public:
     void receive(std::string_view bytes);
     // The host's verdict for the message handed over by end_message(); resumes processing.
     void message_done(const Reply& reply);
+    // The host's verdict on the credentials given to authenticate(); resumes processing.
+    void auth_done(AuthVerdict verdict);
+    // The user authenticated by AUTH, empty before.
+    const std::string& authenticated_user() const;
     // The peer closed the connection (mid-transaction content is aborted through the host).
     void peer_closed();
     // The idle timer expired (RFC 5321 4.5.3.2): 421 4.4.2 and close. Open message content is
     // aborted through the host. While awaiting_host(), the 421 follows the message's reply.
     void timeout();
+    // The message being received (DATA, or BDAT chunks up to LAST) has taken longer than its
+    // overall time limit: 421 4.4.2 and close; the content is aborted through the host. The
+    // network layer keeps that clock; see in_message().
+    void message_timeout();
     // The server is stopping: 421 4.3.2 and close, as timeout() does.
     void shutdown();
 

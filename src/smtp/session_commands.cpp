@@ -34,6 +34,7 @@ void Session::Impl::on_ehlo(std::string_view arg) {
     r.lines.push_back("CHUNKING");                                           // RFC 3030
     if (config_.dsn) r.lines.push_back("DSN");                               // RFC 3461
     if (config_.starttls_available && !client_.tls) r.lines.push_back("STARTTLS");  // RFC 3207
+    if (auth_offered()) r.lines.push_back("AUTH PLAIN LOGIN");                        // RFC 4954
     junk(r);
 }
 
@@ -62,10 +63,33 @@ void Session::Impl::on_help(std::string_view) {
     junk(Reply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT; see RFC 5321"));
 }
 
-void Session::Impl::on_vrfy(std::string_view) {
+void Session::Impl::on_vrfy(std::string_view arg) {
     // RFC 5321 3.5.3: 252 says "cannot verify, but will try to deliver", which discloses no
-    // mailbox. With vrfy enabled the answer is the same here; a real lookup belongs to policy.
-    junk(Reply(252, "2.5.0", "Cannot VRFY user, but will accept message"));
+    // mailbox: the answer unless the operator enabled VRFY.
+    if (!config_.vrfy) {
+        junk(Reply(252, "2.5.0", "Cannot VRFY user, but will accept message"));
+        return;
+    }
+    // The argument is a mailbox, with or without its brackets, or a bare user name.
+    std::optional<Mailbox> address;
+    if (arg.front() == '<' || arg.find('@') != std::string_view::npos) {
+        const std::string path = arg.front() == '<' ? std::string(arg) : "<" + std::string(arg) + ">";
+        const ParsedPath parsed = parse_forward_path(path, true);
+        if (!parsed.error && parsed.consumed == path.size()) address = parsed.mailbox;
+    } else if (is_valid_local_part(arg, true)) {
+        address = Mailbox{std::string(arg), ""};
+    }
+    if (!address) {
+        fail(Reply(501, "5.1.3", "Bad address syntax"));
+        return;
+    }
+    const Reply verdict = host_.verify(*address);
+    // A client probing for mailboxes is making errors, as with RCPT.
+    if (verdict.permanent()) {
+        fail(verdict);
+        return;
+    }
+    junk(verdict);
 }
 
 void Session::Impl::on_quit(std::string_view) {
@@ -93,6 +117,7 @@ void Session::Impl::tls_started() {
     // RFC 3207 4.2: forget everything the client said before; it must say EHLO again.
     client_.tls = true;
     greeting_ = Greeting::None;
+    authenticated_user_.clear();
     helo_.clear();
     in_.clear();
     pos_ = 0;

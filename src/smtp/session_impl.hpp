@@ -3,6 +3,7 @@
 //   session_commands.cpp     EHLO, HELO, RSET, NOOP, HELP, VRFY, QUIT, STARTTLS
 //   session_transaction.cpp  MAIL and RCPT
 //   session_message.cpp      DATA and BDAT: content framing, checks, hand-over to the host
+//   session_auth.cpp         AUTH: PLAIN and LOGIN, hand-over to the host
 #pragma once
 
 #include <array>
@@ -30,6 +31,8 @@ struct Session::Impl {
         Chunk,         // the octets announced by BDAT
         AwaitingHost,  // end_message() called; input is held until message_done()
         StartTls,      // 220 to STARTTLS sent; input is discarded until tls_started()
+        Auth,          // 334 sent: the next line is an AUTH response
+        AwaitingAuth,  // authenticate() called; input is held until auth_done()
         Closed,
     };
     // What the client said to open the session (RFC 5321 4.1.1.1).
@@ -65,6 +68,8 @@ struct Session::Impl {
     void close_or_defer(const Reply& r);
     void reset_transaction();
     bool enhanced_codes() const;
+    bool authenticated() const { return !authenticated_user_.empty(); }
+    bool auth_offered() const;
     std::string protocol() const;
 
     // session_commands.cpp
@@ -78,6 +83,14 @@ struct Session::Impl {
     void on_starttls(std::string_view arg);
     void on_not_implemented(std::string_view arg);
     void tls_started();
+
+    // session_auth.cpp
+    enum class AuthMechanism { Plain, Login };
+    void on_auth(std::string_view arg);
+    bool step_auth();
+    void auth_response(std::string_view base64);
+    void submit_credentials(std::string user, std::string password);
+    void auth_done(AuthVerdict verdict);
 
     // session_transaction.cpp
     void on_mail(std::string_view arg);
@@ -102,6 +115,7 @@ struct Session::Impl {
     std::string helo_;
     std::size_t errors_ = 0;
     std::size_t junk_ = 0;  // commands that move no mail: RSET, NOOP, HELP, VRFY, EHLO, HELO
+    std::size_t overshoot_ = 0;  // RCPTs refused for max_recipients in this session
 
     std::string in_;        // received, not yet processed
     std::size_t pos_ = 0;   // processed prefix of in_
@@ -111,7 +125,7 @@ struct Session::Impl {
     std::optional<Reply> close_after_message_;  // timeout/shutdown while awaiting the host
     bool answering_ehlo_ = false;
 
-    LineReader lines_{kMaxCommandLine};
+    LineReader lines_;
     DataReader data_;
     std::string piece_;  // scratch buffer for unstuffed content
 
@@ -120,6 +134,11 @@ struct Session::Impl {
     bool bdat_used_ = false;               // this transaction's content goes by BDAT
     ContentCheck content_;
     Chunk chunk_;
+
+    LineReader auth_lines_{kMaxAuthLine};
+    AuthMechanism auth_mechanism_ = AuthMechanism::Plain;
+    std::string auth_user_;           // the user of the exchange under way
+    std::string authenticated_user_;  // after 235
 };
 
 }  // namespace ehlo::smtp

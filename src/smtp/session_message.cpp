@@ -87,6 +87,18 @@ void Session::Impl::on_bdat(std::string_view arg) {
         fail(Reply(501, "5.5.4", "Syntax: BDAT size [LAST]"));
         return;
     }
+    const std::uint64_t max = config_.max_message_size;
+    if (max != 0 && bdat->size > max) {
+        // RFC 3030 2 wants a refused chunk read and discarded, to stay in step with the client.
+        // A chunk larger than the SIZE we advertised (RFC 1870) on its own has no honest sender,
+        // and reading it could mean gigabytes; the only way not to read it is to close. The
+        // reply goes first, then 421 (RFC 5321 3.8); the network layer stops reading at once.
+        host_.event("chunk-too-big", std::to_string(bdat->size));
+        reset_transaction();
+        reply(Reply(552, "5.3.4", "Chunk larger than the message size limit"));
+        close_with(Reply(421, "4.7.0", config_.hostname + " Cannot skip a chunk of that size, closing connection"));
+        return;
+    }
     chunk_ = Chunk{bdat->size, bdat->size, bdat->last, std::nullopt, false, false};
     // RFC 3030 2: whatever is wrong, the chunk's octets follow the command and are read (and
     // discarded) before the reply, or they would be taken for commands.
@@ -95,7 +107,6 @@ void Session::Impl::on_bdat(std::string_view arg) {
         chunk_.refusal_counts = counts;
         chunk_.refusal_ends_transaction = ends_transaction;
     };
-    const std::uint64_t max = config_.max_message_size;
     if (bdat->bad_marker) {
         refuse(Reply(501, "5.5.4", "Syntax: BDAT size [LAST]"), true, true);
     } else if (greeting_ != Greeting::Ehlo) {
@@ -105,7 +116,7 @@ void Session::Impl::on_bdat(std::string_view arg) {
     } else if (transaction_->recipients.empty()) {
         refuse(Reply(554, "5.5.1", "No valid recipients"), false, false);
     } else if (max != 0 && (bdat->size > max || content_.size() > max - bdat->size)) {
-        refuse(Reply(552, "5.3.4", "Message too big"), false, true);
+        refuse(Reply(552, "5.3.4", "Message too big"), true, true);  // read: at most `max` octets
     } else if (!message_open_) {
         if (auto refusal = host_.begin_message(*transaction_)) {
             refuse(std::move(*refusal), false, true);
@@ -160,9 +171,13 @@ void Session::Impl::finish_message() {
     content_.finish();
     if (auto refusal = content_.verdict()) {
         // RFC 5321 2.3.8 and 4.5.3.1: the whole message is refused and nothing is queued;
-        // the transaction is over either way (4.1.1.4).
+        // the transaction is over either way (4.1.1.4). Too big counts as an error: SIZE said
+        // the limit.
         reset_transaction();
-        reply(*refusal);
+        if (refusal->code == 552)
+            fail(*refusal);
+        else
+            reply(*refusal);
         return;
     }
     message_open_ = false;

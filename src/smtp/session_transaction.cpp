@@ -35,6 +35,14 @@ void Session::Impl::on_mail(std::string_view arg) {
         fail(Reply(503, "5.5.1", "Nested MAIL command"));
         return;
     }
+    if (config_.require_tls && !client_.tls) {
+        fail(Reply(530, "5.7.0", "Must issue a STARTTLS command first"));  // RFC 3207 4
+        return;
+    }
+    if (config_.require_auth && !authenticated()) {
+        fail(Reply(530, "5.7.0", "Authentication required"));  // RFC 4954 6
+        return;
+    }
     const auto path_text = after_keyword(arg, "FROM:");
     if (!path_text) {
         fail(Reply(501, "5.5.4", "Syntax: MAIL FROM:<address> [parameters]"));
@@ -54,14 +62,15 @@ void Session::Impl::on_mail(std::string_view arg) {
     }
     Envelope envelope;
     envelope.sender = path.mailbox;
-    if (auto refusal = apply_mail_params(*params, ParamRules{greeting_ == Greeting::Ehlo, config_.dsn}, envelope)) {
+    if (auto refusal = apply_mail_params(*params, ParamRules{greeting_ == Greeting::Ehlo, config_.dsn, auth_offered()}, envelope)) {
         fail(*refusal);
         return;
     }
     // RFC 1870 6.1: a declared size beyond the limit is refused at MAIL, before any data.
+    // A client that ignores the SIZE it was told is making an error: counted.
     if (config_.max_message_size != 0 && envelope.declared_size &&
         *envelope.declared_size > config_.max_message_size) {
-        reply(Reply(552, "5.3.4", "Message size exceeds fixed maximum message size"));
+        fail(Reply(552, "5.3.4", "Message size exceeds fixed maximum message size"));
         return;
     }
     // RFC 6531 3.4: a UTF-8 address needs SMTPUTF8 on this MAIL command.
@@ -113,9 +122,13 @@ void Session::Impl::on_rcpt(std::string_view arg) {
         return;
     }
     // RFC 5321 4.5.3.1.10: too many recipients is a temporary matter; the client sends the
-    // rest in another transaction.
+    // rest in another transaction. Past kRecipientOvershoot such refusals count as errors.
     if (transaction_->recipients.size() >= config_.max_recipients) {
-        reply(Reply(452, "4.5.3", "Too many recipients"));
+        const Reply r(452, "4.5.3", "Too many recipients");
+        if (++overshoot_ > kRecipientOvershoot)
+            fail(r);
+        else
+            reply(r);
         return;
     }
     const Reply verdict = host_.check_rcpt(*transaction_, recipient);

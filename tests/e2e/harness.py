@@ -81,6 +81,35 @@ def _die_with_parent():
         pass
 
 
+def require_tool(name):
+    """The path of a command-line tool, or SKIPPED when it is not installed."""
+    path = shutil.which(name)
+    if not path:
+        raise unittest.SkipTest(f"{name} is not installed")
+    return path
+
+
+def make_certificate(folder, name, cn="mx.test", sans=None, days=2):
+    """A self-signed RSA certificate and key made with the openssl command: (chain, key)."""
+    openssl = require_tool("openssl")
+    chain = os.path.join(folder, f"{name}.pem")
+    key = os.path.join(folder, f"{name}.key")
+    san = ",".join(f"DNS:{n}" for n in (sans or [cn]))
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", chain, "-days", str(days), "-subj", f"/CN={cn}",
+                    "-addext", f"subjectAltName={san}"],
+                   check=True, capture_output=True, timeout=60)
+    os.chmod(key, 0o600)
+    return chain, key
+
+
+def s_client(port, *args, input_data=b"", timeout=20, host="127.0.0.1"):
+    """openssl s_client against the server; the finished process (stdout and stderr bytes)."""
+    openssl = require_tool("openssl")
+    return subprocess.run([openssl, "s_client", "-connect", f"{host}:{port}", "-ign_eof", *args],
+                          input=input_data, capture_output=True, timeout=timeout)
+
+
 def ehlo_binary():
     path = os.environ.get("EHLO_BIN", "")
     if not path or not os.access(path, os.X_OK):
@@ -107,6 +136,8 @@ def ipv6_loopback_available():
 # ------------------------------------------------------------------------------ configuration
 
 def _toml_value(v):
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + "}"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
@@ -120,11 +151,15 @@ def _toml_value(v):
     raise TypeError(f"no TOML for {v!r}")
 
 
-def to_toml(tables, domains, routes=()):
+def to_toml(tables, domains, routes=(), listeners=()):
     out = []
     for name, values in tables.items():
         out.append(f"[{name}]")
         out += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+        out.append("")
+    for listener in listeners:
+        out.append("[[listener]]")
+        out += [f"{k} = {_toml_value(v)}" for k, v in listener.items()]
         out.append("")
     for d in domains:
         out.append("[[domain]]")
@@ -320,9 +355,11 @@ class Server:
 
     def __init__(self, name="e2e", *, host="127.0.0.1", port=None, server=None, limits=None,
                  spool=None, relay=None, log=None, domains=None, extra_domains=(),
-                 tables=None, routes=(), raw_config=None):
+                 tables=None, routes=(), listeners=(), raw_config=None):
         """tables: further tables by name ({"delivery": {...}, "outbound": {...}}); routes:
-        [[route]] tables. port: a fixed port (e.g. 25 on 127.0.0.2 for an MX), else a free one."""
+        [[route]] tables; listeners: [[listener]] tables besides the plaintext `listen` one
+        ("{port:NAME}" in an address is replaced by a free port, kept in self.ports[NAME]).
+        port: a fixed port (e.g. 25 on 127.0.0.2 for an MX), else a free one."""
         self.binary = ehlo_binary()
         self.dir = tempfile.mkdtemp(prefix=f"ehlo-{name}-")
         os.chmod(self.dir, 0o755)
@@ -363,9 +400,18 @@ class Server:
                 for sub in ("tmp", "new", "cur"):
                     os.makedirs(os.path.join(d["maildir_root"], user, sub), exist_ok=True)
         self.config_path = os.path.join(self.dir, "ehlo.toml")
+        self.ports = {}
+        resolved = []
+        for listener in listeners:
+            address = listener["address"]
+            m = re.search(r"\{port:(\w+)\}", address)
+            if m:
+                self.ports[m.group(1)] = free_port(host)
+                address = address.replace(m.group(0), str(self.ports[m.group(1)]))
+            resolved.append(dict(listener, address=address))
         with open(self.config_path, "w") as f:
             f.write(raw_config if raw_config is not None
-                    else to_toml(tables, self.domains, routes))
+                    else to_toml(tables, self.domains, routes, resolved))
         self.spool_path = tables["spool"]["path"]
         self.proc = None
         self.final_log = ""

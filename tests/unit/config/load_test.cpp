@@ -25,6 +25,7 @@ connections_per_client = 0
 errors = 3
 command_timeout = 60
 data_timeout = 120
+data_total_timeout = 900
 
 [spool]
 path = "/var/spool/ehlo"
@@ -92,7 +93,7 @@ Config full_expected() {
     c.server.hostname = "mx.example.org";
     c.server.listen = {{"0.0.0.0", 25}, {"::", 25}, {"2001:db8::1", 587}};
     c.server.threads = 4;
-    c.limits = {1048576, 100, 500, 0, 3, 60, 120};
+    c.limits = {1048576, 100, 500, 0, 3, 60, 120, 900};
     c.spool = {"/var/spool/ehlo", SyncMode::Fsync};
     c.relay.trusted_networks = {"10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::1"};
     c.smtp = {true, "-", true};

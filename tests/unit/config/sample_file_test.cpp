@@ -32,12 +32,15 @@ TEST(SampleFile, WritesOutEveryKey) {
     for (const char* key :
          {"[server]", "hostname =", "listen =", "threads =", "[limits]", "message_size =", "recipients =",
           "connections =", "connections_per_client =", "errors =", "command_timeout =", "data_timeout =",
+          "data_total_timeout =",
           "[spool]", "path =", "sync =", "[relay]", "trusted_networks =", "[smtp]", "vrfy =",
           "recipient_delimiter =", "[log]", "level =", "file =", "dialog =", "[[domain]]", "name =",
           "catch_all =", "mailboxes =", "maildir_root =", "postmaster =", "dsn =", "[delivery]", "retry_min =",
           "retry_max =", "lifetime =", "delay_warning =", "max_received =", "null_sender_failures_to =", "[outbound]",
           "helo_name =", "connections_per_destination =", "messages_per_connection =", "connect_timeout =",
-          "timeout_scale =", "[dns]", "forwarders =", "timeout =", "dnssec =", "[control]", "socket ="}) {
+          "timeout_scale =", "[dns]", "forwarders =", "timeout =", "dnssec =", "[control]", "socket =", "[tls]", "handshake_timeout =",
+          "certificates =", "[auth]", "users_file =", "plaintext_loopback =", "bind_sender =",
+          "max_failures =", "lockout =", "failure_delay ="}) {
         EXPECT_NE(s.find(std::string("\n") + key), std::string::npos) << key;
     }
 }

@@ -25,6 +25,17 @@ TEST(ReceivedHeader, FoldedStampWithForClause_Rfc5321_4_4) {
               "\tfor <alice@mx.example>; Thu, 01 Jan 1970 00:00:00 +0000\r\n");
 }
 
+TEST(ReceivedHeader, TlsNamesProtocolAndCipher_Rfc3848) {
+    auto f = fields();
+    f.protocol = "ESMTPS";
+    f.tls = "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)";
+    EXPECT_EQ(received_header(f),
+              "Received: from client.example ([192.0.2.1])\r\n"
+              "\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))\r\n"
+              "\tby mx.example (ehlo) with ESMTPS id 0SD3XM5K2W8G0001\r\n"
+              "\tfor <alice@mx.example>; Thu, 01 Jan 1970 00:00:00 +0000\r\n");
+}
+
 TEST(ReceivedHeader, WithoutRecipientTheDateEndsTheIdLine_Rfc5321_4_4) {
     auto f = fields();
     f.for_recipient.reset();

@@ -130,15 +130,44 @@ TEST(Bdat, ChunkBeyondTheSizeLimitIs552AndEndsTheTransaction_Rfc3030_2_Rfc1870) 
     EXPECT_EQ(d.send("BDAT 100 LAST\r\n" + std::string(98, 'c') + "\r\n"), "250 2.0.0 Ok: queued as TESTID\r\n");
 }
 
-TEST(Bdat, HugeAnnouncedChunkIsCountedOffNotStored_Rfc3030_2) {
+TEST(Bdat, ChunkLargerThanTheLimitOnItsOwnIsRefusedAtOnceWithoutReadingIt_Rfc3030_2_Rfc1870) {
     auto c = test_config();
     c.max_message_size = 100;
     Dialog d(c);
     d.open_transaction();
-    EXPECT_EQ(d.send("BDAT 1000000\r\n"), "");
-    for (int i = 0; i < 99; ++i) EXPECT_EQ(d.send(std::string(10000, 'z')), "");
-    EXPECT_EQ(d.send(std::string(10000, 'z') + "NOOP\r\n"), "552 5.3.4 Message too big\r\n250 2.0.0 Ok\r\n");
+    // Nothing of the chunk has arrived, and none of it is waited for: 552, then 421 and close.
+    EXPECT_EQ(d.send("BDAT 5000000000 LAST\r\n"),
+              "552 5.3.4 Chunk larger than the message size limit\r\n"
+              "421 4.7.0 mx.example Cannot skip a chunk of that size, closing connection\r\n");
+    EXPECT_TRUE(d.session->wants_close());
+    EXPECT_EQ(d.send(std::string(10000, 'z') + "NOOP\r\n"), "");
     EXPECT_TRUE(d.host.content.empty());
+    EXPECT_EQ(d.host.begins, 0);
+    EXPECT_TRUE(d.host.saw_event("chunk-too-big"));
+}
+
+TEST(Bdat, ChunkLargerThanTheLimitAbortsAnOpenMessage_Rfc3030_2) {
+    auto c = test_config();
+    c.max_message_size = 100;
+    Dialog d(c);
+    d.open_transaction();
+    EXPECT_EQ(d.send("BDAT 10\r\n0123456789"), "250 2.0.0 10 octets received\r\n");
+    EXPECT_EQ(d.send("BDAT 101\r\n").substr(0, 10), "552 5.3.4 ");
+    EXPECT_EQ(d.host.aborts, 1);
+    EXPECT_TRUE(d.host.messages.empty());
+}
+
+TEST(Bdat, ChunkThatOnlyMakesTheTotalTooBigIsReadAndDiscarded_Rfc3030_2) {
+    auto c = test_config();
+    c.max_message_size = 100;
+    Dialog d(c);
+    d.open_transaction();
+    EXPECT_EQ(d.send("BDAT 60\r\n" + std::string(60, 'a')), "250 2.0.0 60 octets received\r\n");
+    // At most the limit's worth of octets is read to stay in step; nothing of it is stored.
+    EXPECT_EQ(d.send("BDAT 100\r\n"), "");
+    EXPECT_EQ(d.send(std::string(100, 'z') + "NOOP\r\n"), "552 5.3.4 Message too big\r\n250 2.0.0 Ok\r\n");
+    EXPECT_EQ(d.host.content, std::string(60, 'a'));
+    EXPECT_FALSE(d.session->wants_close());
 }
 
 TEST(Bdat, BareLfOrLongLineRefusedAfterLast_Rfc5321_2_3_8_and_4_5_3_1_6) {

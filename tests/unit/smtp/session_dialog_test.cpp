@@ -132,12 +132,52 @@ TEST(SimpleCommands, RsetNoopHelpVrfyExpnQuit_Rfc5321_4_1_1) {
     EXPECT_TRUE(d.session->wants_close());
 }
 
-TEST(SimpleCommands, VrfyEnabledStillAnswers252_Rfc5321_3_5_3) {
+TEST(SimpleCommands, VrfyEnabledAsksTheHost_Rfc5321_3_5_3) {
     auto c = test_config();
     c.vrfy = true;
-    Dialog d(c);
+    std::vector<Mailbox> asked;
+    struct VerifyingHost : FakeHost {
+        std::vector<Mailbox>* asked;
+        Reply verify(const Mailbox& m) override {
+            asked->push_back(m);
+            if (m.local_part == "alice") return Reply(250, "2.1.5", "<alice@mx.example>");
+            return Reply(550, "5.1.1", "<" + m.str() + ">: mailbox unknown");
+        }
+    };
+    VerifyingHost host;
+    host.asked = &asked;
+    Session s(c, {"192.0.2.1", 40000, false}, host);
+    s.receive("EHLO client.example\r\n");
+    s.take_output();
+    s.receive("VRFY <alice@mx.example>\r\nVRFY alice@mx.example\r\nVRFY alice\r\nVRFY bob\r\nVRFY <a@b\r\n");
+    EXPECT_EQ(s.take_output(),
+              "250 2.1.5 <alice@mx.example>\r\n"
+              "250 2.1.5 <alice@mx.example>\r\n"
+              "250 2.1.5 <alice@mx.example>\r\n"
+              "550 5.1.1 <bob>: mailbox unknown\r\n"
+              "501 5.1.3 Bad address syntax\r\n");
+    ASSERT_EQ(asked.size(), 4u);
+    EXPECT_EQ(asked[0], (Mailbox{"alice", "mx.example"}));
+    EXPECT_EQ(asked[2], (Mailbox{"alice", ""}));  // a bare user name: the host picks the domain
+}
+
+TEST(SimpleCommands, VrfyDisabledNeverAsksTheHost_Rfc5321_3_5_3) {
+    Dialog d;  // vrfy is off by default
     d.ehlo();
-    EXPECT_EQ(d.send("VRFY <alice@mx.example>\r\n").substr(0, 10), "252 2.5.0 ");
+    EXPECT_EQ(d.send("VRFY <alice@mx.example>\r\n"), "252 2.5.0 Cannot VRFY user, but will accept message\r\n");
+}
+
+TEST(SimpleCommands, VrfyOfUnknownMailboxesCountsAsErrors_Rfc5321_3_5_3_and_4_2_2) {
+    auto c = test_config();
+    c.vrfy = true;
+    c.max_errors = 3;
+    struct NoOne : FakeHost {
+        Reply verify(const Mailbox&) override { return Reply(550, "5.1.1", "mailbox unknown"); }
+    } host;
+    Session s(c, {"192.0.2.1", 40000, false}, host);
+    s.receive("EHLO client.example\r\nVRFY a\r\nVRFY b\r\nVRFY c\r\n");
+    EXPECT_NE(s.take_output().find("421 4.7.0 Too many errors"), std::string::npos);
+    EXPECT_TRUE(s.wants_close());
 }
 
 TEST(SimpleCommands, ArgumentsToCommandsThatTakeNoneAre501_Rfc5321_4_1_1) {

@@ -1,0 +1,301 @@
+// One connection: the coroutine that feeds the sans-I/O smtp::Session and writes its replies,
+// the TLS handshake, the idle, message and handshake timers, and the last words before a close.
+#include <ctime>
+
+#include "net/server_impl.hpp"
+
+namespace ehlo::net {
+namespace {
+
+std::string client_address(const tcp::endpoint& ep) {
+    auto a = ep.address();
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+        return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
+    return a.to_string();
+}
+
+std::string new_session_id() {
+    // Unique across restarts: the start time in the high bits, a counter in the low ones.
+    static std::atomic<std::uint64_t> next{static_cast<std::uint64_t>(std::time(nullptr)) << 24};
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(next.fetch_add(1)));
+    return buf;
+}
+
+
+}  // namespace
+
+void Server::Impl::arm_watchdog(const std::shared_ptr<Connection>& c) {
+    // The message's overall limit applies only while its content is coming in (not while the
+    // queue commits it: then the client waits for us).
+    const bool in_message = c->session && c->session->in_message();
+    c->watchdog.expires_at(in_message ? std::min(c->deadline, c->message_deadline) : c->deadline);
+    c->watchdog.async_wait([this, c](asio::error_code ec) {
+        if (ec || c->closed) return;
+        const auto now = Clock::now();
+        if (c->handshaking) {
+            if (now < c->deadline) return arm_watchdog(c);
+            // Nothing to say in plaintext in the middle of a handshake: just close.
+            observe::info("tls-failed", {{"session", c->host->session_id()}, {"client", c->address}, {"error", "handshake timeout"}});
+            c->close();
+            return;
+        }
+        if (now >= c->message_deadline && c->session->in_message()) {
+            c->session->message_timeout();
+        } else if (now >= c->deadline) {
+            c->session->timeout();
+        } else {
+            return arm_watchdog(c);  // activity moved the deadline
+        }
+        if (c->tls && !c->expired) {
+            // The coroutine writes the 421 through TLS once its read is cancelled; if even
+            // that does not get through in time, the next expiry closes.
+            c->expired = true;
+            c->deadline = now + kFinalWriteTime;
+            asio::error_code e;
+            c->socket.cancel(e);
+            return arm_watchdog(c);
+        }
+        c->write_now();
+        c->close();
+    });
+}
+
+asio::awaitable<void> Server::Impl::linger(std::shared_ptr<Connection> c) {
+    asio::error_code ec;
+    // The watchdog ends the wait: the session is over, so it only has to close.
+    c->deadline = Clock::now() + kLingerTime;
+    c->message_deadline = Clock::time_point::max();
+    c->watchdog.expires_at(c->deadline);
+    c->watchdog.async_wait([c](asio::error_code e) {
+        if (!e) c->close();
+    });
+    // TLS ends with close_notify (RFC 8446 6.1), so the client can tell the end from a cut.
+    if (c->tls) {
+        co_await c->tls->async_shutdown(use_tuple);
+        if (c->closed) co_return;
+    }
+    c->socket.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) co_return;
+    thread_local std::vector<char> sink(kReadChunk);
+    std::size_t drained = 0;
+    while (!c->closed && drained < kLingerBytes) {
+        auto [wait_ec] = co_await c->socket.async_wait(tcp::socket::wait_read, use_tuple);
+        if (wait_ec || c->closed) break;
+        const std::size_t n = c->socket.read_some(asio::buffer(sink), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+        if (ec) break;
+        drained += n;
+    }
+}
+
+asio::awaitable<void> Server::Impl::flush(std::shared_ptr<Connection> c, std::string out) {
+    out += c->session->take_output();
+    while (!out.empty() && !c->closed) {
+        c->writing = true;
+        auto [ec, n] = c->tls ? co_await asio::async_write(*c->tls, asio::buffer(out), use_tuple)
+                              : co_await asio::async_write(c->socket, asio::buffer(out), use_tuple);
+        c->writing = false;
+        if (ec) {
+            c->close();
+            break;
+        }
+        out = c->session->take_output();
+    }
+}
+
+asio::awaitable<bool> Server::Impl::start_tls(std::shared_ptr<Connection> c) {
+    auto fresh = tls->new_session();
+    c->tls_keep = std::move(fresh.keep);
+    c->tls = std::make_unique<TlsStream>(c->socket, fresh.ssl);
+    c->tls_buffer.resize(kTlsReadChunk);
+    c->handshaking = true;
+    c->deadline = Clock::now() + std::chrono::seconds(config.tls.handshake_timeout);
+    arm_watchdog(c);
+    auto [ec] = co_await c->tls->async_handshake(asio::ssl::stream_base::server, use_tuple);
+    c->handshaking = false;
+    if (c->closed) co_return false;  // timed out: logged by the watchdog
+    if (ec) {
+        // Garbage instead of a ClientHello, an old protocol, no common cipher: one log line,
+        // the connection closed, nothing else spent on it.
+        observe::info("tls-failed", {{"session", c->host->session_id()}, {"client", c->address}, {"error", ec.message()}});
+        c->close();
+        co_return false;
+    }
+    c->host->tls_established(tls_parameters(c->tls->native_handle()));
+    c->deadline = Clock::now() + std::chrono::seconds(config.limits.command_timeout);
+    arm_watchdog(c);
+    co_return true;
+}
+
+asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const Listener& listener) {
+    asio::error_code ec;
+    auto peer = socket.remote_endpoint(ec);
+    if (ec) co_return;
+    socket.set_option(tcp::no_delay(true), ec);
+    socket.non_blocking(true, ec);
+
+    auto c = std::make_shared<Connection>(std::move(socket));
+    c->address = client_address(peer);
+    const bool implicit_tls = listener.kind == config::ListenerKind::Submissions;
+    smtp::ClientInfo client{c->address, peer.port(), implicit_tls};
+    std::weak_ptr<Connection> weak = c;
+    auto executor = c->socket.get_executor();
+    c->host = std::make_unique<SessionHost>(
+        new_session_id(), client, hostname, policy, queue, [weak, executor](smtp::Reply reply) {
+            asio::post(executor, [weak, reply = std::move(reply)] {
+                auto conn = weak.lock();
+                if (!conn || conn->closed) return;
+                conn->session->message_done(reply);
+                conn->wake.cancel();
+            });
+        },
+        auth, [weak, executor](smtp::AuthVerdict verdict, Clock::time_point not_before) {
+            // The verdict waits for its time (padding and the failure delay) on a timer of the
+            // connection's loop, never on a hashing thread.
+            asio::post(executor, [weak, verdict, not_before] {
+                auto conn = weak.lock();
+                if (!conn || conn->closed) return;
+                auto timer = std::make_shared<asio::steady_timer>(conn->socket.get_executor(), not_before);
+                timer->async_wait([weak, verdict, timer](asio::error_code) {
+                    auto waiting = weak.lock();
+                    if (!waiting || waiting->closed) return;
+                    waiting->session->auth_done(verdict);
+                    waiting->wake.cancel();
+                });
+            });
+        });
+    smtp::SessionConfig connection_config = listener.session;
+    const auto peer_address = peer.address();
+    const bool loopback = peer_address.is_loopback() ||
+                          (peer_address.is_v6() && peer_address.to_v6().is_v4_mapped() &&
+                           asio::ip::make_address_v4(asio::ip::v4_mapped, peer_address.to_v6()).is_loopback());
+    connection_config.auth_plaintext = config.auth.plaintext_loopback && loopback;
+    c->session = std::make_unique<smtp::Session>(connection_config, client, *c->host);
+    c->host->attach(*c->session);
+    auto it = w.connections.insert(w.connections.end(), c);
+    // Runs however the coroutine ends (also by an exception or the loop's destruction), so a
+    // connection slot is never leaked.
+    struct Departure {
+        Server::Impl& server;
+        Worker& worker;
+        std::list<std::weak_ptr<Connection>>::iterator entry;
+        std::shared_ptr<Connection> connection;
+        ~Departure() {
+            connection->close();
+            if (connection->admitted) server.limiter.release(connection->address);
+            worker.connections.erase(entry);
+        }
+    } departure{*this, w, it, c};
+
+    observe::info("connect", {{"session", c->host->session_id()}, {"client", c->address}, {"port", peer.port()},
+                              {"listener", kind_name(listener.kind)}});
+    auto verdict = limiter.admit(c->address);
+    c->admitted = verdict == policy::ConnectionLimiter::Verdict::Admitted;
+    // RFC 8314 3.3: on a submissions port TLS comes first, the 220 after it. A connection
+    // refused anyway is closed without a handshake.
+    if (implicit_tls) {
+        if (stopping || !c->admitted) {
+            observe::info("disconnect", {{"session", c->host->session_id()}, {"client", c->address}, {"refused", "limits"}});
+            co_return;
+        }
+        if (!co_await start_tls(c)) co_return;
+    }
+    // No EHLO yet, so the engine writes no enhanced code; these refusals carry theirs in the
+    // text, as clients and Postfix expect at greeting ("421 4.7.0 ...", RFC 3463 X.7.0, X.3.2).
+    if (stopping) {
+        c->session->start_refused({421, "", "4.3.2 " + hostname + " Service shutting down"});
+    } else if (verdict == policy::ConnectionLimiter::Verdict::TooManyTotal) {
+        c->session->start_refused({421, "", "4.7.0 " + hostname + " Too many connections, try again later"});
+    } else if (verdict == policy::ConnectionLimiter::Verdict::TooManyFromClient) {
+        c->session->start_refused({421, "", "4.7.0 " + hostname + " Too many connections from your address"});
+    } else {
+        c->session->start();
+    }
+    const auto command_timeout = std::chrono::seconds(config.limits.command_timeout);
+    const auto data_timeout = std::chrono::seconds(config.limits.data_timeout);
+    const auto data_total_timeout = std::chrono::seconds(config.limits.data_total_timeout);
+    c->deadline = Clock::now() + command_timeout;
+    arm_watchdog(c);
+    co_await flush(c);
+
+    thread_local std::vector<char> plain_buffer(kReadChunk);
+    while (!c->closed && !c->session->wants_close()) {
+        if (c->session->awaiting_host()) {
+            // The queue is making the message durable; the client waits for our reply, so no
+            // idle timeout runs meanwhile.
+            c->deadline = Clock::time_point::max();
+            c->message_deadline = Clock::time_point::max();
+            c->wake.expires_at(Clock::time_point::max());
+            co_await c->wake.async_wait(use_tuple);
+            if (c->closed) break;
+            if (!c->session->awaiting_host()) {
+                c->deadline = Clock::now() + command_timeout;
+                c->message_deadline = Clock::time_point::max();
+                arm_watchdog(c);
+            }
+            co_await flush(c);
+            continue;
+        }
+        const char* data = nullptr;
+        std::size_t n = 0;
+        if (c->tls) {
+            // The stream's own buffering: the read waits with this connection's buffer.
+            auto [read_ec, got] = co_await c->tls->async_read_some(asio::buffer(c->tls_buffer), use_tuple);
+            if (c->closed || c->expired) break;
+            ec = read_ec;
+            data = c->tls_buffer.data();
+            n = got;
+        } else {
+            auto [wait_ec] = co_await c->socket.async_wait(tcp::socket::wait_read, use_tuple);
+            if (wait_ec || c->closed) break;
+            n = c->socket.read_some(asio::buffer(plain_buffer), ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+            data = plain_buffer.data();
+        }
+        if (ec) {
+            c->peer_gone = true;
+            c->session->peer_closed();
+            break;
+        }
+        const bool was_in_message = c->session->in_message();
+        c->session->receive(std::string_view(data, n));
+        // The idle timer restarts on progress, not on any byte: in command mode only a complete
+        // command (which always gets a reply) counts, so a client trickling one byte a second
+        // cannot hold a connection open (RFC 5321 4.5.3.2.7); message content counts as it flows.
+        const bool in_message = c->session->in_message();
+        if (in_message || was_in_message) c->deadline = Clock::now() + data_timeout;
+        // The overall limit runs from the message's first octet to its last, however steadily
+        // it flows: a client sending a byte every few seconds keeps no session for days.
+        if (in_message && !was_in_message) {
+            c->message_deadline = Clock::now() + data_total_timeout;
+            arm_watchdog(c);
+        } else if (!in_message) {
+            c->message_deadline = Clock::time_point::max();
+        }
+        std::string replies = c->session->take_output();
+        if (!replies.empty() && !c->session->in_message()) c->deadline = Clock::now() + command_timeout;
+        co_await flush(c, std::move(replies));
+        // RFC 3207 4.2: STARTTLS's 220 has gone out in plaintext; the handshake follows, and the
+        // engine discarded whatever the client sent after the command (CVE-2011-0411). Bytes
+        // still in the socket are read by the handshake as TLS records, which they are not.
+        if (c->session->tls_handshake_pending() && !c->closed) {
+            if (!co_await start_tls(c)) break;
+            c->session->tls_started();
+            continue;
+        }
+        // Back-pressure: while the spool thread has not written this message's earlier chunks,
+        // read no more of it (TCP flow control then slows the client down).
+        while (!c->closed && c->host->backlogged()) {
+            c->deadline = Clock::now() + data_timeout;
+            asio::steady_timer pause(c->socket.get_executor(), kBackPressurePause);
+            co_await pause.async_wait(use_tuple);
+        }
+    }
+    co_await flush(c);
+    if (!c->closed && !c->peer_gone) co_await linger(c);
+    observe::info("disconnect", {{"session", c->host->session_id()}, {"client", c->address}, {"tls", c->host->tls_summary()}});
+}
+
+
+}  // namespace ehlo::net
