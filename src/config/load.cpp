@@ -5,7 +5,8 @@
 // leave the default in force without a word), as is a wrong type or a value out of range.
 // Every error carries the line and column of the offending key or value. All errors are
 // collected and the first in file order is reported, so the answer does not depend on the
-// order in which toml++ happens to store keys.
+// order in which toml++ happens to store keys. How one table is read, strictly, is in
+// table_reader.hpp; this file says what each table holds.
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -19,6 +20,7 @@
 #include <toml++/toml.h>
 
 #include "config/config.hpp"
+#include "config/table_reader.hpp"
 #include "config/mailbox_name.hpp"
 #include "config/network.hpp"
 #include "smtp/address.hpp"
@@ -27,13 +29,14 @@ namespace ehlo::config {
 
 namespace {
 
+using namespace reading;
+
 // Bounds of the values. Where the RFC sets one, the RFC's number is the bound.
 constexpr std::int64_t kMinRecipients = 100;         // RFC 5321 4.5.3.1.8: must accept 100 per message
 constexpr std::int64_t kMinMessageSize = 1024;       // smaller would refuse even a bounce
 constexpr std::int64_t kMaxThreads = 1024;           // far beyond any core count; catches typos
 constexpr std::int64_t kMinTimeout = 1;              // seconds; RFC 5321 4.5.3.2.7 asks 300 of a server
 constexpr std::int64_t kMaxTimeout = 24 * 60 * 60;   // seconds; keeps millisecond arithmetic in range
-constexpr std::int64_t kNoMax = std::numeric_limits<std::int64_t>::max();
 constexpr std::uintmax_t kMaxFileSize = 1u << 20;    // a configuration file is a few KiB
 constexpr std::int64_t kMaxDuration = 365 * 24 * 60 * 60;  // seconds; a year bounds every wait
 constexpr std::int64_t kMinReceivedLimit = 1;        // RFC 5321 6.3 asks for a large one; see docs
@@ -42,6 +45,8 @@ constexpr double kMinTimeoutScale = 0.001;          // timeout_scale: for tests,
 constexpr double kMaxTimeoutScale = 100.0;
 // A Unix socket path must fit sockaddr_un::sun_path (108 octets on Linux, with its NUL).
 constexpr std::size_t kMaxSocketPath = 107;
+// History retention in days: ten years bounds it well past any use, and catches typos.
+constexpr std::int64_t kMaxHistoryDays = 3650;
 
 // recipient_delimiter: one of the atext specials of RFC 5321 4.1.2 (so it can occur in a
 // Dot-string local part), and not '.', which separates atoms.
@@ -49,204 +54,6 @@ constexpr std::string_view kDelimiterChars = "!#$%&'*+-/=?^_`{|}~";
 
 const char* const kMailboxNameRule = "[a-z0-9._-], not starting with '.', no '..', at most 64 characters";
 
-// Control characters escaped as \xNN, so that an error message is always one line: a quoted
-// TOML key may hold any, and toml++ quotes the text it choked on, line end included.
-std::string escape_controls(std::string_view s) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) {
-            out += "\\x";
-            out += kHex[u >> 4];
-            out += kHex[u & 0xf];
-        } else {
-            out += c;
-        }
-    }
-    return out;
-}
-
-// A name or value from the file, quoted for a message.
-std::string in_quotes(std::string_view s) { return "'" + escape_controls(s) + "'"; }
-
-std::string type_name(toml::node_type t) {
-    switch (t) {
-        case toml::node_type::table: return "a table";
-        case toml::node_type::array: return "an array";
-        case toml::node_type::string: return "a string";
-        case toml::node_type::integer: return "an integer";
-        case toml::node_type::floating_point: return "a floating-point number";
-        case toml::node_type::boolean: return "a boolean";
-        case toml::node_type::date: return "a date";
-        case toml::node_type::time: return "a time";
-        case toml::node_type::date_time: return "a date-time";
-        case toml::node_type::none: break;
-    }
-    return "nothing";
-}
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return out;
-}
-
-// Control characters have no business in a host name, path or address, and a NUL would cut
-// a path short at the system call.
-bool has_control(std::string_view s) {
-    return std::any_of(s.begin(), s.end(), [](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        return u < 0x20 || u == 0x7f;
-    });
-}
-
-struct Located {
-    std::string value;
-    toml::source_region where;
-};
-
-class Errors {
-public:
-    explicit Errors(std::string file) : file_(std::move(file)) {}
-
-    void add(const toml::source_region& where, std::string message) {
-        errors_.push_back(ConfigError{file_, where.begin.line, where.begin.column, std::move(message)});
-    }
-
-    std::optional<ConfigError> first() const {
-        auto earlier = [](const ConfigError& a, const ConfigError& b) {
-            // Errors tied to no line sort last.
-            return std::tuple(a.line == 0, a.line, a.column) < std::tuple(b.line == 0, b.line, b.column);
-        };
-        auto it = std::min_element(errors_.begin(), errors_.end(), earlier);
-        if (it == errors_.end()) return std::nullopt;
-        return *it;
-    }
-
-private:
-    std::string file_;
-    std::vector<ConfigError> errors_;
-};
-
-// Reads the keys of one table and, at the end, reports the keys nobody asked for.
-class TableReader {
-public:
-    TableReader(Errors& errors, const toml::table& table, std::string label)
-        : errors_(errors), table_(table), label_(std::move(label)) {}
-
-    ~TableReader() {
-        for (const auto& [key, node] : table_) {
-            if (!known_.count(std::string(key.str()))) {
-                errors_.add(key.source(), "unknown key " + in_quotes(key.str()) + " in " + label_);
-            }
-        }
-    }
-
-    const std::string& label() const { return label_; }
-
-    void error(const toml::source_region& where, std::string_view key, const std::string& what) {
-        errors_.add(where, in_quotes(key) + " in " + label_ + " " + what);
-    }
-
-    const toml::node* node(std::string_view key) {
-        known_.insert(std::string(key));
-        return table_.get(key);
-    }
-
-    template <typename T>
-    const T* typed(std::string_view key, toml::node_type type) {
-        const toml::node* n = node(key);
-        if (!n) return nullptr;
-        if (n->type() != type) {
-            error(n->source(), key, "must be " + type_name(type) + ", not " + type_name(n->type()));
-            return nullptr;
-        }
-        return n->as<T>();
-    }
-
-    std::optional<Located> string(std::string_view key) {
-        auto* v = typed<toml::value<std::string>>(key, toml::node_type::string);
-        if (!v) return std::nullopt;
-        if (has_control(v->get())) {
-            error(v->source(), key, "must not contain control characters");
-            return std::nullopt;
-        }
-        return Located{v->get(), v->source()};
-    }
-
-    void string(std::string_view key, std::string& out) {
-        if (auto s = string(key)) out = std::move(s->value);
-    }
-
-    // A number (floating-point or integer) in [min, max].
-    void number(std::string_view key, double& out, double min, double max) {
-        const toml::node* n = node(key);
-        if (!n) return;
-        double value = 0;
-        if (const auto* f = n->as_floating_point()) {
-            value = f->get();
-        } else if (const auto* i = n->as_integer()) {
-            value = static_cast<double>(i->get());
-        } else {
-            error(n->source(), key, "must be a number, not " + type_name(n->type()));
-            return;
-        }
-        if (!(value >= min && value <= max)) {  // NaN fails too
-            std::ostringstream what;
-            what << "must be " << min << " to " << max << ", not " << value;
-            error(n->source(), key, what.str());
-            return;
-        }
-        out = value;
-    }
-
-    void boolean(std::string_view key, bool& out) {
-        if (auto* v = typed<toml::value<bool>>(key, toml::node_type::boolean)) out = v->get();
-    }
-
-    // An integer in [min, max]; `why` says where the bound comes from, when it is not obvious.
-    template <typename T>
-    void integer(std::string_view key, T& out, std::int64_t min, std::int64_t max, std::string_view why = {}) {
-        auto* v = typed<toml::value<std::int64_t>>(key, toml::node_type::integer);
-        if (!v) return;
-        const std::int64_t n = v->get();
-        if (n < min || n > max) {
-            std::string what = max == kNoMax ? "must be at least " + std::to_string(min)
-                                             : "must be " + std::to_string(min) + " to " + std::to_string(max);
-            if (!why.empty()) what += " (" + std::string(why) + ")";
-            error(v->source(), key, what + ", not " + std::to_string(n));
-            return;
-        }
-        out = static_cast<T>(n);
-    }
-
-    std::optional<std::vector<Located>> strings(std::string_view key) {
-        auto* a = typed<toml::array>(key, toml::node_type::array);
-        if (!a) return std::nullopt;
-        std::vector<Located> out;
-        bool ok = true;
-        for (const toml::node& element : *a) {
-            if (auto* s = element.as_string(); s && !has_control(s->get())) {
-                out.push_back({s->get(), s->source()});
-            } else {
-                error(element.source(), key,
-                      s ? "must not contain control characters" : "must hold strings, not " + type_name(element.type()));
-                ok = false;
-            }
-        }
-        if (!ok) return std::nullopt;
-        return out;
-    }
-
-private:
-    Errors& errors_;
-    const toml::table& table_;
-    std::string label_;
-    std::set<std::string> known_;
-};
 
 void read_server(TableReader& r, Config::Server& server) {
     if (auto hostname = r.string("hostname")) {
@@ -346,6 +153,23 @@ void read_log(TableReader& r, Config::Log& log) {
     }
     r.string("file", log.file);
     r.boolean("dialog", log.dialog);
+}
+
+void read_history(TableReader& r, Config::History& history) {
+    r.boolean("enabled", history.enabled);
+    r.string("path", history.path);
+    r.integer("retention", history.retention, 1, kMaxHistoryDays, "days");
+    if (auto mode = r.string("transcripts")) {
+        if (mode->value == "off") {
+            history.transcripts = HistoryTranscripts::Off;
+        } else if (mode->value == "errors") {
+            history.transcripts = HistoryTranscripts::Errors;
+        } else if (mode->value == "all") {
+            history.transcripts = HistoryTranscripts::All;
+        } else {
+            r.error(mode->where, "transcripts", "must be \"off\", \"errors\" or \"all\", not " + in_quotes(mode->value));
+        }
+    }
 }
 
 // Checks that need the whole file: made after every table is read.
@@ -581,7 +405,7 @@ Config read_config(Errors& errors, const toml::table& root) {
         }
         const bool known = name == "server" || name == "limits" || name == "spool" || name == "relay" ||
                            name == "smtp" || name == "log" || name == "delivery" || name == "outbound" ||
-                           name == "dns" || name == "control";
+                           name == "dns" || name == "control" || name == "history";
         if (!known) {
             errors.add(key.source(), node.is_table() ? "unknown table [" + std::string(name) + "]"
                                                      : "unknown key " + in_quotes(name));
@@ -603,6 +427,7 @@ Config read_config(Errors& errors, const toml::table& root) {
         if (name == "outbound") read_outbound(r, config.outbound);
         if (name == "dns") read_dns(r, config.dns);
         if (name == "control") read_control(r, config.control);
+        if (name == "history") read_history(r, config.history);
     }
     if (const auto& to = later.null_sender_failures_to) {
         // Failure notices must stay here: one sent away could fail and be noticed in turn.
