@@ -10,7 +10,8 @@
 //   Auth          session_id, auth_user, reply
 //   MailFrom      session_id, sender, reply (accepted or not), detail (the ESMTP parameters)
 //   RcptTo        session_id, recipient, reply
-//   DataRefused   session_id, reply (DATA/BDAT/end of data refused: no message was queued)
+//   DataRefused   session_id, reply (DATA/BDAT/end of data refused: no message was queued),
+//                 sender (the envelope's: finds the refusal by address)
 //   SessionEnd    session_id, detail (why it ended), transcript (Transcript::finish())
 //   Queued        queue_id, session_id (empty if not from SMTP: a DSN), sender, recipients,
 //                 size, reply (the "250 ... queued as" sent), message_id, header_from,

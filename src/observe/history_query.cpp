@@ -112,11 +112,15 @@ struct HistoryReader::Queries {
                      "WHERE r.recipient = ?1 AND m.last_us >= ?2 "
                      // A recipient refused in the transaction that queued the message.
                      "UNION SELECT m.queue_id, m.received_us FROM events e JOIN messages m USING (queue_id) "
-                     "WHERE e.recipient = ?1 AND m.last_us >= ?2 ORDER BY 2 DESC LIMIT ?3"),
+                     "WHERE e.recipient = ?1 AND e.code >= 400 AND m.last_us >= ?2 ORDER BY 2 DESC LIMIT ?3"),
+          // Sessions where the address was refused (as recipient or sender) outside a message.
           refused_sessions(db,
-                           "SELECT session_id, max(time_us) AS t FROM events WHERE queue_id IS NULL "
-                           "AND session_id IS NOT NULL AND kind IN ('mail', 'rcpt') AND time_us >= ?2 "
-                           "AND (recipient = ?1 OR sender = ?1) GROUP BY session_id ORDER BY t DESC LIMIT ?3"),
+                           "SELECT session_id, max(time_us) AS t FROM ("
+                           "SELECT session_id, time_us FROM events WHERE recipient = ?1 AND code >= 400 "
+                           "AND queue_id IS NULL AND session_id IS NOT NULL AND time_us >= ?2 UNION ALL "
+                           "SELECT session_id, time_us FROM events WHERE sender = ?1 AND code >= 400 "
+                           "AND queue_id IS NULL AND session_id IS NOT NULL AND time_us >= ?2) "
+                           "GROUP BY session_id ORDER BY t DESC LIMIT ?3"),
           by_message_id(db,
                         "SELECT queue_id FROM messages WHERE message_id IN (?1, ?2) AND last_us >= ?3 "
                         "ORDER BY received_us DESC LIMIT ?4"),

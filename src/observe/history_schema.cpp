@@ -34,9 +34,8 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_queue_id ON events(queue_id) WHERE queue_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_by_session ON events(session_id) WHERE session_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_by_recipient ON events(recipient) WHERE recipient IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_by_sender ON events(sender) WHERE sender IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_unlinked_by_time ON events(time_us) WHERE queue_id IS NULL;
+CREATE INDEX IF NOT EXISTS events_refused_by_recipient ON events(recipient) WHERE code >= 400 AND recipient IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_refused_by_sender ON events(sender) WHERE code >= 400 AND sender IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_errors_by_time ON events(time_us, error_key) WHERE error_key IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS messages (
@@ -101,7 +100,7 @@ std::string create(sqlite::Database& db) {
     // synchronous=NORMAL: in WAL mode a crash of the process loses nothing, a power cut at most
     // the last transactions; the history is advisory and must not cost a sync per batch.
     if (auto e = db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                         "PRAGMA journal_size_limit = 16777216;");
+                         "PRAGMA journal_size_limit = 16777216; PRAGMA cache_size = -16384;");
         !e.empty())
         return e;
     const int version = user_version(db);

@@ -13,6 +13,13 @@
 //
 // Each query has its index: by queue id, by session, by sender and recipient address (case
 // blind), by Message-ID, by time for retention, and the errors by time.
+//
+// What the writer pays for an index is what decides which exist. An index whose keys arrive
+// in order (queue ids, session ids and times all grow) is an append at its right edge; one
+// keyed by address takes a random leaf page per insert, several times the cost of the row
+// itself. So addresses are indexed once per message (its sender, each recipient) and, in
+// `events`, only in refusals (code >= 400), which is what finds a transaction refused before
+// any message was queued. An accepted MAIL or RCPT event is found through its message.
 #pragma once
 
 #include <string>

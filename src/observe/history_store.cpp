@@ -5,7 +5,9 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <map>
+#include <string_view>
 
 #include "observe/history_schema.hpp"
 
@@ -25,8 +27,12 @@ struct HistoryStore::Statements {
                         "INSERT INTO messages(queue_id, received_us, last_us) VALUES(?1, ?2, ?2) "
                         "ON CONFLICT(queue_id) DO UPDATE SET last_us = max(last_us, excluded.last_us)"),
           queued_message(db,
-                         "UPDATE messages SET received_us = ?2, session_id = ?3, sender = ?4, size = ?5, "
-                         "message_id = ?6, header_from = ?7, header_to = ?8, subject = ?9 WHERE queue_id = ?1"),
+                         "INSERT INTO messages(queue_id, received_us, last_us, session_id, sender, size, message_id, "
+                         "header_from, header_to, subject) VALUES(?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+                         "ON CONFLICT(queue_id) DO UPDATE SET received_us = excluded.received_us, "
+                         "session_id = excluded.session_id, sender = excluded.sender, size = excluded.size, "
+                         "message_id = excluded.message_id, header_from = excluded.header_from, "
+                         "header_to = excluded.header_to, subject = excluded.subject"),
           // The MAIL and RCPT of the session's last transaction: from its last MAIL on.
           link_transaction(db,
                            "UPDATE events SET queue_id = ?1 WHERE session_id = ?2 AND queue_id IS NULL "
@@ -42,8 +48,12 @@ struct HistoryStore::Statements {
                         "time_us = excluded.time_us, reply = excluded.reply, remote_host = excluded.remote_host, "
                         "next_attempt_us = excluded.next_attempt_us, mailbox = excluded.mailbox, "
                         "dsn_id = excluded.dsn_id"),
-          set_held(db, "UPDATE messages SET held = ?2 WHERE queue_id = ?1"),
-          set_deleted(db, "UPDATE messages SET deleted = 1, held = 0 WHERE queue_id = ?1"),
+          set_held(db,
+                   "INSERT INTO messages(queue_id, received_us, last_us, held) VALUES(?1, ?3, ?3, ?2) "
+                   "ON CONFLICT(queue_id) DO UPDATE SET held = excluded.held"),
+          set_deleted(db,
+                      "INSERT INTO messages(queue_id, received_us, last_us, deleted) VALUES(?1, ?2, ?2, 1) "
+                      "ON CONFLICT(queue_id) DO UPDATE SET deleted = 1, held = 0"),
           add_minute(db,
                      "INSERT INTO minutes(minute, received, delivered, deferred, bounced) VALUES(?1,?2,?3,?4,?5) "
                      "ON CONFLICT(minute) DO UPDATE SET received = received + excluded.received, "
@@ -61,9 +71,10 @@ struct HistoryStore::Statements {
           prune_messages(db,
                          "DELETE FROM messages WHERE queue_id IN "
                          "(SELECT queue_id FROM messages WHERE last_us < ?1 ORDER BY last_us LIMIT ?2)"),
+          // In id order, which is time order: the oldest rows are at the table's start.
           prune_unlinked(db,
                          "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE queue_id IS NULL "
-                         "AND time_us < ?1 ORDER BY time_us LIMIT ?2)"),
+                         "AND time_us < ?1 ORDER BY id LIMIT ?2)"),
           prune_transcripts(db,
                             "DELETE FROM transcripts WHERE session_id IN (SELECT session_id FROM transcripts "
                             "WHERE time_us < ?1 ORDER BY time_us LIMIT ?2)"),
@@ -182,20 +193,20 @@ bool HistoryStore::write_one(const Event& e) {
     auto& s = *st_;
     const int code = reply_code(e.reply);
     const std::string key = error_key(e);
+    // Views, not copies: the event and `key` outlive the statement's run.
     auto& ins = s.insert_event;
-    ins.bind(1, e.time_us).bind(2, to_string(e.kind)).bind(3, e.queue_id, true).bind(4, e.session_id, true);
-    ins.bind(5, e.recipient, true).bind(6, e.sender, true).bind(7, e.reply, true);
+    ins.bind(1, e.time_us).bind_view(2, to_string(e.kind)).bind_view(3, e.queue_id).bind_view(4, e.session_id);
+    ins.bind_view(5, e.recipient).bind_view(6, e.sender).bind_view(7, e.reply);
     if (code) ins.bind(8, code);
-    ins.bind(9, key, true).bind(10, e.remote_host, true).bind(11, e.remote_address, true).bind(12, e.helo, true);
-    ins.bind(13, e.tls, true).bind(14, e.auth_user, true);
+    ins.bind_view(9, key).bind_view(10, e.remote_host).bind_view(11, e.remote_address).bind_view(12, e.helo);
+    ins.bind_view(13, e.tls).bind_view(14, e.auth_user);
     if (e.size) ins.bind(15, static_cast<std::int64_t>(e.size));
-    ins.bind(16, e.next_hop, true);
+    ins.bind_view(16, e.next_hop);
     if (e.duration_us) ins.bind(17, e.duration_us);
     if (e.next_attempt_us) ins.bind(18, e.next_attempt_us);
-    ins.bind(19, e.mailbox, true).bind(20, e.dsn_id, true).bind(21, e.detail, true);
+    ins.bind_view(19, e.mailbox).bind_view(20, e.dsn_id).bind_view(21, e.detail);
     if (!ins.run()) return false;
 
-    if (!e.queue_id.empty() && !s.touch_message.bind(1, e.queue_id).bind(2, e.time_us).run()) return false;
 
     auto set_recipient = [&](std::string_view state, std::string_view reply) {
         auto& st = s.set_recipient;
@@ -235,9 +246,10 @@ bool HistoryStore::write_one(const Event& e) {
             return !per_recipient || set_recipient("bounced", why);
         case EventKind::Held:
         case EventKind::Released:
-            return e.queue_id.empty() || s.set_held.bind(1, e.queue_id).bind(2, e.kind == EventKind::Held ? 1 : 0).run();
+            return e.queue_id.empty() ||
+                   s.set_held.bind(1, e.queue_id).bind(2, e.kind == EventKind::Held ? 1 : 0).bind(3, e.time_us).run();
         case EventKind::Deleted:
-            return e.queue_id.empty() || s.set_deleted.bind(1, e.queue_id).run();
+            return e.queue_id.empty() || s.set_deleted.bind(1, e.queue_id).bind(2, e.time_us).run();
         case EventKind::SessionEnd:
             if (e.transcript.empty() || e.session_id.empty()) return true;
             return s.add_transcript.bind(1, e.session_id).bind(2, e.time_us).bind(3, e.transcript).run();
@@ -250,8 +262,15 @@ HistoryStore::Outcome HistoryStore::write(const std::vector<std::unique_ptr<Even
     if (!st_) return {"database not open", true};
     if (!st_->begin.run()) return failed();
     std::map<std::int64_t, MinuteCounts> minutes;
+    // A message's latest event, once per batch: moving its messages_by_last entry once, not
+    // at each of its events.
+    std::map<std::string_view, std::int64_t> latest;
     for (const auto& e : batch) {
         if (!write_one(*e)) return failed();
+        if (!e->queue_id.empty()) {
+            auto [it, fresh] = latest.try_emplace(e->queue_id, e->time_us);
+            if (!fresh) it->second = std::max(it->second, e->time_us);
+        }
         auto& m = minutes[e->time_us / kMinuteUs];
         if (e->kind == EventKind::Queued) ++m.received;
         if (e->kind == EventKind::Delivered) ++m.delivered;
@@ -263,6 +282,8 @@ HistoryStore::Outcome HistoryStore::write(const std::vector<std::unique_ptr<Even
         if (!st_->add_minute.bind(1, minute).bind(2, m.received).bind(3, m.delivered).bind(4, m.deferred).bind(5, m.bounced).run())
             return failed();
     }
+    for (const auto& [queue_id, time_us] : latest)
+        if (!st_->touch_message.bind(1, queue_id).bind(2, time_us).run()) return failed();
     if (!st_->commit.run()) return failed();
     return {};
 }

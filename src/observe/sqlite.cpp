@@ -17,6 +17,13 @@ Database& Database::operator=(Database&& other) noexcept {
 
 std::string Database::open(const std::string& path, bool read_only) {
     close();
+    // SQLite's memory statistics cost a global mutex per allocation; nothing here reads them.
+    // (Only possible before SQLite initializes; afterwards the call is refused, harmlessly.)
+    static const bool configured = [] {
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        return true;
+    }();
+    (void)configured;
     // NOMUTEX: each connection is used by one thread at a time (the writer's by its thread,
     // a reader's under its own lock), so SQLite's per-call mutex would only cost.
     const int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
@@ -85,6 +92,15 @@ Statement& Statement::bind(int index, std::string_view text, bool empty_is_null)
     } else {
         // A default string_view has no data pointer, which SQLite would take for NULL.
         sqlite3_bind_text64(stmt_, index, text.data() ? text.data() : "", text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    }
+    return *this;
+}
+
+Statement& Statement::bind_view(int index, std::string_view text) {
+    if (text.empty()) {
+        sqlite3_bind_null(stmt_, index);
+    } else {
+        sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
     }
     return *this;
 }

@@ -58,6 +58,9 @@ public:
     // Parameters count from 1, as in SQL's ?1. An empty text binds NULL when `empty_is_null`.
     Statement& bind(int index, std::int64_t value);
     Statement& bind(int index, std::string_view text, bool empty_is_null = false);
+    // The same without a copy: `text` must stay valid until the statement is reset (run()
+    // resets it). For the writer's hot statements, whose texts live in the batch.
+    Statement& bind_view(int index, std::string_view text);
     Statement& bind_null(int index);
 
     // SQLITE_ROW (a row is ready), SQLITE_DONE, or an error code.
