@@ -28,8 +28,9 @@ struct HistoryStore::Statements {
                         "ON CONFLICT(queue_id) DO UPDATE SET last_us = max(last_us, excluded.last_us)"),
           queued_message(db,
                          "INSERT INTO messages(queue_id, received_us, last_us, session_id, sender, size, message_id, "
-                         "header_from, header_to, subject) VALUES(?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+                         "header_from, header_to, subject) VALUES(?1, ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
                          "ON CONFLICT(queue_id) DO UPDATE SET received_us = excluded.received_us, "
+                         "last_us = max(last_us, excluded.last_us), "
                          "session_id = excluded.session_id, sender = excluded.sender, size = excluded.size, "
                          "message_id = excluded.message_id, header_from = excluded.header_from, "
                          "header_to = excluded.header_to, subject = excluded.subject"),
@@ -219,25 +220,15 @@ bool HistoryStore::write_one(const Event& e) {
     const bool per_recipient = !e.queue_id.empty() && !e.recipient.empty();
     switch (e.kind) {
         case EventKind::Queued:
+            // The messages row is written at the end of the batch (write()), with its latest time.
             if (e.queue_id.empty()) return true;
-            if (!s.queued_message.bind(1, e.queue_id)
-                     .bind(2, e.time_us)
-                     .bind(3, e.session_id, true)
-                     .bind(4, e.sender)
-                     .bind(5, static_cast<std::int64_t>(e.size))
-                     .bind(6, e.message_id, true)
-                     .bind(7, e.header_from, true)
-                     .bind(8, e.header_to, true)
-                     .bind(9, e.subject, true)
-                     .run())
-                return false;
             for (const auto& r : e.recipients)
                 if (!s.add_recipient.bind(1, e.queue_id).bind(2, r).bind(3, e.time_us).run()) return false;
             if (!e.session_id.empty() && !s.link_transaction.bind(1, e.queue_id).bind(2, e.session_id).run())
                 return false;
             return true;
         case EventKind::Routed:
-            return !per_recipient || s.add_recipient.bind(1, e.queue_id).bind(2, e.recipient).bind(3, e.time_us).run();
+            return true;  // the recipient's row came with the Queued event; routing is no state
         case EventKind::Deferred:
             return !per_recipient || set_recipient("deferred", why);
         case EventKind::Delivered:
@@ -264,12 +255,17 @@ HistoryStore::Outcome HistoryStore::write(const std::vector<std::unique_ptr<Even
     std::map<std::int64_t, MinuteCounts> minutes;
     // A message's latest event, once per batch: moving its messages_by_last entry once, not
     // at each of its events.
-    std::map<std::string_view, std::int64_t> latest;
+    struct Latest {
+        std::int64_t time_us = 0;
+        const Event* queued = nullptr;  // the message's Queued event, if in this batch
+    };
+    std::map<std::string_view, Latest> latest;
     for (const auto& e : batch) {
         if (!write_one(*e)) return failed();
         if (!e->queue_id.empty()) {
-            auto [it, fresh] = latest.try_emplace(e->queue_id, e->time_us);
-            if (!fresh) it->second = std::max(it->second, e->time_us);
+            auto& l = latest[e->queue_id];
+            l.time_us = std::max(l.time_us, e->time_us);
+            if (e->kind == EventKind::Queued) l.queued = e.get();
         }
         auto& m = minutes[e->time_us / kMinuteUs];
         if (e->kind == EventKind::Queued) ++m.received;
@@ -282,8 +278,24 @@ HistoryStore::Outcome HistoryStore::write(const std::vector<std::unique_ptr<Even
         if (!st_->add_minute.bind(1, minute).bind(2, m.received).bind(3, m.delivered).bind(4, m.deferred).bind(5, m.bounced).run())
             return failed();
     }
-    for (const auto& [queue_id, time_us] : latest)
-        if (!st_->touch_message.bind(1, queue_id).bind(2, time_us).run()) return failed();
+    for (const auto& [queue_id, l] : latest) {
+        if (const Event* q = l.queued) {
+            if (!st_->queued_message.bind(1, q->queue_id)
+                     .bind(2, q->time_us)
+                     .bind(3, q->session_id, true)
+                     .bind(4, q->sender)
+                     .bind(5, static_cast<std::int64_t>(q->size))
+                     .bind(6, q->message_id, true)
+                     .bind(7, q->header_from, true)
+                     .bind(8, q->header_to, true)
+                     .bind(9, q->subject, true)
+                     .bind(10, l.time_us)
+                     .run())
+                return failed();
+        } else if (!st_->touch_message.bind(1, queue_id).bind(2, l.time_us).run()) {
+            return failed();
+        }
+    }
     if (!st_->commit.run()) return failed();
     return {};
 }
