@@ -83,6 +83,12 @@ void History::stop() {
 }
 
 bool History::record(Event event) {
+    // A full queue is seen before any allocation: dropping must be the cheapest path, since it
+    // is taken most when the process is busiest. (Racy but safe: push() below decides.)
+    if (queue_.pushed() - taken_.load(std::memory_order_relaxed) >= queue_.capacity()) {
+        dropped_full_.fetch_add(1, std::memory_order_relaxed);
+        return false;
+    }
     if (event.time_us == 0) event.time_us = now_us();
     bound_fields(event);
     const std::uint64_t bytes = footprint(event);
