@@ -5,9 +5,10 @@ JOBS ?= $(shell nproc)
 # Debian 12 packages the build, the tests and the benchmark need.
 DEB_PACKAGES := g++ cmake ninja-build ccache pkg-config \
 	libasio-dev libssl-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev \
-	libunbound-dev libgtest-dev libgmock-dev \
+	libunbound-dev libgtest-dev libgmock-dev libsqlite3-dev nlohmann-json3-dev libbenchmark-dev \
 	libsodium-dev libcrypt-dev \
-	python3 swaks libnet-ssleay-perl libio-socket-ssl-perl curl openssl postfix unbound dnsmasq-base dns-root-data
+	python3 swaks libnet-ssleay-perl libio-socket-ssl-perl curl openssl postfix unbound dnsmasq-base dns-root-data \
+	prometheus
 CONFIG ?=
 
 .PHONY: all deps build run test clean bench
@@ -15,7 +16,8 @@ CONFIG ?=
 all: build
 
 # Installs only what is missing; postfix is installed unconfigured and never started
-# (tests run private instances of its tools).
+# (tests run private instances of its tools); prometheus is there for promtool and private
+# test servers, so its system service is stopped and disabled where systemd runs one.
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -23,6 +25,9 @@ deps:
 		if [ "$$(id -u)" != 0 ]; then echo "run as root to install packages" >&2; exit 1; fi; \
 		echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+		if echo " $$missing " | grep -q ' prometheus ' && [ -d /run/systemd/system ]; then \
+			systemctl disable --now prometheus || true; \
+		fi; \
 	fi
 
 $(BUILD_DIR)/build.ninja:

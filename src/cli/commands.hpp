@@ -1,6 +1,7 @@
 // The subcommands of `ehlo`, each in its own file.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace ehlo::cli {
@@ -19,6 +20,14 @@ struct QueueCommand {
     std::string argument;     // queue id (or domain for flush)
 };
 
+struct TraceCommand {
+    std::string config_file;  // empty: the embedded defaults
+    std::string target;       // queue id, address or Message-ID
+    std::string since;        // "2h", "7d", "2024-05-01 14:00"; empty = the whole retention
+    bool json = false;
+    std::size_t limit = 20;   // messages, the newest
+};
+
 int serve(const ServeOptions& options);               // ehlo serve
 int check_config(const std::string& file);            // ehlo check-config FILE
 int queue_command(const QueueCommand& command);       // ehlo queue ACTION [ARG]
@@ -32,5 +41,6 @@ struct UserCommand {
     std::string senders;      // "a@x.example,@y.example" (add, passwd)
 };
 int user_command(const UserCommand& command);         // ehlo user ACTION [NAME]
+int trace_command(const TraceCommand& command);       // ehlo trace TARGET
 
 }  // namespace ehlo::cli

@@ -67,6 +67,15 @@ int main(int argc, char** argv) {
         if (std::string(name) == "add" || std::string(name) == "passwd")
             sub->add_option("--senders", user.senders, "envelope senders the user may use: addresses or @domain, comma-separated");
     }
+    ehlo::cli::TraceCommand trace;
+    auto* trace_cmd = app.add_subcommand("trace", "The whole life of a message, from the history: where it is now and why");
+    trace_cmd->add_option("target", trace.target, "A queue id, an address (sender or recipient) or a Message-ID")
+        ->required();
+    trace_cmd->add_option("--since", trace.since, "Only messages with events since then: 30m, 2h, 7d, 2024-05-01, \"2024-05-01 14:00\"");
+    trace_cmd->add_flag("--json", trace.json, "Print the same as JSON");
+    trace_cmd->add_option("--limit", trace.limit, "At most this many messages, the newest (default 20)")
+        ->check(CLI::PositiveNumber);
+    trace_cmd->add_option("-c,--config", trace.config_file, "TOML configuration file (default: embedded defaults)");
 
     CLI11_PARSE(app, argc, argv);
 
@@ -75,5 +84,6 @@ int main(int argc, char** argv) {
     if (queue_cmd->parsed()) return ehlo::cli::queue_command(queue);
     if (reload_cmd->parsed()) return ehlo::cli::reload_command(reload_config);
     if (user_cmd->parsed()) return ehlo::cli::user_command(user);
+    if (trace_cmd->parsed()) return ehlo::cli::trace_command(trace);
     return 2;
 }

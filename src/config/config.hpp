@@ -59,6 +59,13 @@ struct OutboundRoute {
 // Fsync: fdatasync(2) per file, then fsync(2) per directory, once per batch.
 using SyncMode = delivery::SyncMode;
 
+// Which session transcripts the history keeps (commands and replies, never message content).
+enum class HistoryTranscripts {
+    Off,
+    Errors,  // of sessions with any 4xx or 5xx reply
+    All,
+};
+
 struct Config {
     struct Server {
         std::string hostname;                 // empty = the system's host name
@@ -171,6 +178,17 @@ struct Config {
         bool operator==(const Control&) const = default;
     } control;
 
+    // The history of every message, for `ehlo trace` and the console; advisory: mail flows
+    // whether or not it can be written.
+    struct History {
+        bool enabled = true;
+        std::string path;                     // empty = history.db in the spool directory
+        unsigned retention = 7;               // days after a message's last event
+        HistoryTranscripts transcripts = HistoryTranscripts::Errors;
+
+        bool operator==(const History&) const = default;
+    } history;
+
     struct Log {
         std::string level = "info";           // debug, info, warn, error
         std::string file;                     // empty = standard error
@@ -212,5 +230,8 @@ std::vector<Listener> all_listeners(const Config& config);
 
 // The control socket: control.socket, or control.sock in the spool directory.
 std::filesystem::path control_socket_path(const Config& config);
+
+// The history database: history.path, or history.db in the spool directory.
+std::filesystem::path history_path(const Config& config);
 
 }  // namespace ehlo::config

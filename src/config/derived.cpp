@@ -23,4 +23,9 @@ std::filesystem::path control_socket_path(const Config& config) {
     return std::filesystem::path(config.spool.path) / "control.sock";
 }
 
+std::filesystem::path history_path(const Config& config) {
+    if (!config.history.path.empty()) return config.history.path;
+    return std::filesystem::path(config.spool.path) / "history.db";
+}
+
 }  // namespace ehlo::config

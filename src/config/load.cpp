@@ -42,7 +42,8 @@ Config read_config(Errors& errors, const toml::table& root) {
         }
         const bool known = name == "server" || name == "limits" || name == "spool" || name == "relay" ||
                            name == "smtp" || name == "log" || name == "delivery" || name == "outbound" ||
-                           name == "dns" || name == "control" || name == "tls" || name == "auth";
+                           name == "dns" || name == "control" || name == "tls" || name == "auth" ||
+                           name == "history";
         if (!known) {
             errors.add(key.source(), node.is_table() ? "unknown table [" + std::string(name) + "]"
                                                      : "unknown key " + in_quotes(name));
@@ -64,6 +65,7 @@ Config read_config(Errors& errors, const toml::table& root) {
         if (name == "outbound") read_outbound(r, config.outbound);
         if (name == "dns") read_dns(r, config.dns);
         if (name == "control") read_control(r, config.control);
+        if (name == "history") read_history(r, config.history);
         if (name == "tls") read_tls(r, config.tls);
         if (name == "auth") read_auth(r, config.auth);
     }

@@ -123,6 +123,26 @@ void read_log(TableReader& r, Config::Log& log) {
 }
 
 
+// History retention in days: ten years bounds it well past any use, and catches typos.
+constexpr std::int64_t kMaxHistoryDays = 3650;
+
+void read_history(TableReader& r, Config::History& history) {
+    r.boolean("enabled", history.enabled);
+    r.string("path", history.path);
+    r.integer("retention", history.retention, 1, kMaxHistoryDays, "days");
+    if (auto mode = r.string("transcripts")) {
+        if (mode->value == "off") {
+            history.transcripts = HistoryTranscripts::Off;
+        } else if (mode->value == "errors") {
+            history.transcripts = HistoryTranscripts::Errors;
+        } else if (mode->value == "all") {
+            history.transcripts = HistoryTranscripts::All;
+        } else {
+            r.error(mode->where, "transcripts", "must be \"off\", \"errors\" or \"all\", not " + in_quotes(mode->value));
+        }
+    }
+}
+
 void read_control(TableReader& r, Config::Control& control) {
     if (auto socket = r.string("socket")) {
         if (socket->value.size() > kMaxSocketPath) {

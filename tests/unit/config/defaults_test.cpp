@@ -94,12 +94,21 @@ TEST(ConfigDefaults, OutboundDnsRoutesControl) {
     EXPECT_EQ(c.control.socket, "");
 }
 
+TEST(ConfigDefaults, HistoryIsOnBesideTheSpoolForAWeekWithTranscriptsOfErrors) {
+    const Config c;
+    EXPECT_TRUE(c.history.enabled);
+    EXPECT_EQ(c.history.path, "");
+    EXPECT_EQ(history_path(c), "./var/spool/history.db");
+    EXPECT_EQ(c.history.retention, 7u);
+    EXPECT_EQ(c.history.transcripts, HistoryTranscripts::Errors);
+}
+
 TEST(ConfigDefaults, DsnIsAdvertised_Rfc3461) {
     EXPECT_TRUE(Config{}.smtp.dsn);
 }
 
 TEST(ConfigDefaults, EmptyNewTablesGiveTheDefaults) {
-    auto r = load_string("[delivery]\n[outbound]\n[dns]\n[control]\n");
+    auto r = load_string("[delivery]\n[outbound]\n[dns]\n[control]\n[history]\n");
     ASSERT_TRUE(r.config) << r.error->str();
     EXPECT_EQ(*r.config, Config{});
 }

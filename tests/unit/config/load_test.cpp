@@ -76,6 +76,12 @@ host = "smarthost.example.net"
 [control]
 socket = "/run/ehlo/control.sock"
 
+[history]
+enabled = false
+path = "/var/lib/ehlo/history.db"
+retention = 30
+transcripts = "all"
+
 [[domain]]
 name = "Example.ORG"
 catch_all = false
@@ -103,6 +109,7 @@ Config full_expected() {
     c.dns = {{"192.0.2.53", "127.0.0.1@5353", "2001:db8::53"}, 3, true};
     c.routes = {{"partner.example", "192.0.2.25", 2525}, {"*", "smarthost.example.net", 25}};
     c.control.socket = "/run/ehlo/control.sock";
+    c.history = {false, "/var/lib/ehlo/history.db", 30, HistoryTranscripts::All};
     c.domains = {
         LocalDomain{"example.org", false, {"alice", "bob.smith", "c_d-e"}, "/srv/mail/example.org", "alice"},
         LocalDomain{"example.net", true, {}, "./var/mail", "postmaster"},
@@ -126,6 +133,7 @@ TEST(ConfigLoad, EveryKeyRoundTrips) {
     EXPECT_EQ(r.config->dns, expected.dns);
     EXPECT_EQ(r.config->routes, expected.routes);
     EXPECT_EQ(r.config->control, expected.control);
+    EXPECT_EQ(r.config->history, expected.history);
     EXPECT_EQ(r.config->domains, expected.domains);
     EXPECT_EQ(*r.config, expected);
 }
@@ -224,6 +232,23 @@ TEST(ConfigLoad, ControlSocketDefaultsToTheSpool) {
     EXPECT_EQ(control_socket_path(c), "/var/spool/ehlo/control.sock");
     c.control.socket = "/run/ehlo.sock";
     EXPECT_EQ(control_socket_path(c), "/run/ehlo.sock");
+}
+
+TEST(ConfigLoad, HistoryDefaultsToTheSpool) {
+    Config c;
+    c.spool.path = "/var/spool/ehlo";
+    EXPECT_EQ(history_path(c), "/var/spool/ehlo/history.db");
+    c.history.path = "/var/lib/ehlo/h.db";
+    EXPECT_EQ(history_path(c), "/var/lib/ehlo/h.db");
+}
+
+TEST(ConfigLoad, HistoryTranscriptModes) {
+    for (auto [word, mode] : {std::pair{"off", HistoryTranscripts::Off}, std::pair{"errors", HistoryTranscripts::Errors},
+                              std::pair{"all", HistoryTranscripts::All}}) {
+        auto r = load_string(std::string("[history]\ntranscripts = \"") + word + "\"\n");
+        ASSERT_TRUE(r.config) << r.error->str();
+        EXPECT_EQ(r.config->history.transcripts, mode) << word;
+    }
 }
 
 TEST(ConfigLoad, RetryBoundsMayBeEqual) {

@@ -30,6 +30,7 @@ TEST(OnwardConfigErrors, UnknownKeysInTheNewTables) {
     EXPECT_CONFIG_ERROR("[outbound]\nhelo = \"x\"\n", 2, 1, "unknown key 'helo' in [outbound]");
     EXPECT_CONFIG_ERROR("[dns]\nservers = []\n", 2, 1, "unknown key 'servers' in [dns]");
     EXPECT_CONFIG_ERROR("[control]\npath = \"x\"\n", 2, 1, "unknown key 'path' in [control]");
+    EXPECT_CONFIG_ERROR("[history]\nretain = 5\n", 2, 1, "unknown key 'retain' in [history]");
     EXPECT_CONFIG_ERROR("[[route]]\ndomain = \"a.example\"\nhost = \"192.0.2.1\"\nsmarthost = true\n", 4, 1,
                         "unknown key 'smarthost' in [[route]]");
     EXPECT_CONFIG_ERROR("[smtp]\ndsn = true\ndsn_ret = 1\n", 3, 1, "unknown key 'dsn_ret' in [smtp]");
@@ -109,6 +110,15 @@ TEST(OnwardConfigErrors, ControlSocketFitsAUnixSocketPath) {
     const std::string toml = "[control]\nsocket = \"/" + std::string(107, 'x') + "\"\n";
     EXPECT_CONFIG_ERROR(toml, 2, 10, "longer than 107 octets");
     EXPECT_CONFIG_ERROR("[control]\nsocket = \"a\\nb\"\n", 2, 0, "control characters");
+}
+
+TEST(HistoryConfigErrors, ValuesOutOfRangeOrOfTheWrongKind) {
+    EXPECT_CONFIG_ERROR("[history]\nretention = 0\n", 2, 13, "'retention' in [history] must be 1 to 3650 (days), not 0");
+    EXPECT_CONFIG_ERROR("[history]\nretention = 100000\n", 2, 13, "must be 1 to 3650");
+    EXPECT_CONFIG_ERROR("[history]\ntranscripts = \"some\"\n", 2, 15,
+                        "'transcripts' in [history] must be \"off\", \"errors\" or \"all\", not 'some'");
+    EXPECT_CONFIG_ERROR("[history]\nenabled = \"yes\"\n", 2, 11, "must be a boolean");
+    EXPECT_CONFIG_ERROR("[history]\npath = 5\n", 2, 8, "must be a string");
 }
 
 }  // namespace

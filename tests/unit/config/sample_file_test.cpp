@@ -12,7 +12,7 @@ namespace {
 
 // The sample lives in the source tree: tests/unit/config/ -> ../../../etc/ehlo.toml.
 std::string sample_path() {
-    return (std::filesystem::path(__FILE__).parent_path() / "../../../etc/ehlo.toml").lexically_normal().string();
+    return (std::filesystem::path(EHLO_TEST_SOURCE_DIR) / "../../../etc/ehlo.toml").lexically_normal().string();
 }
 
 TEST(SampleFile, LoadsAndEqualsTheEmbeddedDefaults) {
@@ -40,7 +40,7 @@ TEST(SampleFile, WritesOutEveryKey) {
           "helo_name =", "connections_per_destination =", "messages_per_connection =", "connect_timeout =",
           "timeout_scale =", "[dns]", "forwarders =", "timeout =", "dnssec =", "[control]", "socket =", "[tls]", "handshake_timeout =",
           "certificates =", "[auth]", "users_file =", "plaintext_loopback =", "bind_sender =",
-          "max_failures =", "lockout =", "failure_delay ="}) {
+          "max_failures =", "lockout =", "failure_delay =", "[history]", "enabled =", "retention =", "transcripts ="}) {
         EXPECT_NE(s.find(std::string("\n") + key), std::string::npos) << key;
     }
 }

@@ -1,0 +1,55 @@
+// The writer's side of the history database (internal to observe/): one connection, its
+// prepared statements, a batch of events in one transaction, and retention in small steps.
+// Used only by History's writer thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "observe/history_event.hpp"
+#include "observe/sqlite.hpp"
+
+namespace ehlo::observe {
+
+class HistoryStore {
+public:
+    HistoryStore();
+    ~HistoryStore();
+    HistoryStore(const HistoryStore&) = delete;
+    HistoryStore& operator=(const HistoryStore&) = delete;
+
+    // Opens or creates the database; `max_bytes` caps its size (0 = no cap): past it a write
+    // fails as on a full disk. "" on success, else why not.
+    std::string open(const std::string& path, std::uint64_t max_bytes);
+    bool is_open() const { return db_.is_open(); }
+    void close();
+
+    struct Outcome {
+        std::string error;        // "" = written
+        bool reopen = false;      // the connection is unusable (I/O error, damage): open anew
+    };
+    // All of `batch` in one transaction, or nothing of it.
+    Outcome write(const std::vector<std::unique_ptr<Event>>& batch);
+
+    // Deletes at most about `step` rows of each kind that the retention has passed (events
+    // and messages whose latest event is before `cutoff_us`); the number of rows deleted, or
+    // -1 with `error` set.
+    std::int64_t prune_step(std::int64_t cutoff_us, std::size_t step, std::string& error);
+
+private:
+    struct Statements;
+    bool write_one(const Event& e);
+    Outcome failed();
+
+    sqlite::Database db_;
+    std::unique_ptr<Statements> st_;
+};
+
+// The reply (or local error) of a refusal or failure with what is between < and > left out,
+// so that "550 5.1.1 <a@x>: unknown" and "550 5.1.1 <b@x>: unknown" count as one error; ""
+// for events that are not refusals or failures.
+std::string error_key(const Event& e);
+
+}  // namespace ehlo::observe
