@@ -41,6 +41,22 @@ std::string_view trim(std::string_view text) {
     return text;
 }
 
+std::string printable(std::string_view text, std::size_t max) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : text.substr(0, max)) {
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            out += static_cast<char>(c);
+        } else {
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 0xf];
+        }
+    }
+    if (text.size() > max) out += "...";
+    return out;
+}
+
 std::string to_crlf(std::string_view text) {
     std::string out;
     out.reserve(text.size() + text.size() / 32);

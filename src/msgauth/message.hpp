@@ -39,6 +39,10 @@ bool iequals(std::string_view a, std::string_view b);
 // For files written with LF line ends (the operator commands read them): LF -> CRLF, CRLF kept.
 std::string to_crlf(std::string_view text);
 
+// Text from outside (DNS records, header fields) made safe for a log line or a terminal:
+// bytes outside printable ASCII become "\xNN", and at most `max` bytes are kept.
+std::string printable(std::string_view text, std::size_t max = 512);
+
 // Removes leading and trailing whitespace (SP, HTAB, CR, LF).
 std::string_view trim(std::string_view text);
 
