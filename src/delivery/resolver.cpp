@@ -114,6 +114,8 @@ struct Resolver::Impl {
         std::string name;
         Done done;
         Clock::time_point deadline;
+        std::uint16_t raw_type = 0;  // query(): the type asked for; 0 for route lookups
+        RawDone raw_done;
     };
     struct Host {
         std::string name;
@@ -131,6 +133,8 @@ struct Resolver::Impl {
         bool mx_secure = false;
         std::vector<Host> hosts;
         std::vector<std::uint64_t> queries;  // outstanding, keys of Impl::queries
+        std::uint16_t raw_type = 0;          // a query(), answered through raw_done
+        RawDone raw_done;
     };
     struct Query {
         std::uint64_t lookup = 0;
@@ -143,6 +147,7 @@ struct Resolver::Impl {
     ~Impl();
 
     void submit(bool via_mx, std::string name, Done done);
+    void submit_raw(std::string name, std::uint16_t type, RawDone done);
     void stop();
 
     // Everything below runs on the resolver thread only, and is the only code that touches ctx.
@@ -155,6 +160,9 @@ struct Resolver::Impl {
     void address_answered(std::uint64_t key, Lookup& lookup, const Query& query, int err, const ub_result* result);
     void complete(std::uint64_t key, Lookup& lookup);
     void finish(std::uint64_t key, RouteLookup result);
+    void raw_answered(std::uint64_t key, Lookup& lookup, int err, const ub_result* result);
+    void finish_raw(std::uint64_t key, RawAnswer answer);
+    void fail_pending(std::uint64_t key, const std::string& error);  // either kind: TempFail
     void expire(Clock::time_point now);
     int poll_timeout_ms(Clock::time_point now) const;
     void wake();
@@ -191,6 +199,40 @@ void deliver(const Resolver::Done& done, RouteLookup result) {
     } catch (...) {
         observe::error("dns_callback_failed", {{"error", "unknown exception"}});
     }
+}
+
+void deliver_raw(const Resolver::RawDone& done, RawAnswer answer) {
+    try {
+        done(std::move(answer));
+    } catch (const std::exception& e) {
+        observe::error("dns_callback_failed", {{"error", e.what()}});
+    } catch (...) {
+        observe::error("dns_callback_failed", {{"error", "unknown exception"}});
+    }
+}
+
+RawAnswer raw_temp_fail(std::string error) {
+    RawAnswer a;
+    a.status = RawAnswer::Status::TempFail;
+    a.error = std::move(error);
+    return a;
+}
+
+// A name for query(): labels of 1..63 visible ASCII octets (underscores too: "_dmarc", RFC 8552),
+// no backslash (libunbound reads escapes in text names), 253 in all.
+bool is_query_name(std::string_view name) {
+    if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+    if (name.empty() || name.size() > dns::kMaxNameText) return false;
+    std::size_t label = 0;
+    for (char c : name) {
+        if (c == '.') {
+            if (label == 0) return false;
+            label = 0;
+        } else if (c <= ' ' || c > '~' || c == '\\' || ++label > dns::kMaxLabel) {
+            return false;
+        }
+    }
+    return label > 0;
 }
 
 }  // namespace
@@ -244,7 +286,7 @@ void Resolver::Impl::wake() {
 }
 
 void Resolver::Impl::submit(bool via_mx, std::string name, Done done) {
-    Request request{via_mx, std::move(name), std::move(done), Clock::now() + options.timeout};
+    Request request{via_mx, std::move(name), std::move(done), Clock::now() + options.timeout, 0, nullptr};
     {
         std::lock_guard lock(mutex);
         if (!stopping) {
@@ -254,6 +296,26 @@ void Resolver::Impl::submit(bool via_mx, std::string name, Done done) {
         }
     }
     deliver(request.done, temp_fail("", "resolver stopped"));
+}
+
+void Resolver::Impl::submit_raw(std::string name, std::uint16_t type, RawDone done) {
+    Request request{false, std::move(name), nullptr, Clock::now() + options.timeout, type, std::move(done)};
+    {
+        std::lock_guard lock(mutex);
+        if (!stopping) {
+            inbox.push_back(std::move(request));
+            wake();
+            return;
+        }
+    }
+    deliver_raw(request.raw_done, raw_temp_fail("resolver stopped"));
+}
+
+void Resolver::Impl::fail_pending(std::uint64_t key, const std::string& error) {
+    const auto it = lookups.find(key);
+    if (it == lookups.end()) return;
+    if (it->second.raw_type != 0) return finish_raw(key, raw_temp_fail(error));
+    finish(key, temp_fail(it->second.domain, error));
 }
 
 void Resolver::Impl::stop() {
@@ -306,8 +368,13 @@ void Resolver::Impl::run() {
     }
     std::vector<std::uint64_t> pending;
     for (const auto& [key, lookup] : lookups) pending.push_back(key);
-    for (std::uint64_t key : pending) finish(key, temp_fail(lookups.at(key).domain, "resolver stopped"));
-    for (Request& r : batch) deliver(r.done, temp_fail("", "resolver stopped"));
+    for (std::uint64_t key : pending) fail_pending(key, "resolver stopped");
+    for (Request& r : batch) {
+        if (r.raw_type != 0)
+            deliver_raw(r.raw_done, raw_temp_fail("resolver stopped"));
+        else
+            deliver(r.done, temp_fail("", "resolver stopped"));
+    }
     current = nullptr;
 }
 
@@ -322,6 +389,21 @@ int Resolver::Impl::poll_timeout_ms(Clock::time_point now) const {
 }
 
 void Resolver::Impl::start(Request request) {
+    if (request.raw_type != 0) {
+        if (!is_query_name(request.name)) {
+            RawAnswer a;
+            a.status = RawAnswer::Status::NxDomain;
+            return deliver_raw(request.raw_done, std::move(a));
+        }
+        const std::uint64_t key = next_key++;
+        Lookup& lookup = lookups[key];
+        lookup.domain = normal_name(request.name);
+        lookup.deadline = request.deadline;
+        lookup.raw_type = request.raw_type;
+        lookup.raw_done = std::move(request.raw_done);
+        if (!ask(key, lookup, 0, request.raw_type, lookup.domain)) finish_raw(key, raw_temp_fail("cannot send the query"));
+        return;
+    }
     if (auto literal = address_literal(request.name)) {
         RouteLookup r;
         r.status = Status::Ok;
@@ -357,7 +439,7 @@ bool Resolver::Impl::ask(std::uint64_t lookup_key, Lookup& lookup, std::size_t h
     const int rc = ub_resolve_async(ctx, name.c_str(), type, kClassIn, as_user_data(query_key), &Impl::on_answer, &async_id);
     if (rc != 0) {
         observe::warn("dns_query_failed", {{"name", name}, {"type", type}, {"error", ub_strerror(rc)}});
-        if (type != kTypeMx) lookup.hosts[host].temp_failed = true;
+        if (lookup.raw_type == 0 && type != kTypeMx) lookup.hosts[host].temp_failed = true;
         return false;
     }
     queries[query_key] = Query{lookup_key, host, type, async_id};
@@ -381,7 +463,9 @@ void Resolver::Impl::answered(std::uint64_t query_key, int err, const ub_result*
     const auto l = lookups.find(query.lookup);
     if (l == lookups.end()) return;
     std::erase(l->second.queries, query_key);
-    if (query.type == kTypeMx)
+    if (l->second.raw_type != 0)
+        raw_answered(query.lookup, l->second, err, result);
+    else if (query.type == kTypeMx)
         mx_answered(query.lookup, l->second, err, result);
     else
         address_answered(query.lookup, l->second, query, err, result);
@@ -516,12 +600,50 @@ void Resolver::Impl::finish(std::uint64_t key, RouteLookup result) {
     deliver(lookup.done, std::move(result));
 }
 
+void Resolver::Impl::raw_answered(std::uint64_t key, Lookup& lookup, int err, const ub_result* result) {
+    if (err != 0 || !result) return finish_raw(key, raw_temp_fail(std::string("query: ") + ub_strerror(err)));
+    if (options.dnssec && result->bogus)
+        return finish_raw(key, raw_temp_fail(std::string("answer is DNSSEC-bogus: ") + (result->why_bogus ? result->why_bogus : "")));
+    RawAnswer a;
+    a.ttl = result->ttl > 0 ? static_cast<std::uint32_t>(result->ttl) : 0;
+    a.secure = result->secure != 0;
+    if (result->rcode == kRcodeNxDomain) {
+        a.status = RawAnswer::Status::NxDomain;
+    } else if (result->rcode != kRcodeNoError) {
+        return finish_raw(key, raw_temp_fail("rcode " + std::to_string(result->rcode)));
+    } else if (!result->havedata) {
+        a.status = RawAnswer::Status::NoData;
+    } else {
+        a.status = RawAnswer::Status::Ok;
+        for (int i = 0; result->data[i]; ++i) {
+            const auto bytes = rdata(result, i);
+            a.rdata.emplace_back(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+        }
+    }
+    (void)lookup;
+    finish_raw(key, std::move(a));
+}
+
+void Resolver::Impl::finish_raw(std::uint64_t key, RawAnswer answer) {
+    const auto it = lookups.find(key);
+    if (it == lookups.end()) return;
+    Lookup lookup = std::move(it->second);
+    lookups.erase(it);
+    for (std::uint64_t query_key : lookup.queries) {
+        const auto q = queries.find(query_key);
+        if (q == queries.end()) continue;
+        ub_cancel(ctx, q->second.async_id);
+        queries.erase(q);
+    }
+    deliver_raw(lookup.raw_done, std::move(answer));
+}
+
 void Resolver::Impl::expire(Clock::time_point now) {
     std::vector<std::uint64_t> late;
     for (const auto& [key, lookup] : lookups)
         if (lookup.deadline <= now) late.push_back(key);
     const std::string after = "timed out after " + std::to_string(options.timeout.count()) + " ms";
-    for (std::uint64_t key : late) finish(key, temp_fail(lookups.at(key).domain, after));
+    for (std::uint64_t key : late) fail_pending(key, after);
 }
 
 Resolver::Resolver(ResolverOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -532,6 +654,10 @@ void Resolver::lookup_mx(std::string domain, Done done) { impl_->submit(true, st
 
 void Resolver::lookup_addresses(std::string host, Done done) {
     impl_->submit(false, std::move(host), std::move(done));
+}
+
+void Resolver::query(std::string name, std::uint16_t rrtype, RawDone done) {
+    impl_->submit_raw(std::move(name), rrtype, std::move(done));
 }
 
 void Resolver::stop() { impl_->stop(); }
