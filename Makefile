@@ -6,7 +6,8 @@ JOBS ?= $(shell nproc)
 DEB_PACKAGES := g++ cmake ninja-build ccache pkg-config \
 	libasio-dev libssl-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev \
 	libunbound-dev libgtest-dev libgmock-dev \
-	python3 swaks curl postfix unbound dnsmasq-base
+	python3 swaks curl postfix unbound dnsmasq-base \
+	publicsuffix python3-dkim python3-spf openssl
 CONFIG ?=
 
 .PHONY: all deps build run test clean bench
