@@ -23,22 +23,21 @@
 
 #include "delivery/dns_wire.hpp"
 #include "delivery/mx.hpp"
+#include "delivery/resolver_impl.hpp"
 #include "observe/log.hpp"
 
 namespace ehlo::delivery {
 
+using namespace resolver_detail;
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using Status = RouteLookup::Status;
 
 // RFC 1035 3.2.2 and RFC 3596 2.1 (types), 3.2.4 (class), 4.1.1 (response codes).
 constexpr int kTypeA = 1;
 constexpr int kTypeMx = 15;
 constexpr int kTypeAaaa = 28;
-constexpr int kClassIn = 1;
-constexpr int kRcodeNoError = 0;
-constexpr int kRcodeNxDomain = 3;
 
 // DNS names compare case-insensitively, and "a.example." is "a.example".
 std::string normal_name(std::string_view name) {
@@ -99,92 +98,11 @@ std::optional<Address> address_literal(std::string_view text) {
     return Address{canonical.data(), v6};
 }
 
-std::span<const unsigned char> rdata(const ub_result* result, int i) {
-    return {reinterpret_cast<const unsigned char*>(result->data[i]), static_cast<std::size_t>(result->len[i])};
-}
-
 void* as_user_data(std::uint64_t key) { return reinterpret_cast<void*>(static_cast<std::uintptr_t>(key)); }
 std::uint64_t from_user_data(void* p) { return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p)); }
 
 }  // namespace
 
-struct Resolver::Impl {
-    struct Request {
-        bool via_mx = false;
-        std::string name;
-        Done done;
-        Clock::time_point deadline;
-        std::uint16_t raw_type = 0;  // query(): the type asked for; 0 for route lookups
-        RawDone raw_done;
-    };
-    struct Host {
-        std::string name;
-        std::uint16_t preference = 0;
-        std::vector<Address> v4, v6;
-        bool temp_failed = false;  // an address query failed: the host may have addresses after all
-        bool secure = true;
-    };
-    struct Lookup {
-        std::string domain;  // normalized and checked
-        Done done;
-        Clock::time_point deadline;
-        bool via_mx = false;
-        bool implicit_mx = false;
-        bool mx_secure = false;
-        std::vector<Host> hosts;
-        std::vector<std::uint64_t> queries;  // outstanding, keys of Impl::queries
-        std::uint16_t raw_type = 0;          // a query(), answered through raw_done
-        RawDone raw_done;
-    };
-    struct Query {
-        std::uint64_t lookup = 0;
-        std::size_t host = 0;
-        int type = 0;
-        int async_id = 0;
-    };
-
-    explicit Impl(ResolverOptions o);
-    ~Impl();
-
-    void submit(bool via_mx, std::string name, Done done);
-    void submit_raw(std::string name, std::uint16_t type, RawDone done);
-    void stop();
-
-    // Everything below runs on the resolver thread only, and is the only code that touches ctx.
-    void run();
-    void start(Request request);
-    bool ask(std::uint64_t lookup_key, Lookup& lookup, std::size_t host, int type, const std::string& name);
-    static void on_answer(void* user_data, int err, ub_result* result);
-    void answered(std::uint64_t query_key, int err, const ub_result* result);
-    void mx_answered(std::uint64_t key, Lookup& lookup, int err, const ub_result* result);
-    void address_answered(std::uint64_t key, Lookup& lookup, const Query& query, int err, const ub_result* result);
-    void complete(std::uint64_t key, Lookup& lookup);
-    void finish(std::uint64_t key, RouteLookup result);
-    void raw_answered(std::uint64_t key, Lookup& lookup, int err, const ub_result* result);
-    void finish_raw(std::uint64_t key, RawAnswer answer);
-    void fail_pending(std::uint64_t key, const std::string& error);  // either kind: TempFail
-    void expire(Clock::time_point now);
-    int poll_timeout_ms(Clock::time_point now) const;
-    void wake();
-
-    const ResolverOptions options;
-    ub_ctx* ctx = nullptr;
-    int wake_fd = -1;  // an eventfd: new requests or stop()
-
-    std::mutex mutex;  // guards inbox and stopping
-    std::deque<Request> inbox;
-    bool stopping = false;
-    std::mutex join_mutex;
-    std::thread thread;
-
-    std::map<std::uint64_t, Lookup> lookups;
-    std::map<std::uint64_t, Query> queries;
-    std::uint64_t next_key = 1;
-    std::mt19937 rng{std::random_device{}()};
-
-    // libunbound calls back only from inside ub_process(), which only the resolver thread calls.
-    static thread_local Impl* current;
-};
 
 thread_local Resolver::Impl* Resolver::Impl::current = nullptr;
 
@@ -199,40 +117,6 @@ void deliver(const Resolver::Done& done, RouteLookup result) {
     } catch (...) {
         observe::error("dns_callback_failed", {{"error", "unknown exception"}});
     }
-}
-
-void deliver_raw(const Resolver::RawDone& done, RawAnswer answer) {
-    try {
-        done(std::move(answer));
-    } catch (const std::exception& e) {
-        observe::error("dns_callback_failed", {{"error", e.what()}});
-    } catch (...) {
-        observe::error("dns_callback_failed", {{"error", "unknown exception"}});
-    }
-}
-
-RawAnswer raw_temp_fail(std::string error) {
-    RawAnswer a;
-    a.status = RawAnswer::Status::TempFail;
-    a.error = std::move(error);
-    return a;
-}
-
-// A name for query(): labels of 1..63 visible ASCII octets (underscores too: "_dmarc", RFC 8552),
-// no backslash (libunbound reads escapes in text names), 253 in all.
-bool is_query_name(std::string_view name) {
-    if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-    if (name.empty() || name.size() > dns::kMaxNameText) return false;
-    std::size_t label = 0;
-    for (char c : name) {
-        if (c == '.') {
-            if (label == 0) return false;
-            label = 0;
-        } else if (c <= ' ' || c > '~' || c == '\\' || ++label > dns::kMaxLabel) {
-            return false;
-        }
-    }
-    return label > 0;
 }
 
 }  // namespace
@@ -296,19 +180,6 @@ void Resolver::Impl::submit(bool via_mx, std::string name, Done done) {
         }
     }
     deliver(request.done, temp_fail("", "resolver stopped"));
-}
-
-void Resolver::Impl::submit_raw(std::string name, std::uint16_t type, RawDone done) {
-    Request request{false, std::move(name), nullptr, Clock::now() + options.timeout, type, std::move(done)};
-    {
-        std::lock_guard lock(mutex);
-        if (!stopping) {
-            inbox.push_back(std::move(request));
-            wake();
-            return;
-        }
-    }
-    deliver_raw(request.raw_done, raw_temp_fail("resolver stopped"));
 }
 
 void Resolver::Impl::fail_pending(std::uint64_t key, const std::string& error) {
@@ -389,21 +260,7 @@ int Resolver::Impl::poll_timeout_ms(Clock::time_point now) const {
 }
 
 void Resolver::Impl::start(Request request) {
-    if (request.raw_type != 0) {
-        if (!is_query_name(request.name)) {
-            RawAnswer a;
-            a.status = RawAnswer::Status::NxDomain;
-            return deliver_raw(request.raw_done, std::move(a));
-        }
-        const std::uint64_t key = next_key++;
-        Lookup& lookup = lookups[key];
-        lookup.domain = normal_name(request.name);
-        lookup.deadline = request.deadline;
-        lookup.raw_type = request.raw_type;
-        lookup.raw_done = std::move(request.raw_done);
-        if (!ask(key, lookup, 0, request.raw_type, lookup.domain)) finish_raw(key, raw_temp_fail("cannot send the query"));
-        return;
-    }
+    if (request.raw_type != 0) return start_raw(std::move(request));
     if (auto literal = address_literal(request.name)) {
         RouteLookup r;
         r.status = Status::Ok;
@@ -600,44 +457,6 @@ void Resolver::Impl::finish(std::uint64_t key, RouteLookup result) {
     deliver(lookup.done, std::move(result));
 }
 
-void Resolver::Impl::raw_answered(std::uint64_t key, Lookup& lookup, int err, const ub_result* result) {
-    if (err != 0 || !result) return finish_raw(key, raw_temp_fail(std::string("query: ") + ub_strerror(err)));
-    if (options.dnssec && result->bogus)
-        return finish_raw(key, raw_temp_fail(std::string("answer is DNSSEC-bogus: ") + (result->why_bogus ? result->why_bogus : "")));
-    RawAnswer a;
-    a.ttl = result->ttl > 0 ? static_cast<std::uint32_t>(result->ttl) : 0;
-    a.secure = result->secure != 0;
-    if (result->rcode == kRcodeNxDomain) {
-        a.status = RawAnswer::Status::NxDomain;
-    } else if (result->rcode != kRcodeNoError) {
-        return finish_raw(key, raw_temp_fail("rcode " + std::to_string(result->rcode)));
-    } else if (!result->havedata) {
-        a.status = RawAnswer::Status::NoData;
-    } else {
-        a.status = RawAnswer::Status::Ok;
-        for (int i = 0; result->data[i]; ++i) {
-            const auto bytes = rdata(result, i);
-            a.rdata.emplace_back(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-        }
-    }
-    (void)lookup;
-    finish_raw(key, std::move(a));
-}
-
-void Resolver::Impl::finish_raw(std::uint64_t key, RawAnswer answer) {
-    const auto it = lookups.find(key);
-    if (it == lookups.end()) return;
-    Lookup lookup = std::move(it->second);
-    lookups.erase(it);
-    for (std::uint64_t query_key : lookup.queries) {
-        const auto q = queries.find(query_key);
-        if (q == queries.end()) continue;
-        ub_cancel(ctx, q->second.async_id);
-        queries.erase(q);
-    }
-    deliver_raw(lookup.raw_done, std::move(answer));
-}
-
 void Resolver::Impl::expire(Clock::time_point now) {
     std::vector<std::uint64_t> late;
     for (const auto& [key, lookup] : lookups)
@@ -654,10 +473,6 @@ void Resolver::lookup_mx(std::string domain, Done done) { impl_->submit(true, st
 
 void Resolver::lookup_addresses(std::string host, Done done) {
     impl_->submit(false, std::move(host), std::move(done));
-}
-
-void Resolver::query(std::string name, std::uint16_t rrtype, RawDone done) {
-    impl_->submit_raw(std::move(name), rrtype, std::move(done));
 }
 
 void Resolver::stop() { impl_->stop(); }
