@@ -8,7 +8,8 @@ DEB_PACKAGES := g++ cmake ninja-build ccache pkg-config \
 	libunbound-dev libgtest-dev libgmock-dev libsqlite3-dev nlohmann-json3-dev libbenchmark-dev \
 	libsodium-dev libcrypt-dev \
 	python3 swaks libnet-ssleay-perl libio-socket-ssl-perl curl openssl postfix unbound dnsmasq-base dns-root-data \
-	prometheus
+	prometheus \
+	publicsuffix python3-dkim python3-spf
 CONFIG ?=
 
 .PHONY: all deps build run test clean bench

@@ -28,6 +28,30 @@ struct TraceCommand {
     std::size_t limit = 20;   // messages, the newest
 };
 
+// ehlo dkim keygen|sign|verify, ehlo spf, ehlo dmarc: message authentication by hand, with
+// the DNS of the configuration's [dns] section.
+struct DkimCommand {
+    std::string config_file;
+    std::string action;            // keygen, sign, verify
+    std::string domain, selector;  // keygen, sign
+    bool ed25519 = false;          // keygen
+    unsigned bits = 2048;          // keygen (RSA)
+    std::string out;               // keygen: the key file
+    std::string key;               // sign: PEM private key
+    std::string file;              // sign, verify: the message
+};
+
+struct SpfCommand {
+    std::string config_file;
+    std::string ip, sender, helo;
+};
+
+struct DmarcCommand {
+    std::string config_file;
+    std::string file;
+    std::string ip, mail_from, helo;  // for SPF; without --ip SPF is not checked
+};
+
 int serve(const ServeOptions& options);               // ehlo serve
 int check_config(const std::string& file);            // ehlo check-config FILE
 int queue_command(const QueueCommand& command);       // ehlo queue ACTION [ARG]
@@ -42,5 +66,8 @@ struct UserCommand {
 };
 int user_command(const UserCommand& command);         // ehlo user ACTION [NAME]
 int trace_command(const TraceCommand& command);       // ehlo trace TARGET
+int dkim_command(const DkimCommand& command);         // ehlo dkim keygen|sign|verify
+int spf_command(const SpfCommand& command);           // ehlo spf IP SENDER [HELO]
+int dmarc_command(const DmarcCommand& command);       // ehlo dmarc FILE
 
 }  // namespace ehlo::cli

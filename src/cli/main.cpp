@@ -76,6 +76,42 @@ int main(int argc, char** argv) {
     trace_cmd->add_option("--limit", trace.limit, "At most this many messages, the newest (default 20)")
         ->check(CLI::PositiveNumber);
     trace_cmd->add_option("-c,--config", trace.config_file, "TOML configuration file (default: embedded defaults)");
+    ehlo::cli::DkimCommand dkim;
+    auto* dkim_cmd = app.add_subcommand("dkim", "DKIM keys, signing and verification (RFC 6376, RFC 8463)");
+    dkim_cmd->require_subcommand(1);
+    auto* keygen_cmd = dkim_cmd->add_subcommand("keygen", "Make a signing key and print the DNS TXT record to publish");
+    keygen_cmd->add_option("domain", dkim.domain, "signing domain (d=)")->required();
+    keygen_cmd->add_option("selector", dkim.selector, "selector (s=)")->required();
+    keygen_cmd->add_flag("--ed25519", dkim.ed25519, "an Ed25519 key (RFC 8463) instead of RSA");
+    keygen_cmd->add_option("--bits", dkim.bits, "RSA key size (at least 2048)");
+    keygen_cmd->add_option("--out", dkim.out, "key file to create, mode 0600 (default SELECTOR.DOMAIN.pem)");
+    keygen_cmd->callback([&dkim] { dkim.action = "keygen"; });
+    auto* sign_cmd = dkim_cmd->add_subcommand("sign", "Write FILE to standard output with a DKIM-Signature");
+    sign_cmd->add_option("--domain", dkim.domain, "signing domain (d=)")->required();
+    sign_cmd->add_option("--selector", dkim.selector, "selector (s=)")->required();
+    sign_cmd->add_option("--key", dkim.key, "PEM private key, RSA or Ed25519")->required();
+    sign_cmd->add_option("file", dkim.file, "the message")->required();
+    sign_cmd->callback([&dkim] { dkim.action = "sign"; });
+    auto* verify_cmd = dkim_cmd->add_subcommand("verify", "Each signature's verdict and why; exit 0 only if one passes");
+    verify_cmd->add_option("file", dkim.file, "the message")->required();
+    verify_cmd->callback([&dkim] { dkim.action = "verify"; });
+    for (auto* sub : {keygen_cmd, sign_cmd, verify_cmd})
+        sub->add_option("-c,--config", dkim.config_file, "TOML configuration file: its [dns] settings");
+
+    ehlo::cli::SpfCommand spf;
+    auto* spf_cmd = app.add_subcommand("spf", "SPF verdict (RFC 7208) and its path of evaluation");
+    spf_cmd->add_option("ip", spf.ip, "client address")->required();
+    spf_cmd->add_option("sender", spf.sender, "MAIL FROM address (\"<>\" for the null sender)")->required();
+    spf_cmd->add_option("helo", spf.helo, "EHLO name");
+    spf_cmd->add_option("-c,--config", spf.config_file, "TOML configuration file: its [dns] settings");
+
+    ehlo::cli::DmarcCommand dmarc;
+    auto* dmarc_cmd = app.add_subcommand("dmarc", "DMARC verdict for a stored message (RFC 7489), with the reasons");
+    dmarc_cmd->add_option("file", dmarc.file, "the message")->required();
+    dmarc_cmd->add_option("--ip", dmarc.ip, "client address, to check SPF");
+    dmarc_cmd->add_option("--mail-from", dmarc.mail_from, "MAIL FROM address");
+    dmarc_cmd->add_option("--helo", dmarc.helo, "EHLO name");
+    dmarc_cmd->add_option("-c,--config", dmarc.config_file, "TOML configuration file: its [dns] settings");
 
     CLI11_PARSE(app, argc, argv);
 
@@ -85,5 +121,8 @@ int main(int argc, char** argv) {
     if (reload_cmd->parsed()) return ehlo::cli::reload_command(reload_config);
     if (user_cmd->parsed()) return ehlo::cli::user_command(user);
     if (trace_cmd->parsed()) return ehlo::cli::trace_command(trace);
+    if (dkim_cmd->parsed()) return ehlo::cli::dkim_command(dkim);
+    if (spf_cmd->parsed()) return ehlo::cli::spf_command(spf);
+    if (dmarc_cmd->parsed()) return ehlo::cli::dmarc_command(dmarc);
     return 2;
 }

@@ -83,4 +83,38 @@ std::optional<std::string> parse_aaaa(std::span<const unsigned char> rdata) {
     return address_text(AF_INET6, rdata.data());
 }
 
+std::optional<std::string> parse_txt(std::span<const unsigned char> rdata) {
+    if (rdata.empty()) return std::nullopt;
+    std::string out;
+    std::size_t at = 0;
+    while (at < rdata.size()) {
+        const std::size_t length = rdata[at++];
+        if (length > rdata.size() - at) return std::nullopt;
+        out.append(reinterpret_cast<const char*>(rdata.data() + at), length);
+        at += length;
+    }
+    return out;
+}
+
+std::optional<std::string> parse_name(std::span<const unsigned char> rdata) {
+    if (rdata.empty() || rdata.size() > kMaxNameWire) return std::nullopt;
+    std::string name;
+    std::size_t at = 0;
+    while (true) {
+        if (at >= rdata.size()) return std::nullopt;
+        const std::size_t length = rdata[at++];
+        if (length == 0) break;
+        if (length > kMaxLabel || length > rdata.size() - at) return std::nullopt;
+        for (std::size_t i = 0; i < length; ++i) {
+            const unsigned char c = rdata[at + i];
+            if (c <= ' ' || c > '~' || c == '.' || c == '\\') return std::nullopt;
+        }
+        if (!name.empty()) name += '.';
+        name.append(reinterpret_cast<const char*>(rdata.data() + at), length);
+        at += length;
+    }
+    if (at != rdata.size() || name.empty()) return std::nullopt;
+    return name;
+}
+
 }  // namespace ehlo::delivery::dns

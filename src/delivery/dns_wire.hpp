@@ -29,6 +29,15 @@ std::optional<std::string> parse_a(std::span<const unsigned char> rdata);
 // AAAA rdata (RFC 3596 2.2): exactly 16 octets, returned in the RFC 5952 form "2001:db8::1".
 std::optional<std::string> parse_aaaa(std::span<const unsigned char> rdata);
 
+// TXT rdata (RFC 1035 3.3.14): one or more <character-string>s, each a length octet and that
+// many octets, filling the rdata exactly; returned joined, as RFC 7208 3.3 and RFC 6376
+// 3.6.2.2 read them.
+std::optional<std::string> parse_txt(std::span<const unsigned char> rdata);
+
+// A name filling the rdata exactly (PTR, RFC 1035 3.3.12), uncompressed, in text form without
+// the trailing dot. Labels may hold any octet but '.', NUL and non-printable ones, refused.
+std::optional<std::string> parse_name(std::span<const unsigned char> rdata);
+
 // A domain as RFC 5321 4.1.2 writes one (Domain = sub-domain *("." sub-domain); a sub-domain
 // starts and ends with a letter or digit, hyphens between), with an optional trailing ".",
 // at most kMaxLabel octets a label and kMaxNameText in all.

@@ -23,22 +23,21 @@
 
 #include "delivery/dns_wire.hpp"
 #include "delivery/mx.hpp"
+#include "delivery/resolver_impl.hpp"
 #include "observe/log.hpp"
 
 namespace ehlo::delivery {
 
+using namespace resolver_detail;
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using Status = RouteLookup::Status;
 
 // RFC 1035 3.2.2 and RFC 3596 2.1 (types), 3.2.4 (class), 4.1.1 (response codes).
 constexpr int kTypeA = 1;
 constexpr int kTypeMx = 15;
 constexpr int kTypeAaaa = 28;
-constexpr int kClassIn = 1;
-constexpr int kRcodeNoError = 0;
-constexpr int kRcodeNxDomain = 3;
 
 // DNS names compare case-insensitively, and "a.example." is "a.example".
 std::string normal_name(std::string_view name) {
@@ -99,84 +98,11 @@ std::optional<Address> address_literal(std::string_view text) {
     return Address{canonical.data(), v6};
 }
 
-std::span<const unsigned char> rdata(const ub_result* result, int i) {
-    return {reinterpret_cast<const unsigned char*>(result->data[i]), static_cast<std::size_t>(result->len[i])};
-}
-
 void* as_user_data(std::uint64_t key) { return reinterpret_cast<void*>(static_cast<std::uintptr_t>(key)); }
 std::uint64_t from_user_data(void* p) { return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p)); }
 
 }  // namespace
 
-struct Resolver::Impl {
-    struct Request {
-        bool via_mx = false;
-        std::string name;
-        Done done;
-        Clock::time_point deadline;
-    };
-    struct Host {
-        std::string name;
-        std::uint16_t preference = 0;
-        std::vector<Address> v4, v6;
-        bool temp_failed = false;  // an address query failed: the host may have addresses after all
-        bool secure = true;
-    };
-    struct Lookup {
-        std::string domain;  // normalized and checked
-        Done done;
-        Clock::time_point deadline;
-        bool via_mx = false;
-        bool implicit_mx = false;
-        bool mx_secure = false;
-        std::vector<Host> hosts;
-        std::vector<std::uint64_t> queries;  // outstanding, keys of Impl::queries
-    };
-    struct Query {
-        std::uint64_t lookup = 0;
-        std::size_t host = 0;
-        int type = 0;
-        int async_id = 0;
-    };
-
-    explicit Impl(ResolverOptions o);
-    ~Impl();
-
-    void submit(bool via_mx, std::string name, Done done);
-    void stop();
-
-    // Everything below runs on the resolver thread only, and is the only code that touches ctx.
-    void run();
-    void start(Request request);
-    bool ask(std::uint64_t lookup_key, Lookup& lookup, std::size_t host, int type, const std::string& name);
-    static void on_answer(void* user_data, int err, ub_result* result);
-    void answered(std::uint64_t query_key, int err, const ub_result* result);
-    void mx_answered(std::uint64_t key, Lookup& lookup, int err, const ub_result* result);
-    void address_answered(std::uint64_t key, Lookup& lookup, const Query& query, int err, const ub_result* result);
-    void complete(std::uint64_t key, Lookup& lookup);
-    void finish(std::uint64_t key, RouteLookup result);
-    void expire(Clock::time_point now);
-    int poll_timeout_ms(Clock::time_point now) const;
-    void wake();
-
-    const ResolverOptions options;
-    ub_ctx* ctx = nullptr;
-    int wake_fd = -1;  // an eventfd: new requests or stop()
-
-    std::mutex mutex;  // guards inbox and stopping
-    std::deque<Request> inbox;
-    bool stopping = false;
-    std::mutex join_mutex;
-    std::thread thread;
-
-    std::map<std::uint64_t, Lookup> lookups;
-    std::map<std::uint64_t, Query> queries;
-    std::uint64_t next_key = 1;
-    std::mt19937 rng{std::random_device{}()};
-
-    // libunbound calls back only from inside ub_process(), which only the resolver thread calls.
-    static thread_local Impl* current;
-};
 
 thread_local Resolver::Impl* Resolver::Impl::current = nullptr;
 
@@ -244,7 +170,7 @@ void Resolver::Impl::wake() {
 }
 
 void Resolver::Impl::submit(bool via_mx, std::string name, Done done) {
-    Request request{via_mx, std::move(name), std::move(done), Clock::now() + options.timeout};
+    Request request{via_mx, std::move(name), std::move(done), Clock::now() + options.timeout, 0, nullptr};
     {
         std::lock_guard lock(mutex);
         if (!stopping) {
@@ -254,6 +180,13 @@ void Resolver::Impl::submit(bool via_mx, std::string name, Done done) {
         }
     }
     deliver(request.done, temp_fail("", "resolver stopped"));
+}
+
+void Resolver::Impl::fail_pending(std::uint64_t key, const std::string& error) {
+    const auto it = lookups.find(key);
+    if (it == lookups.end()) return;
+    if (it->second.raw_type != 0) return finish_raw(key, raw_temp_fail(error));
+    finish(key, temp_fail(it->second.domain, error));
 }
 
 void Resolver::Impl::stop() {
@@ -306,8 +239,13 @@ void Resolver::Impl::run() {
     }
     std::vector<std::uint64_t> pending;
     for (const auto& [key, lookup] : lookups) pending.push_back(key);
-    for (std::uint64_t key : pending) finish(key, temp_fail(lookups.at(key).domain, "resolver stopped"));
-    for (Request& r : batch) deliver(r.done, temp_fail("", "resolver stopped"));
+    for (std::uint64_t key : pending) fail_pending(key, "resolver stopped");
+    for (Request& r : batch) {
+        if (r.raw_type != 0)
+            deliver_raw(r.raw_done, raw_temp_fail("resolver stopped"));
+        else
+            deliver(r.done, temp_fail("", "resolver stopped"));
+    }
     current = nullptr;
 }
 
@@ -322,6 +260,7 @@ int Resolver::Impl::poll_timeout_ms(Clock::time_point now) const {
 }
 
 void Resolver::Impl::start(Request request) {
+    if (request.raw_type != 0) return start_raw(std::move(request));
     if (auto literal = address_literal(request.name)) {
         RouteLookup r;
         r.status = Status::Ok;
@@ -357,7 +296,7 @@ bool Resolver::Impl::ask(std::uint64_t lookup_key, Lookup& lookup, std::size_t h
     const int rc = ub_resolve_async(ctx, name.c_str(), type, kClassIn, as_user_data(query_key), &Impl::on_answer, &async_id);
     if (rc != 0) {
         observe::warn("dns_query_failed", {{"name", name}, {"type", type}, {"error", ub_strerror(rc)}});
-        if (type != kTypeMx) lookup.hosts[host].temp_failed = true;
+        if (lookup.raw_type == 0 && type != kTypeMx) lookup.hosts[host].temp_failed = true;
         return false;
     }
     queries[query_key] = Query{lookup_key, host, type, async_id};
@@ -381,7 +320,9 @@ void Resolver::Impl::answered(std::uint64_t query_key, int err, const ub_result*
     const auto l = lookups.find(query.lookup);
     if (l == lookups.end()) return;
     std::erase(l->second.queries, query_key);
-    if (query.type == kTypeMx)
+    if (l->second.raw_type != 0)
+        raw_answered(query.lookup, l->second, err, result);
+    else if (query.type == kTypeMx)
         mx_answered(query.lookup, l->second, err, result);
     else
         address_answered(query.lookup, l->second, query, err, result);
@@ -521,7 +462,7 @@ void Resolver::Impl::expire(Clock::time_point now) {
     for (const auto& [key, lookup] : lookups)
         if (lookup.deadline <= now) late.push_back(key);
     const std::string after = "timed out after " + std::to_string(options.timeout.count()) + " ms";
-    for (std::uint64_t key : late) finish(key, temp_fail(lookups.at(key).domain, after));
+    for (std::uint64_t key : late) fail_pending(key, after);
 }
 
 Resolver::Resolver(ResolverOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}

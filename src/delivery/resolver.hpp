@@ -65,6 +65,23 @@ struct RouteLookup {
     bool secure = false;               // DNSSEC: the MX answer validated secure (RFC 7672 2.2.1)
 };
 
+// The answer to one question of any type (query()): the records' rdata as they came off the
+// wire, for callers that read types the route lookups do not (TXT, PTR for message
+// authentication).
+struct RawAnswer {
+    enum class Status {
+        Ok,        // at least one record
+        NxDomain,  // RCODE 3: the name does not exist
+        NoData,    // the name exists, but has no record of this type
+        TempFail,  // SERVFAIL, REFUSED, DNSSEC-bogus, timeout, or the resolver stopped
+    };
+    Status status = Status::TempFail;
+    std::vector<std::string> rdata;  // one entry per record, uncompressed wire bytes
+    std::uint32_t ttl = 0;           // of the answer; for NxDomain/NoData the negative TTL
+    bool secure = false;             // DNSSEC: validated secure
+    std::string error;               // TempFail: the detail
+};
+
 // One resolver serves the whole process. Thread-safe. `done` is called exactly once per
 // lookup, on the resolver's own thread: callers post the result to their own event loop and
 // must not block in it. A callback may start new lookups or call stop(), but must not destroy
@@ -72,6 +89,7 @@ struct RouteLookup {
 class Resolver {
 public:
     using Done = std::function<void(RouteLookup)>;
+    using RawDone = std::function<void(RawAnswer)>;
 
     // Throws std::runtime_error if libunbound refuses the options (a malformed forwarder).
     explicit Resolver(ResolverOptions options);
@@ -88,6 +106,11 @@ public:
     // The A and AAAA addresses of one host (a configured relay or smart host), or an address
     // literal: Ok with one hop at preference 0, NotFound if the name has no address at all.
     void lookup_addresses(std::string host, Done done);
+
+    // One question: `name` (a DNS name; underscores allowed, "_dmarc.example.org") of type
+    // `rrtype` (RFC 1035 3.2.2), class IN, within the configured timeout like the other
+    // lookups. A malformed name gets NxDomain without a query.
+    void query(std::string name, std::uint16_t rrtype, RawDone done);
 
     // Ends every pending lookup with a TempFail and joins the resolver thread. A lookup asked
     // for after stop() gets its TempFail at once, on the caller's thread.

@@ -438,6 +438,82 @@ TEST(Resolver, DnssecBogusAnswerIsTemporary) {
     EXPECT_EQ(addresses(resolver, "plain.example").status, Status::TempFail);
 }
 
+// ---- query(): one question of any type, raw rdata back (message authentication's DNS) ----
+
+RawAnswer raw(Resolver& resolver, std::string name, std::uint16_t type) {
+    auto promise = std::make_shared<std::promise<RawAnswer>>();
+    auto future = promise->get_future();
+    resolver.query(std::move(name), type, [promise](RawAnswer a) { promise->set_value(std::move(a)); });
+    if (future.wait_for(kAnswerWait) != std::future_status::ready) {
+        ADD_FAILURE() << "no answer within " << kAnswerWait.count() << " s";
+        return {};
+    }
+    return future.get();
+}
+
+constexpr std::uint16_t kTxt = 16;  // RFC 1035 3.2.2
+constexpr std::uint16_t kPtr = 12;
+
+TEST(ResolverQuery, TxtRecordsWithTtlAndUnderscoreNames_Rfc1035_3_3_14) {
+    testing::DnsTestServer dns{{"_dmarc.mail.example. 600 TXT \"v=DMARC1; p=reject\"",
+                                "split.example. TXT \"v=spf1 \" \"-all\"",
+                                "1.0.0.5.in-addr.arpa. PTR host.mail.example.",
+                                "mail.example. A 127.0.0.5"}};
+    Resolver resolver(options_for(dns.forwarder()));
+    RawAnswer a = raw(resolver, "_dmarc.mail.example", kTxt);
+    ASSERT_EQ(a.status, RawAnswer::Status::Ok) << a.error;
+    ASSERT_EQ(a.rdata.size(), 1u);
+    EXPECT_EQ(dns::parse_txt(std::span(reinterpret_cast<const unsigned char*>(a.rdata[0].data()), a.rdata[0].size())),
+              "v=DMARC1; p=reject");
+    EXPECT_GT(a.ttl, 500u);
+    EXPECT_LE(a.ttl, 600u);
+    a = raw(resolver, "split.example", kTxt);
+    ASSERT_EQ(a.status, RawAnswer::Status::Ok);
+    EXPECT_EQ(dns::parse_txt(std::span(reinterpret_cast<const unsigned char*>(a.rdata[0].data()), a.rdata[0].size())),
+              "v=spf1 -all");  // RFC 7208 3.3: the strings joined
+    a = raw(resolver, "1.0.0.5.in-addr.arpa", kPtr);
+    ASSERT_EQ(a.status, RawAnswer::Status::Ok);
+    EXPECT_EQ(dns::parse_name(std::span(reinterpret_cast<const unsigned char*>(a.rdata[0].data()), a.rdata[0].size())),
+              "host.mail.example");
+    EXPECT_EQ(raw(resolver, "mail.example", kTxt).status, RawAnswer::Status::NoData);
+    EXPECT_EQ(raw(resolver, "nope.mail.example", kTxt).status, RawAnswer::Status::NxDomain);
+    EXPECT_EQ(raw(resolver, "a b.example", kTxt).status, RawAnswer::Status::NxDomain);  // never asked
+    // The route lookups are unchanged beside it.
+    EXPECT_EQ(mx(resolver, "mail.example").status, Status::Ok);
+}
+
+// A DNS timeout is a temporary error, never a hang; stop() answers pending questions.
+TEST(ResolverQuery, SilentServerIsTempFailWithinTheTimeout_Rfc3463_4_4_3) {
+    testing::SilentDnsServer silent;
+    const auto timeout = std::chrono::milliseconds(1000);
+    Resolver resolver(options_for(silent.forwarder(), timeout));
+    const auto started = Clock::now();
+    const RawAnswer a = raw(resolver, "x.example", kTxt);
+    EXPECT_EQ(a.status, RawAnswer::Status::TempFail);
+    EXPECT_NE(a.error.find("timed out"), std::string::npos) << a.error;
+    EXPECT_LT(Clock::now() - started, timeout + std::chrono::seconds(1));
+
+    Resolver slow(options_for(silent.forwarder(), std::chrono::seconds(60)));
+    std::atomic<int> failed{0};
+    slow.query("y.example", kTxt, [&](RawAnswer r) { failed += r.status == RawAnswer::Status::TempFail; });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    slow.stop();
+    EXPECT_EQ(failed.load(), 1);
+    slow.query("z.example", kTxt, [&](RawAnswer r) { failed += r.status == RawAnswer::Status::TempFail; });
+    EXPECT_EQ(failed.load(), 2);
+}
+
+TEST(DnsWire, TxtAndNameRdata_Rfc1035_3_3) {
+    EXPECT_EQ(dns::parse_txt(Bytes{2, 'a', 'b', 0, 1, 'c'}), "abc");
+    EXPECT_FALSE(dns::parse_txt(Bytes{3, 'a', 'b'}));
+    EXPECT_FALSE(dns::parse_txt(Bytes{}));
+    EXPECT_EQ(dns::parse_name(Bytes{1, 'a', 2, '_', 'b', 0}), "a._b");
+    EXPECT_FALSE(dns::parse_name(Bytes{1, 'a'}));
+    EXPECT_FALSE(dns::parse_name(Bytes{1, '\n', 0}));
+    EXPECT_FALSE(dns::parse_name(Bytes{0}));
+    EXPECT_FALSE(dns::parse_name(Bytes{1, 'a', 0, 0}));
+}
+
 TEST(Resolver, MalformedForwarderIsAConfigurationError) {
     EXPECT_THROW(Resolver(options_for("not an address")), std::runtime_error);
 }
