@@ -307,13 +307,13 @@ Pending check_command(std::string_view line, const DialogState& state, const Opt
     return Pending{Asked::Unknown};
 }
 
-void check_content(std::string_view line, const DialogState& state, std::vector<Note>& notes) {
+bool check_content(std::string_view line, const DialogState& state, std::vector<Note>& notes) {
     if (line == ".") {
         notes.push_back(note(NoteKind::Hint, "The lone dot ends the message",
                              "A line holding a single dot ends the message. Now the server answers for all of it: "
                              "250 means it has taken the message and is responsible for it.",
                              "RFC 5321 4.1.1.4"));
-        return;
+        return false;
     }
     if (line.size() > kMaxTextLine)
         notes.push_back(note(NoteKind::Mistake, "The line is too long",
@@ -345,9 +345,9 @@ void check_content(std::string_view line, const DialogState& state, std::vector<
                                        "After 354 everything you type is message text, until a line with a single "
                                        "dot. \"" + safe_text(line) + "\" goes into the message; it is no command here.",
                                        "RFC 5321 4.1.1.4", "."));
-        return;
+        return false;
     }
-    if (state.in_body) return;
+    if (state.in_body) return false;
     if (line.empty()) {
         if (state.content_lines == 0)
             notes.push_back(note(NoteKind::Hint, "A message without a header",
@@ -355,9 +355,9 @@ void check_content(std::string_view line, const DialogState& state, std::vector<
                                  "From, no Date. Servers take it; readers show it poorly (RFC 5322 requires From: and "
                                  "Date:).",
                                  "RFC 5322 3.6"));
-        return;
+        return true;
     }
-    if ((line.front() == ' ' || line.front() == '\t') && state.content_lines > 0) return;  // folding, RFC 5322 2.2.3
+    if ((line.front() == ' ' || line.front() == '\t') && state.content_lines > 0) return false;  // folding, RFC 5322 2.2.3
     // field-name = 1*ftext, printable US-ASCII but ":" (RFC 5322 3.6.8), then the colon.
     const std::size_t colon = line.find(':');
     bool field = colon != std::string_view::npos && colon > 0;
@@ -365,7 +365,7 @@ void check_content(std::string_view line, const DialogState& state, std::vector<
         const auto u = static_cast<unsigned char>(line[i]);
         if (u < 33 || u > 126) field = false;
     }
-    if (field) return;
+    if (field) return false;
     if (state.content_lines == 0)
         notes.push_back(note_with_line(NoteKind::Mistake, "The message starts without its header",
                                        "A message begins with header fields (\"Name: value\"), then an empty line, "
@@ -380,6 +380,7 @@ void check_content(std::string_view line, const DialogState& state, std::vector<
                                        "header, not as your text. It is sent already: finish with the lone dot and try "
                                        "again with an empty line after the header.",
                                        "RFC 5322 2.1", "."));
+    return true;
 }
 
 }  // namespace ehlo::tutor::lessons

@@ -29,8 +29,9 @@ std::string extension_words(std::string_view keyword, std::string_view params);
 // to false for a line that must not go out.
 Pending check_command(std::string_view line, const DialogState& state, const Options& options,
                       std::vector<Note>& notes, bool& send);
-// A line of message content (Phase::Content) before it is sent.
-void check_content(std::string_view line, const DialogState& state, std::vector<Note>& notes);
+// A line of message content (Phase::Content) before it is sent; true when the line ends the
+// header section (the empty line, or a line that is no header field: the body has begun).
+bool check_content(std::string_view line, const DialogState& state, std::vector<Note>& notes);
 
 // replies.cpp: what `reply` to `asked` means here (a Reply note, and a Mistake note when it
 // shows one of the person's mistakes).

@@ -122,7 +122,7 @@ Tutor::Typed Tutor::typed(std::string_view line) {
 
 Tutor::Typed Tutor::typed_content(std::string_view line) {
     Typed t;
-    check_content(line, state_, t.notes);
+    const bool header_ends = check_content(line, state_, t.notes);
     state_.mistakes += count_mistakes(t.notes);
     if (line == ".") {
         // The transaction ends with the dot, whatever the reply (RFC 5321 4.1.1.4): lines typed
@@ -133,8 +133,8 @@ Tutor::Typed Tutor::typed_content(std::string_view line) {
     }
     ++state_.content_lines;
     if (!state_.in_body) {
-        if (line.empty())
-            state_.in_body = true;
+        if (header_ends)
+            state_.in_body = true;  // a line that is no header field is said to be so once
         else if (smtp::istarts_with(line, "Subject:"))
             state_.subject_given = true;
     }
