@@ -257,6 +257,18 @@ class Tutor(harness.E2ETest):
         self.assertIn("S: 220 evil.example\\x1b]0;owned\\x07 ESMTP \\u{202e}1.7.5 \\x1b[2J", out)
         self.assertIn("S: 250 2.1.0 \\u{009b}31m\\u{2028}fine", out)
 
+    def test_reply_timeout(self):
+        peer = self.start_peer()
+        peer.mail = lambda s, line: harness.STALL      # never answers MAIL
+        started = time.monotonic()
+        r = run_tutor(["--timeout", "1", f"127.0.0.1:{peer.port}"],
+                      stdin=b"EHLO client.example\nMAIL FROM:<me@example.org>\n")
+        out = r.stdout.decode()
+        self.assertLess(time.monotonic() - started, 15)
+        self.assertEqual(r.returncode, 1, out)
+        self.assertIn("No reply", out)
+        self.assertIn("no reply within 1 s", flat(out))
+
     def test_nothing_listening(self):
         port = harness.free_port()
         r = run_tutor([f"127.0.0.1:{port}"])
