@@ -99,7 +99,7 @@ Pending check_path_command(Asked asked, std::string_view verb, std::string_view 
     }
     p.argument = safe_text(rest.substr(0, path.consumed));
     const std::string_view params = smtp::trim_blanks(rest.substr(path.consumed));
-    if (!params.empty() && !state.esmtp && introduced(state)) {
+    if (!params.empty() && state.helo) {
         p.flaw = Flaw::AfterHelo;
         notes.push_back(note(NoteKind::Mistake, "Parameters need EHLO",
                              "Parameters such as SIZE= or NOTIFY= belong to the extensions that EHLO lists. After "
@@ -221,7 +221,7 @@ Pending check_command(std::string_view line, const DialogState& state, const Opt
         while (i < arg.size() && smtp::is_digit(arg[i]) && i < 18) size = size * 10 + static_cast<std::uint64_t>(arg[i++] - '0');
         if (smtp::iequals(smtp::trim_blanks(arg.substr(i)), "LAST")) p.asked = Asked::BdatLast;
         p.argument = i > 0 ? std::to_string(size) : "0";
-        if (!state.extensions.chunking) {
+        if ((state.esmtp || state.helo) && !state.extensions.chunking) {
             p.flaw = Flaw::NotOffered;
             notes.push_back(note(NoteKind::Mistake, "BDAT is not offered",
                                  "BDAT belongs to the CHUNKING extension, and this server's EHLO reply did not list it "

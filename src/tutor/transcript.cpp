@@ -95,6 +95,7 @@ std::vector<AnnotatedLine> explain_transcript(std::string_view transcript, Optio
     Tutor tutor(options);
     ServerReader reader;
     std::vector<AnnotatedLine> out;
+    bool out_of_greeting = true;  // no dialog line yet: one from the client means it began earlier
     for (std::string_view raw : lines) {
         Line line = marked ? read_mark(raw) : Line{raw, false, Side::Other};
         if (!marked) {
@@ -104,6 +105,11 @@ std::vector<AnnotatedLine> explain_transcript(std::string_view transcript, Optio
             line.side = !in_message && looks_like_reply(raw) ? Side::Server : Side::Client;
         }
         AnnotatedLine a{line.side, safe_text(line.text), {}};
+        if (line.side == Side::Client && out_of_greeting) {
+            const std::string_view verb = line.text.substr(0, line.text.find(' '));
+            tutor.assume_greeted(!smtp::iequals(verb, "HELO") && !smtp::iequals(verb, "EHLO"));
+        }
+        if (line.side != Side::Other) out_of_greeting = false;
         if (line.side == Side::Client) {
             a.notes = tutor.typed(line.text).notes;
         } else if (line.side == Side::Server) {

@@ -86,6 +86,15 @@ Tutor::Typed Tutor::typed(std::string_view line) {
         ++state_.mistakes;
         return t;
     }
+    if (state_.phase == Phase::Greeting) {
+        // RFC 5321 3.1: the server speaks first. Spam software often does not wait, so servers
+        // watch for it (Postfix's postscreen hangs up on such "early talkers").
+        t.notes.push_back(note(NoteKind::Mistake, "Talking before the greeting",
+                               "The server speaks first, with its 220. A client that talks before it looks like "
+                               "spam software, and many servers hang up on it. Wait for the greeting.",
+                               "RFC 5321 3.1"));
+        ++state_.mistakes;
+    }
     if (bdat_left_ > 0) {
         // RFC 3030 2: the chunk is counted octets, not lines; each line sent adds its CRLF.
         const std::size_t n = line.size() + 2;
@@ -185,6 +194,7 @@ void Tutor::after_reply(const Pending& p, const smtp::Reply& r, std::vector<Note
             clear_transaction(s);
             s.phase = Phase::Mail;
             s.esmtp = p.asked == Asked::Ehlo;
+            s.helo = p.asked == Asked::Helo;
             s.extensions = Extensions{};
             if (s.esmtp) notes.push_back(explain_extensions(r, s.extensions));
             break;
@@ -241,6 +251,7 @@ void Tutor::after_reply(const Pending& p, const smtp::Reply& r, std::vector<Note
             clear_transaction(s);
             s.tls = true;
             s.esmtp = false;
+            s.helo = false;
             s.extensions = Extensions{};
             s.phase = Phase::Hello;
             break;
@@ -275,6 +286,12 @@ std::vector<Note> Tutor::closed(std::string_view why) {
     bdat_left_ = 0;
     in_sasl_ = false;
     return notes;
+}
+
+void Tutor::assume_greeted(bool introduced) {
+    if (state_.phase != Phase::Greeting) return;
+    pending_.clear();
+    state_.phase = introduced ? Phase::Mail : Phase::Hello;
 }
 
 Note Tutor::suggestion() const { return suggest(state_, options_, last_asked_, last_code_); }

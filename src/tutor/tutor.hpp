@@ -56,7 +56,8 @@ struct DialogState {
     Phase phase = Phase::Greeting;
     std::string server_name;           // the first word of the 220 greeting (safe_text)
     bool server_is_ehlo = false;       // the greeting says "ESMTP ehlo": `ehlo trace` applies
-    bool esmtp = false;                // EHLO was accepted (not just HELO)
+    bool esmtp = false;                // EHLO was accepted
+    bool helo = false;                 // HELO was accepted: no extensions at all
     Extensions extensions;
     bool tls = false;                  // STARTTLS done
     bool authenticated = false;        // 235 to AUTH (RFC 4954 6)
@@ -93,6 +94,10 @@ public:
     // The connection ended (the server closed it, or a read failed or timed out); `why` is
     // the caller's words for it ("the server closed the connection").
     std::vector<Note> closed(std::string_view why);
+
+    // The dialog is joined after the greeting (a transcript that starts with the client), and
+    // after HELO or EHLO too when `introduced` (it starts with MAIL, say).
+    void assume_greeted(bool introduced);
 
     // What to type next, for the state the dialog is in now.
     Note suggestion() const;

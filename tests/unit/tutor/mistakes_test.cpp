@@ -264,6 +264,13 @@ TEST_F(Mistakes, OverlongLines_Rfc5321_4_5_3_1) {
     EXPECT_EQ(mistake(type(std::string(1200, 'y'))).rfc, "RFC 5321 4.5.3.1.6");
 }
 
+TEST_F(Mistakes, TalkingBeforeTheGreeting_Rfc5321_3_1) {
+    EXPECT_EQ(mistake(type("EHLO client.example")).title, "Talking before the greeting");
+    // its reply is still matched in order: first the greeting, then EHLO's
+    EXPECT_EQ(first(server("220 mx ESMTP"), NoteKind::Reply).title, "The server is ready");
+    EXPECT_EQ(first(server("250 mx"), NoteKind::Reply).title, "EHLO accepted: the server lists its extensions");
+}
+
 TEST_F(Mistakes, MistakesAreCounted) {
     server("220 mx ESMTP");
     type("HELO");

@@ -135,6 +135,22 @@ TEST_F(Replies, QueueIdOfOtherServersHasNoTraceLine) {
     EXPECT_EQ(lessons::queue_id(smtp::Reply(250, "2.0.0", "Ok")), "");
 }
 
+TEST_F(Replies, BdatChunkIsCountedInOctets_Rfc3030_2) {
+    with_recipient();  // ehlo's EHLO offers CHUNKING
+    const auto t = type("BDAT 12 LAST");
+    EXPECT_TRUE(t.send);
+    EXPECT_TRUE(of_kind(t.notes, NoteKind::Mistake).empty());
+    EXPECT_EQ(first(t.notes, NoteKind::Hint).title, "BDAT counts octets");
+    EXPECT_FALSE(tutor.awaiting_reply());  // the server answers once it has all 12 octets
+    type("hello");                         // 5 + CRLF
+    EXPECT_FALSE(tutor.awaiting_reply());
+    type("abcd");                          // 4 + CRLF: 12
+    EXPECT_TRUE(tutor.awaiting_reply());
+    const auto notes = server("250 2.0.0 Ok: queued as B1");
+    EXPECT_EQ(first(notes, NoteKind::Reply).title, "Message accepted");
+    EXPECT_EQ(first(notes, NoteKind::Result).line, "ehlo trace B1");
+}
+
 TEST_F(Replies, ClosingReplyEndsTheDialog_Rfc5321_3_8) {
     introduce();
     const auto notes = server("421 4.7.0 mx.test Too many errors, closing connection");

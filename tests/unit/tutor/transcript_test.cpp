@@ -122,6 +122,13 @@ TEST(Transcript, HostileLinesAreEscapedAndAnUnfinishedReplyNamed) {
     EXPECT_TRUE(any_title(lines, "The last reply is unfinished"));
 }
 
+TEST(Transcript, ATranscriptThatStartsAfterTheGreeting) {
+    const auto lines = explain_transcript("C: MAIL FROM:<a@b.example>\nS: 250 2.1.0 Ok\n");
+    EXPECT_EQ(first(lines[1].notes, NoteKind::Reply).title, "Sender accepted");
+    EXPECT_FALSE(any_title(lines, "Talking before the greeting"));
+    for (const auto& l : lines) EXPECT_TRUE(of_kind(l.notes, NoteKind::Mistake).empty());
+}
+
 TEST(Transcript, EmptyInputGivesNothing) { EXPECT_TRUE(explain_transcript("").empty()); }
 
 }  // namespace
