@@ -52,6 +52,16 @@ struct DmarcCommand {
     std::string ip, mail_from, helo;  // for SPF; without --ip SPF is not checked
 };
 
+struct TutorOptions {
+    std::string target;       // HOST[:PORT]; empty: the first listener of config_file, or 127.0.0.1:2525
+    std::string config_file;
+    bool explain = false;     // annotate a transcript from standard input instead
+    unsigned timeout = 30;    // seconds to wait for a reply
+    std::string client_name;  // example lines: EHLO name, MAIL FROM, RCPT TO (empty: the tutor's own)
+    std::string sender;
+    std::string recipient;
+};
+
 int serve(const ServeOptions& options);               // ehlo serve
 int check_config(const std::string& file);            // ehlo check-config FILE
 int queue_command(const QueueCommand& command);       // ehlo queue ACTION [ARG]
@@ -69,5 +79,6 @@ int trace_command(const TraceCommand& command);       // ehlo trace TARGET
 int dkim_command(const DkimCommand& command);         // ehlo dkim keygen|sign|verify
 int spf_command(const SpfCommand& command);           // ehlo spf IP SENDER [HELO]
 int dmarc_command(const DmarcCommand& command);       // ehlo dmarc FILE
+int tutor_command(const TutorOptions& options);       // ehlo tutor [HOST[:PORT]] | --explain
 
 }  // namespace ehlo::cli

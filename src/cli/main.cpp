@@ -112,6 +112,15 @@ int main(int argc, char** argv) {
     dmarc_cmd->add_option("--mail-from", dmarc.mail_from, "MAIL FROM address");
     dmarc_cmd->add_option("--helo", dmarc.helo, "EHLO name");
     dmarc_cmd->add_option("-c,--config", dmarc.config_file, "TOML configuration file: its [dns] settings");
+    ehlo::cli::TutorOptions tutor;
+    auto* tutor_cmd = app.add_subcommand("tutor", "Learn SMTP by typing it: a client to any server that explains every reply");
+    tutor_cmd->add_option("target", tutor.target, "HOST[:PORT] to talk to (default: the local ehlo, 127.0.0.1:2525)");
+    tutor_cmd->add_option("-c,--config", tutor.config_file, "Talk to the first listener of this configuration");
+    tutor_cmd->add_flag("--explain", tutor.explain, "Annotate a dialog read from standard input (a pasted transcript)");
+    tutor_cmd->add_option("--timeout", tutor.timeout, "Seconds to wait for each reply")->check(CLI::Range(1, 3600));
+    tutor_cmd->add_option("--name", tutor.client_name, "Host name in the example EHLO line");
+    tutor_cmd->add_option("--from", tutor.sender, "Address in the example MAIL FROM line");
+    tutor_cmd->add_option("--to", tutor.recipient, "Address in the example RCPT TO line");
 
     CLI11_PARSE(app, argc, argv);
 
@@ -124,5 +133,6 @@ int main(int argc, char** argv) {
     if (dkim_cmd->parsed()) return ehlo::cli::dkim_command(dkim);
     if (spf_cmd->parsed()) return ehlo::cli::spf_command(spf);
     if (dmarc_cmd->parsed()) return ehlo::cli::dmarc_command(dmarc);
+    if (tutor_cmd->parsed()) return ehlo::cli::tutor_command(tutor);
     return 2;
 }

@@ -12,6 +12,7 @@ bool is_hidden_control(char32_t cp) {
     return (cp >= 0x80 && cp <= 0x9f) ||                            // C1 controls (CSI is 0x9b)
            cp == 0x2028 || cp == 0x2029 ||                          // line, paragraph separator
            cp == 0x061c || cp == 0x200e || cp == 0x200f ||          // bidi marks
+           cp == 0xfeff ||                                          // zero-width no-break space
            (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);  // bidi embeddings, isolates
 }
 

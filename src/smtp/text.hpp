@@ -27,7 +27,8 @@ std::string_view trim_blanks(std::string_view s);
 // cursor, reorder what a person reads, or hide what follows. Escaped: C0 controls and DEL as
 // \xNN (\r, \n, \t by name), a backslash as \\, each octet of invalid UTF-8 as \xNN, and as
 // \uXXXX the C1 controls, U+2028 and U+2029 (line and paragraph separators), and the
-// bidirectional controls (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069). Well-formed
+// bidirectional controls (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069) and U+FEFF,
+// which hides between characters. Well-formed
 // UTF-8 otherwise passes as it is. With `escape_quotes`, a double quote becomes \" too, for a
 // value in quotes.
 void append_printable(std::string& out, std::string_view s, bool escape_quotes = false);
