@@ -32,8 +32,6 @@ inline constexpr std::int64_t kMinReceivedLimit = 1;        // RFC 5321 6.3 asks
 inline constexpr std::int64_t kMaxPort = 65535;
 inline constexpr double kMinTimeoutScale = 0.001;          // timeout_scale: for tests, not for the RFC's minimums
 inline constexpr double kMaxTimeoutScale = 100.0;
-// A Unix socket path must fit sockaddr_un::sun_path (108 octets on Linux, with its NUL).
-inline constexpr std::size_t kMaxSocketPath = 107;
 
 // recipient_delimiter: one of the atext specials of RFC 5321 4.1.2 (so it can occur in a
 // Dot-string local part), and not '.', which separates atoms.
@@ -138,6 +136,7 @@ public:
     }
 
     const std::string& label() const { return label_; }
+    Errors& errors() { return errors_; }
 
     void error(const toml::source_region& where, std::string_view key, const std::string& what) {
         errors_.add(where, in_quotes(key) + " in " + label_ + " " + what);
@@ -243,6 +242,7 @@ private:
 // Checks that need the whole file: made after every table is read.
 struct LaterChecks {
     std::optional<Located> null_sender_failures_to;  // its domain must be a local one
+    std::optional<Located> srs_domain;               // must be a [[domain]], not an alias_of one
 };
 
 // One reader per table (load_sections.cpp) and per array of tables (load_domains.cpp,
@@ -257,6 +257,8 @@ void read_delivery(TableReader& r, Config::Delivery& delivery, LaterChecks& late
 void read_outbound(TableReader& r, Config::Outbound& outbound);
 void read_dns(TableReader& r, Config::Dns& dns);
 void read_control(TableReader& r, Config::Control& control);
+void read_aliases(TableReader& r, Config::Aliases& aliases);
+void read_srs(TableReader& r, Config::Srs& srs, LaterChecks& later);
 void read_routes(Errors& errors, const toml::key& key, const toml::node& node, std::vector<OutboundRoute>& out);
 void read_domains(Errors& errors, const toml::key& key, const toml::node& node, std::vector<LocalDomain>& out);
 

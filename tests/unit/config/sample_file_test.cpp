@@ -37,7 +37,10 @@ TEST(SampleFile, WritesOutEveryKey) {
           "catch_all =", "mailboxes =", "maildir_root =", "postmaster =", "dsn =", "[delivery]", "retry_min =",
           "retry_max =", "lifetime =", "delay_warning =", "max_received =", "null_sender_failures_to =", "[outbound]",
           "helo_name =", "connections_per_destination =", "messages_per_connection =", "connect_timeout =",
-          "timeout_scale =", "[dns]", "forwarders =", "timeout =", "dnssec =", "[control]", "socket ="}) {
+          "timeout_scale =", "[dns]", "forwarders =", "timeout =", "dnssec =", "[control]", "socket =",
+          "[aliases]", "files =", "virtual_files =", "[srs]", "domain =", "secret_file =", "max_age =",
+          "hash_length =", "alias_file =", "alias_of =", "lmtp =", "folders =", "quota_bytes =",
+          "quota_messages =", "mailbox_quota ="}) {
         EXPECT_NE(s.find(std::string("\n") + key), std::string::npos) << key;
     }
 }
