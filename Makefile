@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 DEB_PACKAGES := g++ cmake ninja-build ccache pkg-config \
 	libasio-dev libssl-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev \
 	libunbound-dev libgtest-dev libgmock-dev \
-	python3 swaks curl postfix unbound dnsmasq-base
+	python3 swaks curl postfix postsrsd unbound dnsmasq-base
 CONFIG ?=
 
 .PHONY: all deps build run test clean bench
@@ -14,7 +14,8 @@ CONFIG ?=
 all: build
 
 # Installs only what is missing; postfix is installed unconfigured and never started
-# (tests run private instances of its tools).
+# (tests run private instances of its tools), and so is postsrsd (the SRS tests start their
+# own on loopback, to compare answers).
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
