@@ -16,8 +16,15 @@ struct QueueCommand {
     std::string argument;     // queue id (or domain for flush)
 };
 
+struct AliasesCommand {
+    std::string config_file;  // empty: the embedded defaults
+    std::string address;
+    bool trusted = false;     // answer as for a client in relay.trusted_networks
+};
+
 int serve(const ServeOptions& options);               // ehlo serve
 int check_config(const std::string& file);            // ehlo check-config FILE
 int queue_command(const QueueCommand& command);       // ehlo queue ACTION [ARG]
+int aliases_command(const AliasesCommand& command);   // ehlo aliases ADDRESS
 
 }  // namespace ehlo::cli

@@ -41,10 +41,17 @@ int main(int argc, char** argv) {
         }
     }
 
+    ehlo::cli::AliasesCommand aliases;
+    auto* aliases_cmd = app.add_subcommand("aliases", "Show what an address expands to and where each result is delivered");
+    aliases_cmd->add_option("address", aliases.address, "the address, as in RCPT TO")->required();
+    aliases_cmd->add_option("-c,--config", aliases.config_file, "TOML configuration file (default: embedded defaults)");
+    aliases_cmd->add_flag("--trusted", aliases.trusted, "Answer as for a client in relay.trusted_networks");
+
     CLI11_PARSE(app, argc, argv);
 
     if (serve_cmd->parsed()) return ehlo::cli::serve(serve);
     if (check_cmd->parsed()) return ehlo::cli::check_config(check_file);
     if (queue_cmd->parsed()) return ehlo::cli::queue_command(queue);
+    if (aliases_cmd->parsed()) return ehlo::cli::aliases_command(aliases);
     return 2;
 }

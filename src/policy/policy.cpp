@@ -257,10 +257,10 @@ Policy::Policy(const config::Config& config, PolicyOptions options) : impl_(std:
             throw std::invalid_argument("srs.domain: '" + config.srs.domain + "' is not a local domain with mailboxes");
         SrsOptions so;
         so.domain = config.srs.domain;
-        so.secrets = load_srs_secrets(config.srs.secret_file);
+        so.secrets = load_srs_secrets(config.srs.secret_file, options.create_files);
         so.hash_length = config.srs.hash_length;
         so.max_age_days = config.srs.max_age;
-        impl_->srs.emplace(std::move(so));
+        if (!so.secrets.empty()) impl_->srs.emplace(std::move(so));
     }
     for (const auto& d : impl_->domains.all()) {
         if (!d.quota.none()) impl_->any_quota = true;
@@ -320,8 +320,8 @@ RcptVerdict Policy::resolve_rcpt(const smtp::Mailbox& rcpt, bool client_trusted,
     if (!domain) {
         RcptVerdict verdict;
         verdict.tree.address = rcpt;
+        verdict.tree.what = ExpansionStep::What::Remote;
         if (!client_trusted) {
-            verdict.tree.what = ExpansionStep::What::Unknown;
             verdict.reply = refused(554, "5.7.1", rcpt, "Relay access denied");
             return verdict;
         }
@@ -370,6 +370,8 @@ std::optional<smtp::Mailbox> Policy::forward_sender(const std::optional<smtp::Ma
     return m.srs->forward(*sender, m.now());
 }
 
+bool Policy::srs_enabled() const { return impl_->srs.has_value(); }
+
 bool Policy::reload_aliases() { return impl_->aliases->reload().ok; }
 
 void Policy::maintain() {
@@ -413,7 +415,7 @@ std::vector<std::string> check_policy_files(const config::Config& config) {
         struct stat st{};
         if (::stat(file.c_str(), &st) == 0) {
             try {
-                (void)load_srs_secrets(file);
+                (void)load_srs_secrets(file, false);
             } catch (const std::exception& e) {
                 out.push_back(e.what());
             }

@@ -27,6 +27,9 @@ struct PolicyOptions {
     bool background = true;
     // The time for SRS, in unix seconds; empty = the system clock. (Tests.)
     std::function<std::int64_t()> unix_time;
+    // Create the SRS secret file when it is missing (the server). A command that only looks
+    // leaves it alone: without the file, SRS is off for it.
+    bool create_files = true;
 };
 
 // The RCPT verdict with what it stands for: the final destinations of an accepted recipient.
@@ -81,6 +84,7 @@ public:
     // has a domain and the sender is neither null nor of a local domain; nothing otherwise
     // (keep the sender as it is).
     std::optional<smtp::Mailbox> forward_sender(const std::optional<smtp::Mailbox>& sender) const;
+    bool srs_enabled() const;
 
     // Reads the alias files now (SIGHUP: call it off the event loops). True when the new table
     // is in use; false keeps the old one, and each problem is logged with its line.

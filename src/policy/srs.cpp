@@ -164,9 +164,10 @@ Srs::Reversed Srs::reverse(const smtp::Mailbox& address, std::int64_t now) const
     return out;
 }
 
-std::vector<std::string> load_srs_secrets(const std::filesystem::path& file) {
+std::vector<std::string> load_srs_secrets(const std::filesystem::path& file, bool create) {
     const std::string name = file.string();
     int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && errno == ENOENT && !create) return {};
     if (fd < 0 && errno == ENOENT) {
         unsigned char random[kSecretOctets];
         if (RAND_bytes(random, sizeof random) != 1) throw std::runtime_error(name + ": no random octets for a new secret");

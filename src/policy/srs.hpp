@@ -91,9 +91,9 @@ private:
 };
 
 // The secrets file: one secret a line (blank lines and '#' comments skipped), the first used to
-// sign. Created with a fresh random secret, mode 0600, when it does not exist. Throws
-// std::runtime_error naming the file when it cannot be read or created, holds no secret, or
-// can be read by every user (mode o+r).
-std::vector<std::string> load_srs_secrets(const std::filesystem::path& file);
+// sign. Created with a fresh random secret, mode 0600, when it does not exist and `create`
+// (otherwise: nothing). Throws std::runtime_error naming the file when it cannot be read or
+// created, holds no secret, or can be read by every user (mode o+r).
+std::vector<std::string> load_srs_secrets(const std::filesystem::path& file, bool create = true);
 
 }  // namespace ehlo::policy
