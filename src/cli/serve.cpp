@@ -2,9 +2,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "cli/commands.hpp"
 #include "config/config.hpp"
@@ -35,6 +37,45 @@ void raise_file_limit() {
     }
 }
 
+// SIGHUP: read the alias files again. The signal is blocked in every thread (the mask is set
+// before any thread is started, and threads inherit it) and taken by this one thread with
+// sigtimedwait, so the reload is ordinary code rather than a signal handler's, and it reads
+// the files off the event loops. A bad file keeps the table in use (policy logs why).
+class ReloadOnHangup {
+public:
+    static void block() {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    }
+
+    explicit ReloadOnHangup(policy::Policy& policy)
+        : thread_([this, &policy] {
+              sigset_t set;
+              sigemptyset(&set);
+              sigaddset(&set, SIGHUP);
+              const timespec tick{0, 200 * 1000 * 1000};  // how soon a stop is noticed
+              while (!stop_) {
+                  if (sigtimedwait(&set, nullptr, &tick) != SIGHUP) continue;
+                  observe::info("reload", {{"signal", "SIGHUP"}});
+                  try {
+                      policy.reload_aliases();
+                  } catch (const std::exception& e) {
+                      observe::error("reload", {{"error", e.what()}});
+                  }
+              }
+          }) {}
+    ~ReloadOnHangup() {
+        stop_ = true;
+        thread_.join();
+    }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
 }  // namespace
 
 int serve(const ServeOptions& options) {
@@ -55,9 +96,11 @@ int serve(const ServeOptions& options) {
     observe::init({parse_level(cfg.log.level), cfg.log.file, cfg.log.dialog || options.dialog});
     ::signal(SIGPIPE, SIG_IGN);
     raise_file_limit();
+    ReloadOnHangup::block();
 
     try {
         policy::Policy policy(cfg);
+        ReloadOnHangup hangup(policy);
 
         // Onward delivery: DNS (libunbound on its own thread) and the SMTP client (its own loop).
         delivery::ResolverOptions ro;
