@@ -59,6 +59,10 @@ LocalDomains::LocalDomains(const std::vector<config::LocalDomain>& domains, std:
         }
         domains_.push_back(std::move(domain));
     }
+    for (std::size_t i = 0; i < domains_.size(); ++i) {
+        by_name_.emplace(domains_[i].name, i);
+        mailboxes_.emplace_back(domains_[i].mailboxes.begin(), domains_[i].mailboxes.end());
+    }
     for (const auto& domain : domains_) {
         if (domain.alias_of.empty()) continue;
         const auto* target = find(domain.alias_of);
@@ -70,11 +74,8 @@ LocalDomains::LocalDomains(const std::vector<config::LocalDomain>& domains, std:
 }
 
 const config::LocalDomain* LocalDomains::find(std::string_view name) const {
-    const std::string key = lower_ascii(name);
-    for (const auto& d : domains_) {
-        if (d.name == key) return &d;
-    }
-    return nullptr;
+    const auto it = by_name_.find(lower_ascii(name));
+    return it == by_name_.end() ? nullptr : &domains_[it->second];
 }
 
 const config::LocalDomain* LocalDomains::canonical(std::string_view name) const {
@@ -94,9 +95,13 @@ std::optional<LocalDomains::MailboxMatch> LocalDomains::listed_mailbox(const con
                                                                      std::string_view local) const {
     auto [base, extension] = split_extension(local);
     const std::string full = mailbox_name(local), cut = mailbox_name(base);
+    // `domain` is one of ours (from find or canonical): its set answers; any other is searched.
+    const bool ours = !domains_.empty() && &domain >= domains_.data() && &domain < domains_.data() + domains_.size();
     auto listed = [&](const std::string& name) -> std::optional<std::string> {
         if (name == kPostmaster) return domain.postmaster;
-        if (std::find(domain.mailboxes.begin(), domain.mailboxes.end(), name) != domain.mailboxes.end()) return name;
+        const bool found = ours ? this->listed(static_cast<std::size_t>(&domain - domains_.data()), name)
+                                : std::find(domain.mailboxes.begin(), domain.mailboxes.end(), name) != domain.mailboxes.end();
+        if (found) return name;
         return std::nullopt;
     };
     if (auto name = listed(full)) return MailboxMatch{std::move(*name), {}};

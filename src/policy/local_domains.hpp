@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -67,8 +69,14 @@ public:
     }
 
 private:
+    bool listed(std::size_t domain, const std::string& name) const { return mailboxes_[domain].count(name) != 0; }
+
     std::vector<config::LocalDomain> domains_;  // names and alias_of lower-case
-    std::string delimiter_;                     // empty or one character
+    // Lookups by hash: a site may have many domains and a domain many mailboxes, and every
+    // RCPT (every target of a list) asks.
+    std::unordered_map<std::string, std::size_t> by_name_;
+    std::vector<std::unordered_set<std::string>> mailboxes_;  // per domain, as domains_
+    std::string delimiter_;                                   // empty or one character
 };
 
 }  // namespace ehlo::policy
