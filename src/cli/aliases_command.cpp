@@ -79,7 +79,7 @@ private:
 
     std::string mailbox(const policy::ExpansionStep& node) const {
         const auto* d = destination(node);
-        std::string text = node.detail == "itself" ? "itself: mailbox " : "mailbox ";
+        std::string text = node.detail.empty() ? "mailbox " : safe(node.detail) + ": mailbox ";
         if (!d) return text + "(refused)";
         text += safe(d->maildir.string());
         const auto route = policy_.route(d->address);  // the folder, as delivery will find it

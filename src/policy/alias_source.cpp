@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <stdexcept>
+#include <utility>
 
 #include "observe/log.hpp"
 #include "policy/alias_expansion.hpp"
@@ -40,7 +41,7 @@ AliasSource::AliasSource(std::vector<AliasFileSpec> files, const LocalDomains& d
         throw std::runtime_error(message);
     }
     loaded_ = std::move(before);
-    table_.store(std::move(load.table), std::memory_order_release);
+    table_ = std::move(load.table);
 }
 
 std::vector<AliasSource::FileState> AliasSource::stat_files() const {
@@ -78,7 +79,12 @@ AliasSource::Reload AliasSource::reload_locked(std::vector<FileState> before) {
         return result;
     }
     const std::size_t entries = load.table->size();
-    table_.store(std::move(load.table), std::memory_order_release);
+    std::shared_ptr<const AliasTable> old;
+    {
+        std::lock_guard lock(table_mutex_);
+        old = std::exchange(table_, std::move(load.table));
+    }
+    old.reset();  // the old table, when no expansion holds it any more, is freed outside the lock
     observe::info("aliases-loaded", {{"files", files_.size()}, {"entries", entries}});
     return result;
 }

@@ -7,8 +7,8 @@
 // address ever names a path outside a domain's maildir_root (local_domains.cpp, and
 // maildir_folder.cpp for folders).
 //
-// Nothing here blocks an event loop: resolve_rcpt reads the alias table through one atomic
-// load and quota usage from a cache; file system work (alias files, quota readings, folder
+// Nothing here blocks an event loop: resolve_rcpt takes the alias table by copying a shared_ptr
+// and reads quota usage from a cache; file system work (alias files, quota readings, folder
 // lookups in route()) happens on the background thread, the delivery thread or a command.
 #include "policy/policy.hpp"
 
@@ -146,6 +146,12 @@ RcptVerdict Policy::Impl::expand_local(const smtp::Mailbox& rcpt, const smtp::Ma
             observe::error("alias-postmaster-fallback", {{"rcpt", rcpt.str()}, {"mailbox", domain->postmaster}});
             expansion.destinations = {postmaster_of(*domain)};
             expansion.outcome = Outcome::Ok;
+            ExpansionStep fallback;
+            fallback.what = ExpansionStep::What::Mailbox;
+            fallback.address = address;
+            fallback.detail = "postmaster, its aliases failing (RFC 5321 4.5.1)";
+            fallback.destination = 0;
+            verdict.tree = std::move(fallback);
         }
     }
     switch (expansion.outcome) {

@@ -57,7 +57,7 @@ public:
     bool trusted(std::string_view client_address) const;
 
     // The RCPT verdict and its destinations. Any thread; never touches the disk (the alias
-    // table is an atomic load, quota usage comes from a cache). Accepted (250 2.1.5): an
+    // table is a shared_ptr copied, quota usage comes from a cache). Accepted (250 2.1.5): an
     // existing local mailbox, postmaster@ every local domain (RFC 5321 4.5.1), an alias with
     // at least one destination (RFC 5321 3.9.1), a valid SRS address of ours, or, for a
     // trusted client, any other domain. Refused: 550 5.1.1 for an unknown mailbox of a local

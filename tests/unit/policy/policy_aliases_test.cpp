@@ -92,6 +92,8 @@ TEST_F(PolicyAliases, PostmasterFallsBackToItsMailbox_Rfc5321_4_5_1) {
     expect_reply(v.reply, 250, "2.1.5");
     ASSERT_EQ(v.destinations.size(), 1u);
     EXPECT_EQ(v.destinations[0].mailbox, "bob");  // example.org's postmaster
+    EXPECT_EQ(v.tree.what, ExpansionStep::What::Mailbox);
+    EXPECT_EQ(v.tree.destination, 0u);
 }
 
 // RFC 5321 4.1.1.3: "Postmaster" alone, and its alias in the first domain.
