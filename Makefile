@@ -9,7 +9,7 @@ DEB_PACKAGES := g++ cmake ninja-build ccache pkg-config \
 	libsodium-dev libcrypt-dev \
 	python3 swaks libnet-ssleay-perl libio-socket-ssl-perl curl openssl postfix unbound dnsmasq-base dns-root-data \
 	prometheus \
-	publicsuffix python3-dkim python3-spf
+	publicsuffix python3-dkim python3-spf postsrsd
 CONFIG ?=
 
 .PHONY: all deps build run test clean bench
@@ -17,8 +17,9 @@ CONFIG ?=
 all: build
 
 # Installs only what is missing; postfix is installed unconfigured and never started
-# (tests run private instances of its tools); prometheus is there for promtool and private
-# test servers, so its system service is stopped and disabled where systemd runs one.
+# (tests run private instances of its tools), and so is postsrsd (the SRS tests start their
+# own on loopback, to compare answers); prometheus is there for promtool and private test
+# servers, so its system service is stopped and disabled where systemd runs one.
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -26,8 +27,10 @@ deps:
 		if [ "$$(id -u)" != 0 ]; then echo "run as root to install packages" >&2; exit 1; fi; \
 		echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
-		if echo " $$missing " | grep -q ' prometheus ' && [ -d /run/systemd/system ]; then \
-			systemctl disable --now prometheus || true; \
+		if [ -d /run/systemd/system ]; then \
+			for s in prometheus postsrsd; do \
+				echo " $$missing " | grep -q " $$s " && { systemctl disable --now $$s || true; }; \
+			done; \
 		fi; \
 	fi
 

@@ -62,6 +62,12 @@ struct TutorOptions {
     std::string recipient;
 };
 
+struct AliasesCommand {
+    std::string config_file;  // empty: the embedded defaults
+    std::string address;
+    bool trusted = false;     // answer as for a client in relay.trusted_networks
+};
+
 int serve(const ServeOptions& options);               // ehlo serve
 int check_config(const std::string& file);            // ehlo check-config FILE
 int queue_command(const QueueCommand& command);       // ehlo queue ACTION [ARG]
@@ -80,5 +86,6 @@ int dkim_command(const DkimCommand& command);         // ehlo dkim keygen|sign|v
 int spf_command(const SpfCommand& command);           // ehlo spf IP SENDER [HELO]
 int dmarc_command(const DmarcCommand& command);       // ehlo dmarc FILE
 int tutor_command(const TutorOptions& options);       // ehlo tutor [HOST[:PORT]] | --explain
+int aliases_command(const AliasesCommand& command);   // ehlo aliases ADDRESS
 
 }  // namespace ehlo::cli

@@ -121,6 +121,11 @@ int main(int argc, char** argv) {
     tutor_cmd->add_option("--name", tutor.client_name, "Host name in the example EHLO line");
     tutor_cmd->add_option("--from", tutor.sender, "Address in the example MAIL FROM line");
     tutor_cmd->add_option("--to", tutor.recipient, "Address in the example RCPT TO line");
+    ehlo::cli::AliasesCommand aliases;
+    auto* aliases_cmd = app.add_subcommand("aliases", "Show what an address expands to and where each result is delivered");
+    aliases_cmd->add_option("address", aliases.address, "the address, as in RCPT TO")->required();
+    aliases_cmd->add_option("-c,--config", aliases.config_file, "TOML configuration file (default: embedded defaults)");
+    aliases_cmd->add_flag("--trusted", aliases.trusted, "Answer as for a client in relay.trusted_networks");
 
     CLI11_PARSE(app, argc, argv);
 
@@ -134,5 +139,6 @@ int main(int argc, char** argv) {
     if (spf_cmd->parsed()) return ehlo::cli::spf_command(spf);
     if (dmarc_cmd->parsed()) return ehlo::cli::dmarc_command(dmarc);
     if (tutor_cmd->parsed()) return ehlo::cli::tutor_command(tutor);
+    if (aliases_cmd->parsed()) return ehlo::cli::aliases_command(aliases);
     return 2;
 }

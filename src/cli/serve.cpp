@@ -3,9 +3,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "cli/commands.hpp"
 #include "config/config.hpp"
@@ -127,6 +129,12 @@ int serve(const ServeOptions& options) {
         }
 
         net::Server server(cfg, policy, queue, tls.get(), auth.get());
+        // SIGHUP and `ehlo reload` read the alias files again too; a bad one keeps the table in
+        // use (policy logs the file, the line and the problem).
+        server.also_reload([&policy]() -> std::optional<std::string> {
+            if (policy.reload_aliases()) return std::nullopt;
+            return "aliases: a file has a problem (the table read before stays; see the log)";
+        });
         queue.start();
         // After start(): the queue holds the spool lock, so the socket in it is ours to replace.
         auto control = std::make_unique<net::ControlServer>(config::control_socket_path(cfg), queue,

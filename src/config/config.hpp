@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,12 +37,39 @@ struct Listener {
     bool operator==(const Listener&) const = default;
 };
 
+// An LMTP server (RFC 2033) that takes a domain's mail: a Unix socket or host and port.
+struct LmtpTarget {
+    enum class Kind { None, Unix, Tcp } kind = Kind::None;
+    std::string path;        // Unix: the socket's path
+    std::string host;        // Tcp: an IP address or a host name
+    std::uint16_t port = 0;  // Tcp: LMTP has no well-known port and must not use 25 (RFC 2033 5)
+
+    bool operator==(const LmtpTarget&) const = default;
+};
+
+// A mailbox's limits; 0 = none.
+struct Quota {
+    std::uint64_t bytes = 0;
+    std::uint64_t messages = 0;
+
+    bool none() const { return bytes == 0 && messages == 0; }
+    bool operator==(const Quota&) const = default;
+};
+
 struct LocalDomain {
     std::string name;                         // lower-case
     bool catch_all = false;                   // any local part is a mailbox
     std::vector<std::string> mailboxes;       // lower-case local parts that exist
     std::string maildir_root = "./var/mail";  // Maildir of USER is <maildir_root>/<USER>/
     std::string postmaster = "postmaster";    // mailbox that receives postmaster@ (RFC 5321 4.5.1)
+    std::string alias_file{};                 // this domain's aliases (docs/configuration.md); empty = none
+    std::string alias_of{};                   // lower-case: every address here is that domain's; empty = none
+    LmtpTarget lmtp{};                        // mailboxes delivered by LMTP (not yet used: Maildir)
+    bool folders = false;                     // USER+FOLDER@ goes to the Maildir++ folder .FOLDER if it exists
+    Quota quota{};                            // every mailbox's, unless mailbox_quota names it
+    std::map<std::string, Quota> mailbox_quota{};  // per mailbox name
+    // (Every member added after postmaster has an initializer, so that the short aggregate
+    // form LocalDomain{name, catch_all, mailboxes, root, postmaster} stays warning-free.)
 
     bool operator==(const LocalDomain&) const = default;
 };
@@ -196,6 +224,24 @@ struct Config {
 
         bool operator==(const Log&) const = default;
     } log;
+
+    // Alias files read for every local domain (a [[domain]]'s own is its alias_file).
+    struct Aliases {
+        std::vector<std::string> files;          // ehlo's format: "alias: target, target"
+        std::vector<std::string> virtual_files;  // Postfix virtual(5): "address target, target"
+
+        bool operator==(const Aliases&) const = default;
+    } aliases;
+
+    // Sender Rewriting Scheme for mail forwarded to other domains (policy/srs.hpp).
+    struct Srs {
+        std::string domain;                           // a local domain; empty = no rewriting
+        std::string secret_file = "./var/srs.secret";  // created (0600) when missing
+        unsigned max_age = 21;                        // days an SRS address stays valid
+        unsigned hash_length = 4;                     // base64 characters of the HMAC
+
+        bool operator==(const Srs&) const = default;
+    } srs;
 
     std::vector<LocalDomain> domains{LocalDomain{"localhost", true, {}, "./var/mail", "postmaster"}};
 

@@ -43,7 +43,7 @@ Config read_config(Errors& errors, const toml::table& root) {
         const bool known = name == "server" || name == "limits" || name == "spool" || name == "relay" ||
                            name == "smtp" || name == "log" || name == "delivery" || name == "outbound" ||
                            name == "dns" || name == "control" || name == "tls" || name == "auth" ||
-                           name == "history";
+                           name == "history" || name == "aliases" || name == "srs";
         if (!known) {
             errors.add(key.source(), node.is_table() ? "unknown table [" + std::string(name) + "]"
                                                      : "unknown key " + in_quotes(name));
@@ -66,6 +66,8 @@ Config read_config(Errors& errors, const toml::table& root) {
         if (name == "dns") read_dns(r, config.dns);
         if (name == "control") read_control(r, config.control);
         if (name == "history") read_history(r, config.history);
+        if (name == "aliases") read_aliases(r, config.aliases);
+        if (name == "srs") read_srs(r, config.srs, later);
         if (name == "tls") read_tls(r, config.tls);
         if (name == "auth") read_auth(r, config.auth);
     }
@@ -89,6 +91,16 @@ Config read_config(Errors& errors, const toml::table& root) {
         if (!local) {
             errors.add(to->where, "'null_sender_failures_to' in [delivery] must be a local address; " +
                                       in_quotes(domain) + " is not a [[domain]]");
+        }
+    }
+    if (const auto& srs = later.srs_domain) {
+        // Bounces come back to the SRS domain: it must be one whose mail ends here.
+        const auto it = std::find_if(config.domains.begin(), config.domains.end(),
+                                     [&](const LocalDomain& d) { return d.name == srs->value; });
+        if (it == config.domains.end()) {
+            errors.add(srs->where, "'domain' in [srs] must be a local domain; " + in_quotes(srs->value) + " is not a [[domain]]");
+        } else if (!it->alias_of.empty()) {
+            errors.add(srs->where, "'domain' in [srs] must not be an alias_of domain; use " + in_quotes(it->alias_of));
         }
     }
     return config;

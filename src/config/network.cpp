@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "smtp/address.hpp"
+
 namespace ehlo::config {
 
 namespace {
@@ -15,6 +17,9 @@ namespace {
 constexpr std::size_t kMaxPrefixDigits = 3;
 constexpr std::size_t kMaxPortDigits = 5;
 constexpr unsigned long kMaxPort = 65535;
+// RFC 2033 5: LMTP must not be offered on port 25, where a client would take it for SMTP.
+constexpr unsigned long kSmtpPort = 25;
+constexpr std::string_view kUnixPrefix = "unix:";
 
 constexpr std::array<std::uint8_t, 12> kV4MappedPrefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
@@ -143,6 +148,46 @@ Parsed<ListenAddress> parse_listen_address(std::string_view text) {
     auto port = parse_decimal(port_text, kMaxPortDigits);
     if (!port || *port < 1 || *port > kMaxPort) return {std::nullopt, "port must be 1 to 65535"};
     return {ListenAddress{std::string(host), static_cast<std::uint16_t>(*port)}, {}};
+}
+
+Parsed<LmtpTarget> parse_lmtp_target(std::string_view text) {
+    LmtpTarget target;
+    if (text.starts_with(kUnixPrefix)) {
+        const auto path = text.substr(kUnixPrefix.size());
+        if (path.empty()) return {std::nullopt, "expected unix:PATH, e.g. unix:/run/dovecot/lmtp"};
+        if (path.size() > kMaxSocketPath) {
+            return {std::nullopt, "the socket path is longer than " + std::to_string(kMaxSocketPath) + " octets"};
+        }
+        if (path.find('\0') != std::string_view::npos) return {std::nullopt, "the socket path holds a NUL"};
+        target.kind = LmtpTarget::Kind::Unix;
+        target.path = std::string(path);
+        return {target, {}};
+    }
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+        return {std::nullopt, "expected unix:PATH or HOST:PORT, e.g. unix:/run/dovecot/lmtp or 127.0.0.1:24"};
+    }
+    auto host = text.substr(0, colon);
+    IpAddress scratch;
+    if (!host.empty() && host.front() == '[') {
+        if (host.size() < 2 || host.back() != ']') return {std::nullopt, "unbalanced '[' in IPv6 address"};
+        host = host.substr(1, host.size() - 2);
+        if (!pton(AF_INET6, host, scratch.bytes.data())) {
+            return {std::nullopt, "'" + std::string(host) + "' is not an IPv6 address"};
+        }
+    } else if (!pton(AF_INET, host, scratch.bytes.data()) && !smtp::is_valid_domain(host, false)) {
+        if (host.find(':') != std::string_view::npos) {
+            return {std::nullopt, "an IPv6 address must be in brackets, e.g. [::1]:24"};
+        }
+        return {std::nullopt, "'" + std::string(host) + "' is not an IP address or a host name"};
+    }
+    auto port = parse_decimal(text.substr(colon + 1), kMaxPortDigits);
+    if (!port || *port < 1 || *port > kMaxPort) return {std::nullopt, "port must be 1 to 65535"};
+    if (*port == kSmtpPort) return {std::nullopt, "port 25 is SMTP's; LMTP must not use it (RFC 2033 5)"};
+    target.kind = LmtpTarget::Kind::Tcp;
+    target.host = std::string(host);
+    target.port = static_cast<std::uint16_t>(*port);
+    return {target, {}};
 }
 
 }  // namespace ehlo::config

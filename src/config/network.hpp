@@ -12,6 +12,9 @@
 
 namespace ehlo::config {
 
+// A Unix socket path must fit sockaddr_un::sun_path (108 octets on Linux, with its NUL).
+inline constexpr std::size_t kMaxSocketPath = 107;
+
 struct IpAddress {
     enum class Family { V4, V6 } family = Family::V4;
     std::array<std::uint8_t, 16> bytes{};  // network order; V4 uses the first 4
@@ -48,5 +51,9 @@ Parsed<Network> parse_network(std::string_view cidr);
 // "127.0.0.1:2525" or "[::1]:2525": an address literal, not a host name (listening must not
 // depend on name resolution), and a port 1..65535.
 Parsed<ListenAddress> parse_listen_address(std::string_view text);
+
+// "unix:/run/dovecot/lmtp", "127.0.0.1:24", "[::1]:24", "lmtp.example.net:24": where a
+// domain's mail is handed over by LMTP (RFC 2033). A port is required, and not 25.
+Parsed<LmtpTarget> parse_lmtp_target(std::string_view text);
 
 }  // namespace ehlo::config

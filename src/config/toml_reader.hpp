@@ -188,6 +188,7 @@ private:
 // Checks that need the whole file: made after every table is read.
 struct LaterChecks {
     std::optional<Located> null_sender_failures_to;  // its domain must be a local one
+    std::optional<Located> srs_domain;               // must be a [[domain]], not an alias_of one
 };
 
 // One reader per table, each in the file of its job.
@@ -203,6 +204,8 @@ void read_control(TableReader& r, Config::Control& control);
 void read_listeners(Errors& errors, const toml::key& key, const toml::node& node, std::vector<Listener>& out);
 void read_tls(TableReader& r, Config::Tls& tls);
 void read_auth(TableReader& r, Config::Auth& auth);
+void read_aliases(TableReader& r, Config::Aliases& aliases);
+void read_srs(TableReader& r, Config::Srs& srs, LaterChecks& later);
 // load_delivery.cpp
 void read_delivery(TableReader& r, Config::Delivery& delivery, LaterChecks& later);
 void read_outbound(TableReader& r, Config::Outbound& outbound);

@@ -119,6 +119,14 @@ void Server::Impl::begin_stop() {
 }
 
 std::optional<std::string> Server::Impl::reload() {
+    // Each part is read again whatever became of the other; the answer names every failure.
+    const std::optional<std::string> others = also_reload ? also_reload() : std::nullopt;
+    const std::optional<std::string> own = reload_certificates_and_users();
+    if (others && own) return *others + "; " + *own;
+    return others ? others : own;
+}
+
+std::optional<std::string> Server::Impl::reload_certificates_and_users() {
     if (auth) {
         if (auto failure = auth->credentials().refresh(true)) {
             observe::error("reload-failed", {{"what", "users"}, {"error", *failure}, {"kept", "the users read before"}});
@@ -170,6 +178,8 @@ Server::Server(const config::Config& config, const policy::Policy& policy, queue
 }
 
 Server::~Server() = default;
+
+void Server::also_reload(std::function<std::optional<std::string>()> hook) { impl_->also_reload = std::move(hook); }
 
 void Server::run() {
     auto& d = *impl_;

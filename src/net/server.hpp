@@ -3,6 +3,7 @@
 // files behind server_impl.hpp.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +37,9 @@ public:
     // Reads certificates and keys again (SIGHUP does the same); sessions keep theirs. Nothing
     // on success, else why the old ones stay (also logged). Thread-safe; reads files.
     std::optional<std::string> reload();
+    // Something else to read again on every reload, before the certificates (the alias files):
+    // nothing when it went well, else why. Set before run().
+    void also_reload(std::function<std::optional<std::string>()> hook);
 
 private:
     struct Impl;

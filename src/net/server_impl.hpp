@@ -172,6 +172,9 @@ struct Server::Impl {
     // bounded by tls.handshake_timeout. False: it failed and the connection is closed.
     asio::awaitable<bool> start_tls(std::shared_ptr<Connection> c);
     std::optional<std::string> reload();
+    std::optional<std::string> reload_certificates_and_users();
+    // What else SIGHUP and `ehlo reload` read again (the alias files): set before run().
+    std::function<std::optional<std::string>()> also_reload;
     void wait_signal();
     // Writes `out` and whatever else the session has to say.
     asio::awaitable<void> flush(std::shared_ptr<Connection> c, std::string out = {});

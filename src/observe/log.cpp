@@ -11,6 +11,8 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <memory>
 
 #include "smtp/text.hpp"
@@ -22,12 +24,37 @@ namespace {
 constexpr std::size_t kQueuedLines = 16384;
 // How often (in lines) a logging thread looks whether lines were dropped.
 constexpr std::uint64_t kDropCheckEvery = 1024;
+// flush() waits at most this long for the writer (a terminal that does not read, say).
+constexpr auto kFlushWait = std::chrono::seconds(5);
 
 std::atomic<bool> g_dialog{false};
 std::shared_ptr<spdlog::logger> g_logger;
 std::shared_ptr<spdlog::details::thread_pool> g_writer;  // after g_logger: destroyed before it
-std::atomic<std::uint64_t> g_lines{0};
+std::atomic<std::uint64_t> g_lines{0};    // handed to the writer
+std::atomic<std::uint64_t> g_written{0};  // written by it
 std::atomic<std::uint64_t> g_dropped_reported{0};
+
+// The file or terminal sink, counting the lines the writer thread has written, so that
+// flush() can wait for the ones logged before it.
+class CountingSink final : public spdlog::sinks::sink {
+public:
+    explicit CountingSink(spdlog::sink_ptr target) : target_(std::move(target)) {}
+    void log(const spdlog::details::log_msg& msg) override {
+        target_->log(msg);
+        g_written.fetch_add(1, std::memory_order_release);
+    }
+    void flush() override { target_->flush(); }
+    void set_pattern(const std::string& pattern) override { target_->set_pattern(pattern); }
+    void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override { target_->set_formatter(std::move(formatter)); }
+
+private:
+    spdlog::sink_ptr target_;
+};
+
+void emit(spdlog::logger& l, spdlog::level::level_enum level, const std::string& line) {
+    g_lines.fetch_add(1, std::memory_order_relaxed);
+    l.log(level, "{}", line);
+}
 
 spdlog::level::level_enum to_spd(Level l) {
     switch (l) {
@@ -68,13 +95,14 @@ spdlog::logger& logger() {
 }  // namespace
 
 void init(const LogOptions& options) {
+    flush();  // what the last configuration took goes where it was meant to
     if (!g_writer) g_writer = std::make_shared<spdlog::details::thread_pool>(kQueuedLines, 1);
     spdlog::sink_ptr sink;
     if (options.file.empty())
         sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     else
         sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file);
-    auto l = std::make_shared<spdlog::async_logger>("ehlo", std::move(sink), g_writer,
+    auto l = std::make_shared<spdlog::async_logger>("ehlo", std::make_shared<CountingSink>(std::move(sink)), g_writer,
                                                     spdlog::async_overflow_policy::overrun_oldest);
     // UTC timestamps with milliseconds, then level, then the key=value fields.
     l->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
@@ -82,6 +110,15 @@ void init(const LogOptions& options) {
     l->flush_on(spdlog::level::debug);  // on the writer thread: every line reaches the file at once
     g_logger = std::move(l);
     g_dialog = options.dialog;
+}
+
+void flush() {
+    if (!g_writer || !g_logger) return;
+    const std::uint64_t target = g_lines.load(std::memory_order_relaxed);
+    const auto deadline = std::chrono::steady_clock::now() + kFlushWait;
+    while (g_written.load(std::memory_order_acquire) + g_writer->overrun_counter() < target &&
+           std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void shutdown() {
@@ -109,12 +146,12 @@ std::string format_fields(std::string_view event, std::initializer_list<Field> f
 void log(Level level, std::string_view event, std::initializer_list<Field> fields) {
     auto& l = logger();
     if (!l.should_log(to_spd(level))) return;
-    l.log(to_spd(level), "{}", format_fields(event, fields));
-    if (g_lines.fetch_add(1, std::memory_order_relaxed) % kDropCheckEvery == kDropCheckEvery - 1 && g_writer) {
+    emit(l, to_spd(level), format_fields(event, fields));
+    if (g_lines.load(std::memory_order_relaxed) % kDropCheckEvery == 0 && g_writer) {
         const std::uint64_t dropped = g_writer->overrun_counter();
         std::uint64_t reported = g_dropped_reported.load(std::memory_order_relaxed);
         if (dropped > reported && g_dropped_reported.compare_exchange_strong(reported, dropped))
-            l.log(spdlog::level::warn, "{}", format_fields("log-dropped", {{"lines", dropped - reported}}));
+            emit(l, spdlog::level::warn, format_fields("log-dropped", {{"lines", dropped - reported}}));
     }
 }
 

@@ -26,8 +26,11 @@ struct Field {
     Field(std::string_view k, N n) : key(k), value(std::to_string(n)) {}
 };
 
-// Configure the process-wide log; safe to call again (tests, reload).
+// Configure the process-wide log; safe to call again (tests, reload): the lines logged
+// before are written where they were meant to go first.
 void init(const LogOptions& options);
+// Waits (a few seconds at most) until every line logged so far has been written.
+void flush();
 // Writes every line logged so far and stops the writer thread; a later line starts it again
 // with the default options. For the end of the process.
 void shutdown();

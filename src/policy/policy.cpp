@@ -1,32 +1,44 @@
-// Recipient policy: which RCPT TO is accepted, and where its mail goes (a local Maildir, or
-// onward to another server: by MX, or by a configured [[route]]).
+// Recipient policy: which RCPT TO is accepted, what it expands to, and where its mail goes (a
+// local Maildir, or onward to another server: by MX, or by a configured [[route]]).
 //
-// Two promises rest on this file. ehlo is never an open relay: a recipient outside the local
-// domains is accepted only from a trusted network. And no recipient address ever names a path
-// outside a domain's maildir_root: a local part becomes a directory name only after passing
-// config::is_mailbox_name ([a-z0-9._-], no leading '.', no ".."), whatever a catch-all says.
-// A UTF-8 local part (RFC 6531) is first written in its "xn--" form (utf8_mailbox.hpp).
+// Two promises rest on this folder. ehlo is never an open relay: a recipient outside the local
+// domains is accepted only from a trusted network, or as the destination of an alias or of an
+// SRS address of ours (both the administrator's doing, not the client's). And no recipient
+// address ever names a path outside a domain's maildir_root (local_domains.cpp, and
+// maildir_folder.cpp for folders).
+//
+// Nothing here blocks an event loop: resolve_rcpt takes the alias table by copying a shared_ptr
+// and reads quota usage from a cache; file system work (alias files, quota readings, folder
+// lookups in route()) happens on the background thread, the delivery thread or a command.
 #include "policy/policy.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <ctime>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
-#include "config/mailbox_name.hpp"
+#include <sys/stat.h>
+
 #include "config/network.hpp"
-#include "policy/utf8_mailbox.hpp"
+#include "observe/log.hpp"
+#include "policy/alias_source.hpp"
+#include "policy/local_domains.hpp"
+#include "policy/maildir_folder.hpp"
+#include "policy/srs.hpp"
 #include "smtp/text.hpp"
 
 namespace ehlo::policy {
 
 namespace {
 
-// RFC 5321 4.1.1.3: "Postmaster" without a domain, case-insensitive, must be accepted.
-constexpr std::string_view kPostmaster = "postmaster";
 // RFC 5321 4.1.3: the tag of an IPv6 address literal (compared lower-cased).
 constexpr std::string_view kIpv6Tag = "ipv6:";
-
-using smtp::lower;
+// The background thread's round: alias files are stat(2)ed this often, no more.
+constexpr std::chrono::seconds kMaintenanceInterval{1};
 
 // The address as it may appear in a reply line: a reply never holds CR, LF or other controls
 // (the parser admits none, but a reply is no place to find out it did).
@@ -37,13 +49,35 @@ std::string printable(const smtp::Mailbox& m) {
 
 smtp::Reply accepted() { return {250, "2.1.5", "Ok"}; }
 
+smtp::Reply refused(int code, std::string enhanced, const smtp::Mailbox& rcpt, std::string_view why) {
+    return {code, std::move(enhanced), "<" + printable(rcpt) + ">: " + std::string(why)};
+}
+
+smtp::Reply unknown_mailbox(const smtp::Mailbox& rcpt) {
+    return refused(550, "5.1.1", rcpt, "Recipient address rejected: mailbox unknown");
+}
+
 }  // namespace
 
 struct Policy::Impl {
     std::vector<config::Network> trusted;
-    std::vector<config::LocalDomain> domains;  // names lower-case
-    std::string delimiter;                     // empty or one character
+    LocalDomains domains;
     std::vector<config::OutboundRoute> routes;  // domains and hosts lower-case
+    std::unique_ptr<AliasSource> aliases;
+    std::optional<Srs> srs;
+    mutable QuotaCache quota;
+    bool any_quota = false;
+    std::function<std::int64_t()> unix_time;
+
+    // The background thread, when there is work for it.
+    std::mutex wake_mutex;
+    std::condition_variable_any wake;
+    std::jthread background;
+
+    Impl(const config::Config& config)
+        : domains(config.domains, config.smtp.recipient_delimiter) {}
+
+    std::int64_t now() const { return unix_time ? unix_time() : static_cast<std::int64_t>(std::time(nullptr)); }
 
     // The next hop for a domain that is not local: the first [[route]] for exactly this
     // domain, else the first for "*", else the domain's MX records (no host).
@@ -70,94 +104,146 @@ struct Policy::Impl {
         return target;
     }
 
-    // What a recipient is, once its local part is normalised and looked up.
-    struct Destination {
-        enum class Kind {
-            Mailbox,     // a mailbox of a local domain (including its postmaster)
-            Unknown,     // a local domain, but no such mailbox (or a name that cannot be one)
-            NoDomain,    // no domain and not "Postmaster"
-            Remote,      // not a local domain: relaying
-        } kind = Kind::Remote;
-        const config::LocalDomain* domain = nullptr;  // for Mailbox: whose maildir_root
-        std::string mailbox;                          // for Mailbox: the directory name
-    };
-
-    const config::LocalDomain* find_domain(std::string_view name) const {
-        // Address literals ("[192.0.2.1]") never name a local domain: a domain name in the
-        // configuration cannot start with '[', so the comparison below rejects them.
-        const std::string key = lower(name);
-        for (const auto& d : domains) {
-            if (d.name == key) return &d;
-        }
-        return nullptr;
+    const config::Quota* quota_of(const Destination& d) const {
+        const auto it = d.domain->mailbox_quota.find(d.mailbox);
+        const config::Quota& q = it != d.domain->mailbox_quota.end() ? it->second : d.domain->quota;
+        return q.none() ? nullptr : &q;
     }
 
-    // "alice+tag" -> "alice", at the first delimiter; the name itself when there is none.
-    std::string without_extension(const std::string& local) const {
-        if (delimiter.empty()) return local;
-        return local.substr(0, local.find(delimiter[0]));
+    // The postmaster mailbox of a domain, whatever its aliases say: RFC 5321 4.5.1 wants
+    // postmaster@ to reach someone even when the table for it is broken.
+    Destination postmaster_of(const config::LocalDomain& domain) const {
+        Destination d;
+        d.kind = Destination::Kind::Mailbox;
+        d.address = {std::string(kPostmaster), domain.name};
+        d.domain = &domain;
+        d.mailbox = domain.postmaster;
+        d.maildir = LocalDomains::maildir(domain, domain.postmaster);
+        return d;
     }
 
-    // The mailbox name a (lower-cased) local part would have: itself when ASCII, its "xn--"
-    // form when UTF-8 (RFC 6531). Empty when it can have none; not yet checked for a name.
-    static std::string mailbox_name(const std::string& local) {
-        const bool ascii = std::all_of(local.begin(), local.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-        if (ascii) return local;
-        return utf8_mailbox_name(local).value_or(std::string{});
-    }
-
-    Destination resolve(const smtp::Mailbox& rcpt) const {
-        using Kind = Destination::Kind;
-        const std::string local = lower(rcpt.unquoted_local_part());
-
-        if (rcpt.domain.empty()) {
-            if (local != kPostmaster) return {Kind::NoDomain, nullptr, {}};
-            if (domains.empty()) return {Kind::Mailbox, nullptr, {}};  // accepted, but nowhere to deliver: held
-            return {Kind::Mailbox, &domains.front(), domains.front().postmaster};
-        }
-        if (rcpt.is_address_literal()) return {Kind::Remote, nullptr, {}};
-        const config::LocalDomain* domain = find_domain(rcpt.domain);
-        if (!domain) return {Kind::Remote, nullptr, {}};
-
-        // The full local part first, then without its extension (as Postfix does), so that a
-        // mailbox "bob-smith" stays reachable when the delimiter is '-'.
-        const std::string full = mailbox_name(local), cut = mailbox_name(without_extension(local));
-        for (const std::string& name : {full, cut}) {
-            if (name == kPostmaster) return {Kind::Mailbox, domain, domain->postmaster};
-            if (std::find(domain->mailboxes.begin(), domain->mailboxes.end(), name) != domain->mailboxes.end()) {
-                return {Kind::Mailbox, domain, name};
-            }
-        }
-        // The guard against path traversal: "../../etc", "a/b", "\"x/y\"" and the like are
-        // refused here rather than ever joined to maildir_root.
-        if (domain->catch_all && config::is_mailbox_name(cut)) return {Kind::Mailbox, domain, cut};
-        return {Kind::Unknown, domain, {}};
-    }
+    RcptVerdict expand_local(const smtp::Mailbox& rcpt, const smtp::Mailbox& address, std::uint64_t declared_size) const;
+    RcptVerdict reverse_srs(const smtp::Mailbox& rcpt, std::uint64_t declared_size) const;
 };
 
-Policy::Policy(const config::Config& config) : impl_(std::make_unique<Impl>()) {
+RcptVerdict Policy::Impl::expand_local(const smtp::Mailbox& rcpt, const smtp::Mailbox& address,
+                                       std::uint64_t declared_size) const {
+    const auto table = aliases->table();  // kept alive while the expansion looks at it
+    Expansion expansion = Expander(domains, *table).expand(address);
+    RcptVerdict verdict;
+    verdict.tree = std::move(expansion.root);
+    for (const auto& left : expansion.left_out) {
+        observe::warn("alias-target-unknown", {{"rcpt", rcpt.str()}, {"target", left}});
+    }
+
+    using Outcome = Expansion::Outcome;
+    if (expansion.outcome != Outcome::Ok) {
+        const config::LocalDomain* domain = domains.canonical(address.domain);
+        if (domain && local_key(address) == kPostmaster) {
+            observe::error("alias-postmaster-fallback", {{"rcpt", rcpt.str()}, {"mailbox", domain->postmaster}});
+            expansion.destinations = {postmaster_of(*domain)};
+            expansion.outcome = Outcome::Ok;
+            ExpansionStep fallback;
+            fallback.what = ExpansionStep::What::Mailbox;
+            fallback.address = address;
+            fallback.detail = "postmaster, its aliases failing (RFC 5321 4.5.1)";
+            fallback.destination = 0;
+            verdict.tree = std::move(fallback);
+        }
+    }
+    switch (expansion.outcome) {
+        case Outcome::Ok:
+            break;
+        case Outcome::Unknown:
+            verdict.reply = unknown_mailbox(rcpt);
+            return verdict;
+        case Outcome::Loop:
+        case Outcome::TooDeep:
+        case Outcome::TooMany: {
+            // RFC 3463 X.3.5, "system incorrectly configured": the table is to be fixed, and
+            // a temporary reply lets the sender's server try again once it is.
+            const char* why = expansion.outcome == Outcome::Loop      ? "Recipient address rejected: alias loop"
+                              : expansion.outcome == Outcome::TooDeep ? "Recipient address rejected: aliases nested too deep"
+                                                                      : "Recipient address rejected: alias expands to too many recipients";
+            observe::error("alias-expansion-failed", {{"rcpt", rcpt.str()}, {"reason", why}});
+            verdict.reply = refused(451, "4.3.5", rcpt, why);
+            return verdict;
+        }
+    }
+
+    std::size_t full = 0;
+    for (auto& d : expansion.destinations) {
+        if (d.kind == Destination::Kind::Remote) {
+            d.remote = remote_target(d.address);
+            continue;
+        }
+        if (const config::Quota* limit = quota_of(d)) {
+            const auto usage = quota.cached(d.maildir, *limit);
+            d.over_quota = usage && over_quota(*usage, *limit, declared_size);
+            if (d.over_quota) ++full;
+        }
+    }
+    // A list with a full member is still delivered to the others; the full mailbox keeps its
+    // flag for the delivery-time check. Refused only when nothing could take the mail.
+    if (full != 0 && full == expansion.destinations.size()) {
+        verdict.reply = refused(552, "5.2.2", rcpt, "Recipient address rejected: mailbox full (over quota)");
+        return verdict;
+    }
+    verdict.reply = accepted();
+    verdict.destinations = std::move(expansion.destinations);
+    return verdict;
+}
+
+RcptVerdict Policy::Impl::reverse_srs(const smtp::Mailbox& rcpt, std::uint64_t declared_size) const {
+    RcptVerdict verdict;
+    const auto reversed = srs->reverse(rcpt, now());
+    switch (reversed.error) {
+        case Srs::Error::None:
+            break;
+        case Srs::Error::NotSrs:
+        case Srs::Error::Malformed:
+            verdict.reply = unknown_mailbox(rcpt);
+            return verdict;
+        case Srs::Error::BadHash:
+            verdict.reply = refused(550, "5.7.1", rcpt, "Recipient address rejected: SRS address with a bad hash");
+            return verdict;
+        case Srs::Error::Expired:
+            verdict.reply = refused(550, "5.7.1", rcpt, "Recipient address rejected: SRS address expired");
+            return verdict;
+    }
+    const smtp::Mailbox& original = *reversed.address;
+    verdict.srs_original = original.str();
+    RcptVerdict inner;
+    if (domains.find(original.domain)) {
+        inner = expand_local(rcpt, original, declared_size);
+    } else {
+        // The bounce goes back where the mail came from: our own address, so any client may
+        // send it (this is no relaying of the client's choosing).
+        Destination d;
+        d.kind = Destination::Kind::Remote;
+        d.address = original;
+        d.remote = remote_target(original);
+        inner.reply = accepted();
+        inner.destinations.push_back(std::move(d));
+        inner.tree.what = ExpansionStep::What::Remote;
+        inner.tree.address = original;
+        inner.tree.destination = 0;
+    }
+    verdict.reply = inner.reply;
+    verdict.destinations = std::move(inner.destinations);
+    verdict.tree.what = ExpansionStep::What::Srs;
+    verdict.tree.address = rcpt;
+    verdict.tree.children.push_back(std::move(inner.tree));
+    return verdict;
+}
+
+Policy::Policy(const config::Config& config, PolicyOptions options) : impl_(std::make_unique<Impl>(config)) {
     // A Config from config::load_* is already valid; these checks catch one built in code.
     for (const auto& cidr : config.relay.trusted_networks) {
         auto parsed = config::parse_network(cidr);
         if (!parsed.value) throw std::invalid_argument("relay.trusted_networks: '" + cidr + "': " + parsed.error);
         impl_->trusted.push_back(*parsed.value);
     }
-    for (auto domain : config.domains) {
-        domain.name = lower(domain.name);
-        for (const auto& name : domain.mailboxes) {
-            if (!config::is_mailbox_name(name)) {
-                throw std::invalid_argument("domain " + domain.name + ": '" + name + "' is not a mailbox name");
-            }
-        }
-        if (!config::is_mailbox_name(domain.postmaster)) {
-            throw std::invalid_argument("domain " + domain.name + ": postmaster '" + domain.postmaster +
-                                        "' is not a mailbox name");
-        }
-        impl_->domains.push_back(std::move(domain));
-    }
-    const auto& delimiter = config.smtp.recipient_delimiter;
-    if (delimiter.size() > 1) throw std::invalid_argument("smtp.recipient_delimiter: more than one character");
-    impl_->delimiter = delimiter;
     for (auto route : config.routes) {
         if (route.domain.empty() || route.host.empty() || route.port == 0)
             throw std::invalid_argument("route: domain, host and port are required");
@@ -165,9 +251,48 @@ Policy::Policy(const config::Config& config) : impl_(std::make_unique<Impl>()) {
         route.host = lower(route.host);
         impl_->routes.push_back(std::move(route));
     }
+    impl_->unix_time = std::move(options.unix_time);
+    const auto files = alias_files(config);
+    impl_->aliases = std::make_unique<AliasSource>(files, impl_->domains);
+    if (!config.srs.domain.empty()) {
+        const config::LocalDomain* domain = impl_->domains.find(config.srs.domain);
+        if (!domain || !domain->alias_of.empty())
+            throw std::invalid_argument("srs.domain: '" + config.srs.domain + "' is not a local domain with mailboxes");
+        SrsOptions so;
+        so.domain = config.srs.domain;
+        so.secrets = load_srs_secrets(config.srs.secret_file, options.create_files);
+        so.hash_length = config.srs.hash_length;
+        so.max_age_days = config.srs.max_age;
+        if (!so.secrets.empty()) impl_->srs.emplace(std::move(so));
+    }
+    for (const auto& d : impl_->domains.all()) {
+        if (!d.quota.none()) impl_->any_quota = true;
+        for (const auto& [name, q] : d.mailbox_quota) impl_->any_quota = impl_->any_quota || !q.none();
+    }
+    if (options.background && (!files.empty() || impl_->any_quota)) {
+        impl_->background = std::jthread([this](std::stop_token stop) {
+            std::unique_lock lock(impl_->wake_mutex);
+            while (!stop.stop_requested()) {
+                impl_->wake.wait_for(lock, stop, kMaintenanceInterval, [] { return false; });
+                if (stop.stop_requested()) break;
+                lock.unlock();
+                try {
+                    maintain();
+                } catch (const std::exception& e) {
+                    observe::error("policy-maintenance", {{"error", e.what()}});
+                }
+                lock.lock();
+            }
+        });
+    }
 }
 
-Policy::~Policy() = default;
+Policy::~Policy() {
+    if (impl_->background.joinable()) {
+        impl_->background.request_stop();
+        impl_->background.join();
+    }
+}
 
 bool Policy::trusted(std::string_view client_address) const {
     const auto address = config::parse_ip_address(client_address);
@@ -176,45 +301,151 @@ bool Policy::trusted(std::string_view client_address) const {
                        [&](const config::Network& n) { return n.contains(*address); });
 }
 
-bool Policy::is_local_domain(std::string_view domain) const { return impl_->find_domain(domain) != nullptr; }
+bool Policy::is_local_domain(std::string_view domain) const { return impl_->domains.find(domain) != nullptr; }
 
-smtp::Reply Policy::check_rcpt(const smtp::Mailbox& rcpt, bool client_trusted) const {
-    using Kind = Impl::Destination::Kind;
-    switch (impl_->resolve(rcpt).kind) {
-        case Kind::Mailbox:
-            return accepted();
-        case Kind::Unknown:
-            return {550, "5.1.1", "<" + printable(rcpt) + ">: Recipient address rejected: mailbox unknown"};
-        case Kind::NoDomain:
-            return {550, "5.1.3", "<" + printable(rcpt) + ">: Recipient address rejected: domain missing"};
-        case Kind::Remote:
-            break;
+RcptVerdict Policy::resolve_rcpt(const smtp::Mailbox& rcpt, bool client_trusted, std::uint64_t declared_size) const {
+    const Impl& m = *impl_;
+    if (rcpt.domain.empty()) {
+        RcptVerdict verdict;
+        if (local_key(rcpt) != kPostmaster) {
+            verdict.reply = refused(550, "5.1.3", rcpt, "Recipient address rejected: domain missing");
+            return verdict;
+        }
+        // RFC 5321 4.1.1.3: "Postmaster" alone is the first domain's postmaster.
+        const config::LocalDomain* first = m.domains.first();
+        if (!first) {
+            verdict.reply = accepted();  // accepted, but nowhere to deliver: held
+            return verdict;
+        }
+        return m.expand_local(rcpt, smtp::Mailbox{rcpt.local_part, first->name}, declared_size);
     }
-    if (client_trusted) return accepted();
-    return {554, "5.7.1", "<" + printable(rcpt) + ">: Relay access denied"};
+    const config::LocalDomain* domain = m.domains.find(rcpt.domain);
+    if (!domain) {
+        RcptVerdict verdict;
+        verdict.tree.address = rcpt;
+        verdict.tree.what = ExpansionStep::What::Remote;
+        if (!client_trusted) {
+            verdict.reply = refused(554, "5.7.1", rcpt, "Relay access denied");
+            return verdict;
+        }
+        Destination d;
+        d.kind = Destination::Kind::Remote;
+        d.address = rcpt;
+        d.remote = m.remote_target(rcpt);
+        verdict.destinations.push_back(std::move(d));
+        verdict.tree.what = ExpansionStep::What::Remote;
+        verdict.tree.destination = 0;
+        verdict.reply = accepted();
+        return verdict;
+    }
+    if (m.srs && Srs::is_srs(rcpt.local_part)) {
+        const config::LocalDomain* canonical = m.domains.canonical(rcpt.domain);
+        if (canonical && canonical->name == m.srs->domain()) return m.reverse_srs(rcpt, declared_size);
+    }
+    return m.expand_local(rcpt, rcpt, declared_size);
 }
 
 smtp::Reply Policy::verify(const smtp::Mailbox& address) const {
-    using Kind = Impl::Destination::Kind;
     smtp::Mailbox mailbox = address;
-    if (mailbox.domain.empty() && !impl_->domains.empty()) mailbox.domain = impl_->domains.front().name;
-    switch (impl_->resolve(mailbox).kind) {
-        case Kind::Mailbox:
-            return {250, "2.1.5", "<" + printable(mailbox) + ">"};
-        case Kind::Unknown:
-            return {550, "5.1.1", "<" + printable(mailbox) + ">: mailbox unknown"};
-        case Kind::NoDomain:
-        case Kind::Remote:
-            break;
+    if (mailbox.domain.empty()) {
+        const config::LocalDomain* first = impl_->domains.first();
+        if (first) mailbox.domain = first->name;
+    }
+    if (!mailbox.domain.empty() && impl_->domains.find(mailbox.domain)) {
+        const RcptVerdict verdict = resolve_rcpt(mailbox, false);
+        if (verdict.accepted()) return {250, "2.1.5", "<" + printable(mailbox) + ">"};
+        if (verdict.reply.code == 550) return {550, "5.1.1", "<" + printable(mailbox) + ">: mailbox unknown"};
     }
     return {252, "2.5.0", "Cannot VRFY user, but will accept message"};
 }
 
 queue::Route Policy::route(const smtp::Mailbox& rcpt) const {
-    const auto destination = impl_->resolve(rcpt);
-    if (destination.kind == Impl::Destination::Kind::Remote) return queue::Route(impl_->remote_target(rcpt));
-    if (destination.kind != Impl::Destination::Kind::Mailbox || !destination.domain) return {};
-    return {queue::Route::Kind::Maildir, std::filesystem::path(destination.domain->maildir_root) / destination.mailbox};
+    const Impl& m = *impl_;
+    if (rcpt.domain.empty()) {
+        const config::LocalDomain* first = m.domains.first();
+        if (local_key(rcpt) != kPostmaster || !first) return {};
+        return {queue::Route::Kind::Maildir, LocalDomains::maildir(*first, first->postmaster)};
+    }
+    if (!m.domains.find(rcpt.domain)) return queue::Route(m.remote_target(rcpt));
+    const config::LocalDomain* domain = m.domains.canonical(rcpt.domain);
+    const std::string local = local_key(rcpt);
+    auto match = m.domains.listed_mailbox(*domain, local);
+    if (!match) match = m.domains.catch_all_mailbox(*domain, local);
+    if (!match) return {};
+    const auto maildir = LocalDomains::maildir(*domain, match->mailbox);
+    if (domain->folders && !match->extension.empty()) {
+        // The extension as written: a folder's name keeps its case.
+        const std::string folder = m.domains.split_extension(rcpt.unquoted_local_part()).second;
+        if (auto dir = find_maildir_folder(maildir, folder)) return {queue::Route::Kind::Maildir, *dir};
+    }
+    return {queue::Route::Kind::Maildir, maildir};
+}
+
+std::optional<smtp::Mailbox> Policy::forward_sender(const std::optional<smtp::Mailbox>& sender) const {
+    const Impl& m = *impl_;
+    if (!m.srs || !sender || sender->domain.empty() || m.domains.find(sender->domain)) return std::nullopt;
+    return m.srs->forward(*sender, m.now());
+}
+
+bool Policy::srs_enabled() const { return impl_->srs.has_value(); }
+
+bool Policy::reload_aliases() { return impl_->aliases->reload().ok; }
+
+void Policy::maintain() {
+    impl_->aliases->reload_if_changed();
+    impl_->quota.refresh_due();
+}
+
+QuotaCache& Policy::quota_cache() const { return impl_->quota; }
+
+std::shared_ptr<const AliasTable> Policy::alias_table() const { return impl_->aliases->table(); }
+
+std::vector<smtp::Recipient> expanded_recipients(const smtp::Recipient& rcpt, const RcptVerdict& verdict) {
+    if (verdict.destinations.empty()) return {rcpt};
+    if (verdict.destinations.size() == 1 && verdict.destinations.front().address == rcpt.address) return {rcpt};
+    // RFC 3461 4.2: addr-type "rfc822", or "utf-8" for an address that needs it (RFC 6533 3).
+    const std::string orcpt =
+        !rcpt.orcpt.empty() ? rcpt.orcpt : (rcpt.address.needs_smtputf8() ? "utf-8;" : "rfc822;") + rcpt.address.str();
+    std::vector<smtp::Recipient> out;
+    out.reserve(verdict.destinations.size());
+    for (const auto& d : verdict.destinations) {
+        smtp::Recipient r;
+        r.address = d.address;
+        r.orcpt = orcpt;
+        r.notify = rcpt.notify;
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+std::vector<std::string> check_policy_files(const config::Config& config) {
+    std::vector<std::string> out;
+    try {
+        const LocalDomains domains(config.domains, config.smtp.recipient_delimiter);
+        for (const auto& p : load_alias_table(alias_files(config), domains).problems) out.push_back(p.str());
+    } catch (const std::invalid_argument& e) {
+        out.push_back(e.what());
+        return out;
+    }
+    if (!config.srs.domain.empty()) {
+        const std::filesystem::path file = config.srs.secret_file;
+        struct stat st{};
+        if (::stat(file.c_str(), &st) == 0) {
+            try {
+                (void)load_srs_secrets(file, false);
+            } catch (const std::exception& e) {
+                out.push_back(e.what());
+            }
+        } else {
+            // Created at the first start; its directory must be there for that.
+            const auto dir = file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path();
+            std::error_code ec;
+            if (!std::filesystem::is_directory(dir, ec)) {
+                out.push_back(file.string() + ": cannot be created: no directory " + dir.string());
+            }
+        }
+    }
+    return out;
 }
 
 }  // namespace ehlo::policy

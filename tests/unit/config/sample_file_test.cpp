@@ -40,7 +40,10 @@ TEST(SampleFile, WritesOutEveryKey) {
           "helo_name =", "connections_per_destination =", "messages_per_connection =", "connect_timeout =",
           "timeout_scale =", "[dns]", "forwarders =", "timeout =", "dnssec =", "[control]", "socket =", "[tls]", "handshake_timeout =",
           "certificates =", "[auth]", "users_file =", "plaintext_loopback =", "bind_sender =",
-          "max_failures =", "lockout =", "failure_delay =", "[history]", "enabled =", "retention =", "transcripts ="}) {
+          "max_failures =", "lockout =", "failure_delay =", "[history]", "enabled =", "retention =", "transcripts =",
+          "[aliases]", "files =", "virtual_files =", "[srs]", "domain =", "secret_file =", "max_age =",
+          "hash_length =", "alias_file =", "alias_of =", "lmtp =", "folders =", "quota_bytes =",
+          "quota_messages =", "mailbox_quota ="}) {
         EXPECT_NE(s.find(std::string("\n") + key), std::string::npos) << key;
     }
 }
