@@ -105,13 +105,17 @@ void Server::Impl::begin_stop() {
             // Stop as soon as the last connection is gone.
             auto poll = std::make_shared<std::function<void()>>();
             auto timer = std::make_shared<asio::steady_timer>(wp->io);
-            *poll = [wp, timer, poll] {
+            // The pending wait owns the poll; the poll itself holds only a weak reference, so
+            // nothing is left in a cycle once the loop stops.
+            *poll = [wp, timer, self = std::weak_ptr<std::function<void()>>(poll)] {
                 bool open = false;
                 for (auto& weak : wp->connections)
                     if (auto c = weak.lock(); c && !c->closed) open = true;
                 if (!open) return wp->io.stop();
                 timer->expires_after(std::chrono::milliseconds(20));
-                timer->async_wait([poll](asio::error_code) { (*poll)(); });
+                timer->async_wait([next = self.lock()](asio::error_code) {
+                    if (next) (*next)();
+                });
             };
             (*poll)();
         });
@@ -191,6 +195,7 @@ void Server::run() {
             if (d.reload_quit) return;
             d.reload_wanted = false;
             lock.unlock();
+            observe::info("reload", {{"signal", "SIGHUP"}});
             d.reload();
             lock.lock();
         }
