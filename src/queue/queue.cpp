@@ -13,7 +13,6 @@
 #include "delivery/file_io.hpp"
 #include "queue/delivery_scheduler.hpp"
 #include "queue/queue_id.hpp"
-#include "queue/recovery.hpp"
 #include "queue/spool_writer.hpp"
 
 namespace ehlo::queue {
@@ -53,7 +52,8 @@ struct Queue::Impl {
                                                 [this](SpoolHeader header, std::string content,
                                                        std::function<void(bool)> done) {
                                                     inject(std::move(header), std::move(content), std::move(done));
-                                                }}),
+                                                },
+                                                [this](const QueueId& id) { return spool.receiving(id); }}),
           spool(queue_dir, options.sync, counters, ContentBudget(options.content_in_memory),
                 [this](std::shared_ptr<QueuedMessage> m) { scheduler.submit(std::move(m)); }) {
         counters.sync_hook = options.sync_hook;
@@ -153,12 +153,9 @@ void Queue::start() {
     impl_->lock_spool();
     try {
         impl_->make_directories_durable();
-        // Messages are written straight into queue/ (an incomplete one is recognised by its
-        // missing End record), so there is no temporary area to clean.
-        auto pending = recover_spool(impl_->queue_dir, impl_->corrupt_dir, impl_->counters);
-        // Submitted before the thread starts, so that they form one batch: one pass over
-        // each Maildir to find what was delivered before the crash, one pair of syncs.
-        for (auto& message : pending) impl_->scheduler.submit(std::move(message));
+        // Messages are written straight into queue/ (a torn one is recognised by its missing
+        // End record), so there is no temporary area to clean: the scheduler takes up what a
+        // previous run left, as far as its bounds allow, before its thread starts.
         impl_->scheduler.start();
         impl_->spool.start();
     } catch (...) {

@@ -73,6 +73,12 @@ struct QueueOptions {
     // later is dropped: its recipients are tried again after the next start (delivered twice
     // rather than lost, RFC 5321 6.1).
     std::chrono::milliseconds remote_stop_grace = std::chrono::seconds(10);
+
+    // The messages, and their recipients, the delivery thread holds in memory at once (as
+    // Postfix's qmgr_message_active_limit and qmgr_message_recipient_limit); the rest wait on
+    // disk and are taken up oldest first as room comes. What bounds the queue's memory.
+    std::size_t active_messages = 10000;
+    std::size_t active_recipients = 50000;
 };
 
 // Facts about the reception, kept with the message (for logs and later for bounces).
@@ -108,6 +114,10 @@ struct MessageSummary {
     std::uint64_t size = 0;
     std::string sender;        // "" = null sender
     bool held = false;
+    // Quarantined (spool_dir/corrupt/): a file that cannot be trusted, kept for a person;
+    // `damage` says what is wrong with it. Nothing is delivered from it.
+    bool corrupt = false;
+    std::string damage;
     std::vector<RecipientSummary> recipients;
 };
 struct MessageDetail {

@@ -183,15 +183,19 @@ TEST_F(Onward, ExactlyMaxReceivedFieldsIsNotALoop_Rfc5321_6_3) {
     ASSERT_TRUE(eventually([&] { return !queued(id); }));
 }
 
-TEST_F(Onward, WithoutATransportRemoteRecipientsAreHeld) {
+// Without a transport nothing can carry them: a deferral with the reason (RFC 3463 X.4.4), tried
+// again with back-off and bounced at the end of its lifetime, never left pending for ever.
+TEST_F(Onward, WithoutATransportRemoteRecipientsAreDeferredWithTheReason) {
     Queue queue(options(), router(), nullptr);
     queue.start();
     const std::string id = receive(queue, envelope(kBob, {{"a", "one.test"}}), kContent);
-    ASSERT_TRUE(eventually([&] { return queue.stats().held == 1; }));
+    ASSERT_TRUE(eventually([&] { return queue.stats().deferred == 1; }));
     EXPECT_TRUE(queued(id));
     auto listed = queue.list();
     ASSERT_EQ(listed.size(), 1u);
-    EXPECT_EQ(listed[0].recipients[0].status, "held");
+    EXPECT_EQ(listed[0].recipients[0].status, "deferred");
+    EXPECT_NE(listed[0].recipients[0].last_error.find("4.4.4"), std::string::npos) << listed[0].recipients[0].last_error;
+    EXPECT_GT(listed[0].recipients[0].next_attempt, 0);
 }
 
 TEST_F(Onward, StopWaitsForRemoteDeliveriesInProgress) {
