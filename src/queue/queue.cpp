@@ -8,12 +8,15 @@
 
 #include <atomic>
 #include <mutex>
+#include <string>
+#include <unordered_set>
 
 #include "delivery/durability.hpp"
 #include "delivery/file_io.hpp"
 #include "queue/delivery_scheduler.hpp"
 #include "queue/queue_id.hpp"
 #include "queue/spool_writer.hpp"
+#include "smtp/text.hpp"
 
 namespace ehlo::queue {
 namespace {
@@ -176,12 +179,29 @@ void Queue::stop() {
     impl_->lock_file.close();
 }
 
+namespace {
+
+// A client that names a recipient twice in one transaction gets one copy (RFC 5321 3.3 lets
+// the server deliver one): the first mention, with its DSN parameters, stands. The domain is
+// compared without case (RFC 5321 2.4), the local part as given.
+std::vector<smtp::Recipient> without_repeats(const std::vector<smtp::Recipient>& recipients) {
+    std::vector<smtp::Recipient> out;
+    out.reserve(recipients.size());
+    std::unordered_set<std::string> seen;
+    for (const smtp::Recipient& r : recipients)
+        if (seen.insert(r.address.local_part + '@' + smtp::lower(r.address.domain)).second) out.push_back(r);
+    return out;
+}
+
+}  // namespace
+
 std::unique_ptr<IncomingMessage> Queue::begin(const smtp::Envelope& envelope, const Reception& reception) {
     if (!impl_->accepting) return nullptr;
     auto message = std::make_shared<SpoolingMessage>();
     message->header.arrival_us = impl_->scheduler.now_us();
     message->header.id = impl_->ids.next(message->header.arrival_us);
     message->header.envelope = envelope;
+    message->header.envelope.recipients = without_repeats(envelope.recipients);
     message->header.reception = reception;
     message->path = impl_->queue_dir / message->header.id;
     return std::make_unique<Incoming>(impl_->spool, std::move(message));

@@ -64,10 +64,17 @@ std::optional<MessageSummary> summarize_quarantined(const std::filesystem::path&
     const auto path = corrupt_dir / id;
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+    // What of the envelope can still be read is shown, for the operator to judge by.
+    SpoolReadResult light = read_spool_file(path, SpoolRead::Light);
     MessageSummary summary;
+    if (light.status == SpoolFileStatus::Ok) {
+        const SpoolFileContents& c = light.contents;
+        summary = summarize(c.header, c.content_size, c.recipients, c.held);
+    }
     summary.id = id;
     summary.arrival = seconds_of(queue_id_time(id));
     summary.size = static_cast<std::uint64_t>(st.st_size);
+    summary.held = false;
     summary.corrupt = true;
     SpoolReadResult read = read_spool_file(path);
     summary.damage = read.status == SpoolFileStatus::Ok ? "quarantined" : read.detail;
