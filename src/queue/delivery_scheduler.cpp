@@ -54,6 +54,7 @@ DeliveryScheduler::DeliveryScheduler(const QueueOptions& options, delivery::Sync
       max_received_(options.max_received),
       null_sender_failures_to_(options.null_sender_failures_to),
       clock_(options.clock),
+      state_write_fault_(options.state_write_fault),
       stop_grace_(options.remote_stop_grace),
       router_(std::move(router)),
       counters_(counters),
@@ -455,7 +456,15 @@ void DeliveryScheduler::append_locked(QueuedMessage& message, const std::string&
     // A failed append may have left part of its records behind: cut them off first, so that the
     // records written now follow an intact one (recovery trusts nothing after a damaged record).
     if (!ec) ec = delivery::truncate_to(fd.get(), message.file_length);
-    if (!ec) ec = delivery::write_all_at(fd.get(), pending, message.file_length);
+    if (!ec) {
+        const std::size_t reaching = state_write_fault_ ? state_write_fault_(pending.size()) : pending.size();
+        if (reaching < pending.size()) {
+            (void)delivery::write_all_at(fd.get(), std::string_view(pending).substr(0, reaching), message.file_length);
+            ec = std::make_error_code(std::errc::no_space_on_device);
+        } else {
+            ec = delivery::write_all_at(fd.get(), pending, message.file_length);
+        }
+    }
     if (ec && fd) (void)delivery::truncate_to(fd.get(), message.file_length);
     if (!ec) ec = fd.close();
     if (ec) {

@@ -166,6 +166,7 @@ private:
     std::size_t max_received_;
     std::string null_sender_failures_to_;
     std::function<std::chrono::system_clock::time_point()> clock_;
+    std::function<std::size_t(std::size_t)> state_write_fault_;  // test seam (QueueOptions)
     std::chrono::milliseconds stop_grace_;
     Router router_;
     QueueCounters& counters_;

@@ -47,6 +47,9 @@ struct QueueOptions {
     std::chrono::milliseconds retry_delay = std::chrono::seconds(60);
     // Called on a queue thread for every sync system call (tests count them to see batching).
     std::function<void()> sync_hook;
+    // Test seam for a failing disk: given the size of an append of state records, how many of
+    // its bytes reach the file before the write fails with ENOSPC (the size or more: no fault).
+    std::function<std::size_t(std::size_t)> state_write_fault;
     // Content of small messages kept in memory between their 250 and their first attempt, in
     // all (content_budget.hpp); beyond it, the first attempt reads the spool file.
     std::uint64_t content_in_memory = 64u << 20;

@@ -199,6 +199,70 @@ TEST_F(Recovery, ATornStateRecordIsCutOffBeforeNewOnesAreAppended) {
     EXPECT_EQ(spooled.contents.intact_length, spooled.contents.file_length);
 }
 
+// A state append that fails part-way (ENOSPC after a few bytes) is cut back and written again
+// with the next one: nothing recorded after it is lost at a restart, and nothing is delivered
+// twice.
+TEST_F(Recovery, AFailedStateAppendIsCutBackAndWrittenAgain) {
+    auto alice_only = [this](const smtp::Mailbox& m) {
+        return m.local_part == "alice" ? Route{Route::Kind::Maildir, mail() / "alice"} : Route{};
+    };
+    std::string id;
+    {
+        QueueOptions o = options();
+        std::atomic<int> appends{0};
+        o.state_write_fault = [&appends](std::size_t size) -> std::size_t {
+            return appends.fetch_add(1) == 0 ? std::min<std::size_t>(size - 1, 7) : size;
+        };
+        Queue queue(o, alice_only);
+        queue.start();
+        id = receive(queue, envelope(kSender, {kAlice, kCarol}), "x\r\n");
+        ASSERT_TRUE(eventually([&] { return queue.stats().delivered == 1 && queue.stats().deferred == 1; }));
+        ASSERT_TRUE(eventually([&] { return appends.load() >= 2; })) << "written again";
+        queue.stop();
+    }
+    auto spooled = read_spool_file(queue_file(id));
+    ASSERT_EQ(spooled.status, SpoolFileStatus::Ok) << spooled.detail;
+    EXPECT_EQ(spooled.contents.intact_length, spooled.contents.file_length) << "no partial record left";
+    EXPECT_EQ(spooled.contents.recipients[0].status, DeliveryStatus::Delivered);
+    EXPECT_EQ(spooled.contents.recipients[1].status, DeliveryStatus::Deferred);
+
+    Queue queue(options(), alice_only);
+    queue.start();
+    EXPECT_EQ(queue.flush(id), 1u) << "only Carol is still to be tried";
+    ASSERT_TRUE(eventually([&] { return queue.stats().deferred == 1; }));
+    queue.stop();
+    EXPECT_EQ(queue.stats().delivered, 0u);
+    EXPECT_EQ(delivered_files("alice"), 1u);
+}
+
+// The disk stays full until the server stops: no record of the outcomes reaches the file, and
+// none of a failed append's bytes stay in it. After the restart the delivered copy is found
+// in the Maildir, not made again.
+TEST_F(Recovery, AppendsThatKeepFailingLeaveAnIntactFileAndNoSecondCopy) {
+    auto alice_only = [this](const smtp::Mailbox& m) {
+        return m.local_part == "alice" ? Route{Route::Kind::Maildir, mail() / "alice"} : Route{};
+    };
+    std::string id;
+    {
+        QueueOptions o = options();
+        o.state_write_fault = [](std::size_t size) -> std::size_t { return size / 2; };
+        Queue queue(o, alice_only);
+        queue.start();
+        id = receive(queue, envelope(kSender, {kAlice, kCarol}), "x\r\n");
+        ASSERT_TRUE(eventually([&] { return queue.stats().delivered == 1 && queue.stats().deferred == 1; }));
+        queue.stop();
+    }
+    auto spooled = read_spool_file(queue_file(id));
+    ASSERT_EQ(spooled.status, SpoolFileStatus::Ok) << spooled.detail;
+    EXPECT_EQ(spooled.contents.intact_length, spooled.contents.file_length) << "no partial record left";
+    EXPECT_EQ(spooled.contents.recipients[0].status, DeliveryStatus::Pending);
+
+    run_delivering([](const Queue::Stats& s) { return s.delivered == 2; });
+    EXPECT_EQ(delivered_files("alice"), 1u);
+    EXPECT_EQ(delivered_files("carol"), 1u);
+    EXPECT_FALSE(std::filesystem::exists(queue_file(id)));
+}
+
 TEST_F(Recovery, AMessageWhoseUnlinkWasLostIsRemoved) {
     const std::string id = queue_held(envelope(kSender, {kAlice}), "x\r\n");
     std::string bytes = read_file(queue_file(id));
