@@ -16,6 +16,7 @@
 #include "net/control_server.hpp"
 #include "net/server.hpp"
 #include "net/tls_context.hpp"
+#include "observe/history.hpp"
 #include "observe/log.hpp"
 #include "policy/auth_service.hpp"
 #include "policy/credentials.hpp"
@@ -85,7 +86,17 @@ int serve(const ServeOptions& options) {
         rmo.timeout_scale = cfg.outbound.timeout_scale;
         delivery::RemoteDelivery remote(rmo, resolver);
 
+        // The history of every message (ehlo trace): its own writer thread; advisory.
+        std::unique_ptr<observe::History> history;
+        if (cfg.history.enabled) {
+            observe::HistoryOptions ho;
+            ho.path = config::history_path(cfg).string();
+            ho.retention_days = cfg.history.retention;
+            history = std::make_unique<observe::History>(ho);  // started with the queue, in its spool
+        }
+
         queue::QueueOptions qo;
+        qo.history = history.get();
         qo.spool_dir = cfg.spool.path;
         qo.sync = cfg.spool.sync;
         qo.hostname = cfg.server.hostname;
@@ -138,6 +149,7 @@ int serve(const ServeOptions& options) {
             return "aliases: a file has a problem (the table read before stays; see the log)";
         });
         queue.start();
+        if (history) history->start();
         // After start(): the queue holds the spool lock, so the socket in it is ours to replace.
         auto control = std::make_unique<net::ControlServer>(config::control_socket_path(cfg), queue,
                                                             [&server] { return server.reload(); });
@@ -148,6 +160,7 @@ int serve(const ServeOptions& options) {
         queue.stop();
         remote.stop();
         resolver.stop();
+        if (history) history->stop();  // what the queue recorded last is written
     } catch (const std::exception& e) {
         observe::error("fatal", {{"error", e.what()}});
         observe::shutdown();

@@ -8,6 +8,7 @@
 
 #include "delivery/file_io.hpp"
 #include "delivery/maildir.hpp"
+#include "observe/history.hpp"
 #include "observe/log.hpp"
 #include "queue/outcome_text.hpp"
 #include "queue/scheduler_pass.hpp"
@@ -15,6 +16,35 @@
 
 namespace ehlo::queue {
 namespace {
+
+// One recipient's outcome, for the message's history (ehlo trace).
+struct OutcomeSource {
+    const std::string& peer;  // "maildir", or the remote MTA
+    const std::string& text;  // the reply or the error
+    bool from_peer;           // the text is the peer's reply
+};
+void record_outcome(observe::History& history, const std::string& id, const std::string& to, const RecipientState& state,
+                    const OutcomeSource& result, const std::string& outcome) {
+    observe::Event event;
+    event.time_us = static_cast<std::int64_t>(state.updated_us);
+    event.queue_id = id;
+    event.recipient = to;
+    const bool local = result.peer == "maildir";
+    if (!local) event.remote_host = result.peer;
+    if (outcome == "delivered") {
+        event.kind = observe::EventKind::Delivered;
+        (local ? event.mailbox : event.reply) = result.text;
+    } else if (outcome == "deferred") {
+        event.kind = observe::EventKind::Deferred;
+        (result.from_peer ? event.reply : event.detail) = result.text;
+        event.next_attempt_us = static_cast<std::int64_t>(state.next_attempt_us);
+    } else {
+        // Failed for good (or expired): the sender is told by a DSN queued of its own.
+        event.kind = observe::EventKind::Bounced;
+        (result.from_peer ? event.reply : event.detail) = state.text;
+    }
+    history.record(std::move(event));
+}
 
 // A clock of the caller's may jump (QueueOptions::clock): the delivery thread looks at it this
 // often while a retry is pending.
@@ -436,6 +466,7 @@ std::string DeliveryScheduler::apply(QueuedMessage& message, const Result& resul
         }
         case Result::Kind::NotTried: break;
     }
+    if (counters_.history && !outcome.empty()) record_outcome(*counters_.history, id, to, state, {result.peer, result.text, result.from_peer}, outcome);
     message.attempts.push_back({now, i, result.peer, outcome, result.text});
     if (message.attempts.size() > kMaxAttemptRecords) message.attempts.pop_front();
     return encode_state_record(static_cast<std::uint32_t>(i), state);

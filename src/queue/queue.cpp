@@ -15,6 +15,7 @@
 #include "delivery/file_io.hpp"
 #include "queue/delivery_scheduler.hpp"
 #include "queue/queue_id.hpp"
+#include "observe/history.hpp"
 #include "queue/spool_writer.hpp"
 #include "smtp/text.hpp"
 
@@ -60,6 +61,7 @@ struct Queue::Impl {
           spool(queue_dir, options.sync, counters, ContentBudget(options.content_in_memory),
                 [this](std::shared_ptr<QueuedMessage> m) { scheduler.submit(std::move(m)); }) {
         counters.sync_hook = options.sync_hook;
+        counters.history = options.history;
     }
 
     // A message the queue makes itself (a DSN) takes the path of a received one: written and
@@ -224,13 +226,44 @@ std::vector<MessageSummary> Queue::list() const { return impl_->scheduler.list()
 
 std::optional<MessageDetail> Queue::show(const QueueId& id) const { return impl_->scheduler.show(id); }
 
-std::size_t Queue::flush(const std::string& id_or_domain) { return impl_->scheduler.flush(id_or_domain); }
+namespace {
 
-bool Queue::hold(const QueueId& id) { return impl_->scheduler.hold(id); }
+// An operator's action, for the message's history.
+void record_control(observe::History* history, observe::EventKind kind, const std::string& id, std::string detail) {
+    if (!history) return;
+    observe::Event event;
+    event.kind = kind;
+    event.queue_id = id;
+    event.detail = std::move(detail);
+    history->record(std::move(event));
+}
 
-bool Queue::release(const QueueId& id) { return impl_->scheduler.release(id); }
+}  // namespace
 
-bool Queue::remove(const QueueId& id) { return impl_->scheduler.remove(id); }
+std::size_t Queue::flush(const std::string& id_or_domain) {
+    const std::size_t count = impl_->scheduler.flush(id_or_domain);
+    if (count > 0 && is_valid_queue_id(id_or_domain))
+        record_control(impl_->counters.history, observe::EventKind::Flushed, id_or_domain, "queue control");
+    return count;
+}
+
+bool Queue::hold(const QueueId& id) {
+    const bool done = impl_->scheduler.hold(id);
+    if (done) record_control(impl_->counters.history, observe::EventKind::Held, id, "queue control");
+    return done;
+}
+
+bool Queue::release(const QueueId& id) {
+    const bool done = impl_->scheduler.release(id);
+    if (done) record_control(impl_->counters.history, observe::EventKind::Released, id, "queue control");
+    return done;
+}
+
+bool Queue::remove(const QueueId& id) {
+    const bool done = impl_->scheduler.remove(id);
+    if (done) record_control(impl_->counters.history, observe::EventKind::Deleted, id, "queue control");
+    return done;
+}
 
 Queue::Stats Queue::stats() const {
     const QueueCounters& c = impl_->counters;

@@ -19,6 +19,10 @@
 #include "delivery/remote_transport.hpp"
 #include "smtp/envelope.hpp"
 
+namespace ehlo::observe {
+class History;
+}
+
 namespace ehlo::queue {
 
 using QueueId = std::string;  // 16 characters of [0-9A-Z], sortable by arrival time
@@ -50,6 +54,9 @@ struct QueueOptions {
     // Test seam for a failing disk: given the size of an append of state records, how many of
     // its bytes reach the file before the write fails with ENOSPC (the size or more: no fault).
     std::function<std::size_t(std::size_t)> state_write_fault;
+    // Where each event of a message's life is recorded (ehlo trace); none when null. Its
+    // record() never blocks, so the queue's threads call it as they log.
+    observe::History* history = nullptr;
     // Content of small messages kept in memory between their 250 and their first attempt, in
     // all (content_budget.hpp); beyond it, the first attempt reads the spool file.
     std::uint64_t content_in_memory = 64u << 20;

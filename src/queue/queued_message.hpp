@@ -18,6 +18,10 @@
 #include "queue/recipient_state.hpp"
 #include "queue/spool_file.hpp"
 
+namespace ehlo::observe {
+class History;
+}
+
 namespace ehlo::queue {
 
 struct QueuedMessage {
@@ -90,6 +94,7 @@ struct QueueCounters {
     std::atomic<std::uint64_t> committed{0}, delivered{0}, deferred{0}, held{0}, recovered{0}, discarded{0},
         commit_batches{0}, syncs{0}, failed{0}, reports{0};
     std::function<void()> sync_hook;  // test seam, see QueueOptions
+    observe::History* history = nullptr;  // QueueOptions::history, for the writer and the scheduler
 
     void count_sync() {
         syncs.fetch_add(1, std::memory_order_relaxed);

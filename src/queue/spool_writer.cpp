@@ -4,14 +4,42 @@
 
 #include <cstdio>
 
+#include "observe/header_summary.hpp"
+#include "observe/history.hpp"
 #include "observe/log.hpp"
 #include "queue/checksum.hpp"
+#include "smtp/text.hpp"
 
 namespace ehlo::queue {
 namespace {
 
 // Spool files are mail: readable by the server only.
 constexpr unsigned kSpoolFileMode = 0600;
+
+// The message's first event in the history: the envelope, and the header fields when the
+// content is still in memory (a large one was written in pieces and is not read again for this).
+void record_queued(observe::History& history, const QueuedMessage& message, const std::string* content) {
+    observe::Event event;
+    event.time_us = static_cast<std::int64_t>(message.header.arrival_us);
+    event.kind = observe::EventKind::Queued;
+    event.queue_id = message.header.id;
+    event.session_id = message.header.reception.session_id;
+    event.remote_address = message.header.reception.client_address;
+    event.helo = message.header.reception.helo;
+    const auto& envelope = message.header.envelope;
+    event.sender = envelope.sender ? envelope.sender->str() : std::string{};
+    for (const auto& r : envelope.recipients) event.recipients.push_back(r.address.str());
+    event.size = message.content_size;
+    event.reply = "250 2.0.0 Ok: queued as " + message.header.id;
+    if (content) {
+        observe::HeaderSummary fields = observe::summarize_header_section(smtp::header_section(*content));
+        event.message_id = std::move(fields.message_id);
+        event.header_from = std::move(fields.from);
+        event.header_to = std::move(fields.to);
+        event.subject = std::move(fields.subject);
+    }
+    history.record(std::move(event));
+}
 
 }  // namespace
 
@@ -201,6 +229,7 @@ void SpoolWriter::process(std::vector<Work>& batch) {
                                  {"nrcpt", queued->recipients.size()},
                                  {"size", queued->content_size},
                                  {"session", queued->header.reception.session_id}});
+        if (counters_.history) record_queued(*counters_.history, *queued, work->in_memory ? queued->content.get() : nullptr);
         const QueueId id = queued->header.id;
         on_committed_(std::move(queued));
         forget(id);  // after the hand-over: the scheduler knows it, or finds a whole file
