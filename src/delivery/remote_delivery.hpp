@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "delivery/remote_transport.hpp"
 
@@ -28,6 +29,11 @@ struct RemoteOptions {
     std::chrono::milliseconds connect_timeout{30000};   // per address tried
     double timeout_scale = 1.0;                         // multiplies every RFC 5321 4.5.3.2 timeout
     std::chrono::seconds idle_keep = std::chrono::seconds(5);  // an idle connection waits this long for a job
+    // The CA files destinations may name (RemoteTarget::tls_ca_file), read when the delivery
+    // starts rather than on its event loop; a file that cannot be read throws from the
+    // constructor.
+    std::vector<std::string> tls_ca_files;
+    std::size_t tls_sessions = 1000;  // TLS sessions kept for resumption, in all
 };
 
 class RemoteDelivery final : public RemoteTransport {
