@@ -35,9 +35,19 @@ asio::awaitable<void> RemoteDelivery::Impl::run(ConnPtr c) {
             c->session->quit();
             co_await converse(c, Phase::Goodbye);
         }
+        co_await close_tls(c);
     }
     c->state = Conn::State::Closing;
     release(c);
+}
+
+// After QUIT: TLS ends with close_notify (RFC 8446 6.1), within the time QUIT's reply has;
+// only a session so ended can be resumed on the next connection (see tls_client.cpp).
+asio::awaitable<void> RemoteDelivery::Impl::close_tls(ConnPtr c) {
+    if (!c->tls || !c->session || !c->session->tls() || c->session->failed() || !c->socket.is_open()) co_return;
+    c->arm(Clock::now() + kQuitWait);
+    co_await c->tls->async_shutdown(use_tuple);  // the peer's own close_notify, or its EOF
+    c->disarm();
 }
 
 // Resolves the destination and connects to its hosts in order (RFC 5321 5.1) until one

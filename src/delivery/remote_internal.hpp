@@ -338,6 +338,7 @@ struct RemoteDelivery::Impl {
     asio::awaitable<Io> read(ConnPtr c, Clock::time_point deadline, std::string& bytes);
     asio::awaitable<Io> write(ConnPtr c, std::string bytes);
     asio::awaitable<void> start_tls(ConnPtr c);
+    asio::awaitable<void> close_tls(ConnPtr c);
     void abort(const ConnPtr& c, const std::string& reason);
     asio::awaitable<std::optional<MessageResult>> converse(ConnPtr c, Phase phase);
     asio::awaitable<void> give_content(ConnPtr c);

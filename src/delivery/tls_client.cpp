@@ -4,6 +4,10 @@
 // the result), but a failure never aborts the handshake: under `may` and `encrypt` an
 // unverified certificate still encrypts, and under `verify` the engine refuses to go on and
 // says QUIT, over TLS, with the reason in the deferral.
+//
+// A session is resumable only if its connection ended with close_notify: OpenSSL marks the
+// session of an SSL freed without SSL_shutdown as bad (it may have been cut by an attacker).
+// The wire layer therefore shuts TLS down after QUIT.
 #include "delivery/tls_client.hpp"
 
 #include <arpa/inet.h>

@@ -824,6 +824,8 @@ class PeerSession:
         self.ended = None             # "quit", "eof", "dropped", "stalled"
         self.opened = time.monotonic()
         self.closed = None            # time.monotonic() when the connection was closed
+        self.tls = None               # after STARTTLS: the protocol ("TLSv1.3")
+        self.tls_resumed = False      # the client resumed an earlier session
 
 
 class ScriptedPeer:
@@ -852,6 +854,12 @@ class ScriptedPeer:
         self.data_start = lambda s: "354 End data with <CR><LF>.<CR><LF>"
         self.drop_in_data = lambda s: False      # True: close after the first content bytes
         self.data_end = lambda s, message: "250 2.0.0 Ok: queued"
+        # STARTTLS (offered only if a test puts it in self.keywords): the reply. After a 220
+        # the peer does the server handshake with tls_context (an ssl.SSLContext) if one is
+        # set; without one it sends bytes that are no TLS record and ends the session, so that
+        # the client's handshake fails.
+        self.starttls = lambda s: "502 5.5.2 Command not implemented"
+        self.tls_context = None
         self.sessions = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -961,6 +969,8 @@ class ScriptedPeer:
         except (OSError, EOFError):
             session.ended = session.ended or "eof"
         finally:
+            if io.conn is not conn:
+                io.conn.close()           # the TLS socket over it
             conn.close()
             session.closed = time.monotonic()
 
@@ -1035,6 +1045,22 @@ class ScriptedPeer:
                         message.reply = reply
                         message.accepted = reply[:1] == "2"
                     message = None
+            elif verb == "STARTTLS":
+                reply = self.starttls(session)
+                if reply[:3] == "220" and self.tls_context is not None:
+                    io.send(reply.encode() + b"\r\n")
+                    io.buf = b""                 # RFC 3207 4.2: nothing from before TLS
+                    io.conn.settimeout(REPLY_TIMEOUT)
+                    io.conn = self.tls_context.wrap_socket(io.conn, server_side=True)
+                    io.conn.settimeout(0.1)
+                    session.tls = io.conn.version()
+                    session.tls_resumed = io.conn.session_reused
+                    message = None
+                    continue
+                if reply[:3] == "220":
+                    io.send(reply.encode() + b"\r\n" + b"this is not a TLS record\r\n")
+                    session.ended = "starttls"
+                    return
             elif verb == "RSET":
                 message, reply = None, "250 2.0.0 Ok"
             elif verb == "NOOP":
