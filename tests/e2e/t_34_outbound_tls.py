@@ -12,7 +12,8 @@ the RFC 6125 host check see what they would see for an MX host.
   STARTTLS refused (502) or a failed handshake: delivered in plaintext;
 - verify with the right CA file: delivered, verified=yes; a certificate for another name or
   from an unknown CA: deferred, with the reason in the log and in `ehlo queue show`;
-- encrypt to a peer without STARTTLS, or whose handshake fails: deferred, no MAIL sent;
+- encrypt to a peer without STARTTLS, or whose handshake fails: deferred, no MAIL sent; the
+  reason is the diagnostic of the "delayed" DSN (RFC 3464 2.3.3);
 - none: plaintext to a peer that offers STARTTLS.
 """
 import os
@@ -233,6 +234,21 @@ class OutboundTls(harness.E2ETest):
         self.assertEqual(peer.command_lines("MAIL"), [])
         listed = server.queue_list()[qid]
         self.assertIn("4.7.10", listed.recipients[0]["last"] or "", listed)
+
+    def test_delayed_dsn_says_why_Rfc3464_2_3_3(self):
+        peer = self.start_peer()                  # offers no STARTTLS
+        server = self.sender(peer.port, tls="encrypt", delivery={"delay_warning": 2})
+        self.send(server, "encrypt-delayed")
+        (path,) = server.wait_for_delivery("alice", 1, timeout=20)
+        _, _, recipients = harness.parse_dsn(harness.read_file(path))
+        bob = harness.dsn_recipient(recipients, "bob@remote.example")
+        self.assertEqual(bob.get("action", "").lower(), "delayed", bob)
+        self.assertEqual(bob.get("status"), "4.7.10", bob)
+        diagnostic = re.sub(r"\s+", " ", bob.get("diagnostic-code", ""))
+        self.assertIn("TLS required by policy encrypt", diagnostic, bob)
+        self.assertIn("does not offer STARTTLS", diagnostic, bob)
+        self.assertNotIn("remote-mta", bob)       # our reply, not the peer's
+        self.assertEqual(peer.command_lines("MAIL"), [])
 
     def test_encrypt_never_falls_back_after_a_failed_handshake(self):
         peer = self.start_peer()
