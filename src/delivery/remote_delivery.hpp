@@ -5,7 +5,9 @@
 // takes EHLO/HELO, then let the sans-I/O ClientSession speak the protocol on that connection.
 // Connections to a destination are reused for its later jobs and capped per destination and in
 // all; jobs beyond a cap wait their turn, first come first served. No call on the loop blocks:
-// DNS answers come from the Resolver's own thread and are posted in.
+// DNS answers come from the Resolver's own thread and are posted in. STARTTLS follows each
+// job's RemoteTarget::tls policy (delivery/outbound_tls.hpp); every attempt's outcome says
+// whether it was encrypted and how.
 #pragma once
 
 #include <chrono>
