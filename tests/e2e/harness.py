@@ -1207,8 +1207,10 @@ class PrivatePostfix:
     (postfix stop, then SIGKILL to whatever is left of it)."""
 
     def __init__(self, domain="postfix.example", mailboxes=("bob",), host="127.0.0.1",
-                 port=None, relayhost=None, name="postfix"):
+                 port=None, relayhost=None, name="postfix", tls=None):
+        """tls: (chain, key) PEM files for smtpd's STARTTLS (smtpd_tls_security_level = may)."""
         self.domain, self.mailboxes, self.host = domain, list(mailboxes), host
+        self.tls = tls
         self.port = port or free_port(host)
         self.dir = tempfile.mkdtemp(prefix=f"ehlo-{name}-")
         self.relayhost = relayhost
@@ -1253,6 +1255,10 @@ class PrivatePostfix:
             "smtp_dns_support_level = disabled",
             "biff = no",
         ]
+        if self.tls:
+            lines += [f"smtpd_tls_cert_file = {self.tls[0]}", f"smtpd_tls_key_file = {self.tls[1]}",
+                      "smtpd_tls_security_level = may", "smtpd_tls_loglevel = 1",
+                      "smtpd_tls_received_header = yes"]
         if self.relayhost:
             lines.append(f"relayhost = {self.relayhost}")
         else:
@@ -1274,6 +1280,8 @@ class PrivatePostfix:
             f.write(self._main_cf())
         with open(os.path.join(self.etc, "master.cf"), "w") as f:
             f.write(_POSTFIX_MASTER_CF.format(listen=f"{self.host}:{self.port}"))
+            if self.tls:                  # smtpd's TLS needs the TLS manager (entropy, caches)
+                f.write("tlsmgr    unix  -       -       n       1000?   1       tlsmgr\n")
         with open(os.path.join(self.etc, "vmailbox"), "w") as f:
             f.write("".join(f"{u}@{self.domain} {self.domain}/{u}/\n" for u in self.mailboxes))
         with _open_lock:

@@ -14,7 +14,10 @@ the RFC 6125 host check see what they would see for an MX host.
   from an unknown CA: deferred, with the reason in the log and in `ehlo queue show`;
 - encrypt to a peer without STARTTLS, or whose handshake fails: deferred, no MAIL sent; the
   reason is the diagnostic of the "delayed" DSN (RFC 3464 2.3.3);
-- none: plaintext to a peer that offers STARTTLS.
+- none: plaintext to a peer that offers STARTTLS;
+- a private Postfix (smtpd with the CA-signed certificate, when Postfix is installed and the
+  test runs as root): verify delivers, recorded as verified on our side and as ESMTPS in
+  Postfix's Received header; with a certificate for another name the message is deferred.
 """
 import os
 import re
@@ -262,6 +265,38 @@ class OutboundTls(harness.E2ETest):
         self.assertEqual(peer.command_lines("MAIL"), [])
         self.assertEqual(server.log_events("remote-tls-fallback"), [])
         self.assertEqual(len(peer.sessions), 1)
+
+    # -- a private Postfix with a certificate (its smtpd's STARTTLS)
+
+    def postfix(self, certificate):
+        why = harness.postfix_usable()
+        if why:
+            self.skipTest(why)
+        postfix = harness.PrivatePostfix(domain="remote.example", mailboxes=("bob",), tls=certificate)
+        self.addCleanup(postfix.stop)
+        return postfix.start()
+
+    def test_verify_to_postfix_delivers_verified_and_recorded(self):
+        postfix = self.postfix(self.good)
+        server = self.sender(postfix.port, tls="verify", ca_file=self.ca)
+        qid = self.send(server, "postfix-verify")
+        line = self.attempt(server, qid, "delivered")
+        self.assertEqual((line.get("tls"), line.get("verified")), ("yes", "yes"), line)
+        self.assertRegex(line.get("protocol", ""), r"^TLSv1\.[23]$")
+        (path,) = postfix.wait_for_delivery("bob", 1)
+        headers, _ = harness.split_message(harness.read_file(path))
+        received = [h for h in headers if h.startswith(b"Received:")][0]
+        self.assertIn(b"with ESMTPS", received)          # Postfix's own record of it
+        self.assertIn("TLS connection established from", postfix.log_tail(200))
+
+    def test_verify_to_postfix_with_a_wrong_host_name_defers(self):
+        postfix = self.postfix(self.wrong_name)
+        server = self.sender(postfix.port, tls="verify", ca_file=self.ca, delivery=SLOW_RETRY)
+        qid = self.send(server, "postfix-wrong-name")
+        line = self.attempt(server, qid, "deferred")
+        self.assertIn("hostname mismatch", line.get("reply", ""), line)
+        self.assertIn("hostname mismatch", self.deferred_reason(server, qid))
+        self.assertEqual(postfix.maildir_files("bob"), [])
 
     # -- none
 
