@@ -79,6 +79,8 @@ asio::awaitable<bool> RemoteDelivery::Impl::establish(ConnPtr c) {
 
     smtp::Reply last{451, "4.4.0", "No address to connect to"};
     bool last_remote = false;
+    bool last_session = false;               // the last attempt had a session with the peer
+    std::optional<TlsHandshake> last_tls;    // over TLS
     std::string last_host, last_ip;
     c->tls_ca_file = target.tls_ca_file;
     c->port = target.port;
@@ -101,6 +103,8 @@ asio::awaitable<bool> RemoteDelivery::Impl::establish(ConnPtr c) {
                                   {{"id", c->job->job.queue_id}, {"host", c->host}, {"ip", c->ip}, {"error", error}});
                     last = smtp::Reply{451, "4.4.1", error};  // RFC 3463 X.4.1: no answer from host
                     last_remote = false;
+                    last_session = false;
+                    last_tls.reset();
                     break;
                 }
                 ClientOptions session_options;
@@ -119,6 +123,8 @@ asio::awaitable<bool> RemoteDelivery::Impl::establish(ConnPtr c) {
                 observe::info("remote-connect-failed",
                               {{"id", c->job->job.queue_id}, {"host", c->host}, {"ip", c->ip}, {"error", e.one_line()}});
                 const bool remote = c->session->connection_error_remote() && !c->aborted_locally;
+                last_session = true;
+                last_tls = c->session->tls();
                 if (!remote && e.enhanced.rfind("4.7.", 0) == 0) {
                     // Ours, for the TLS policy: the reason names the host, for `ehlo queue show`.
                     last = smtp::Reply{e.code, e.enhanced, c->label() + ": " + (e.lines.empty() ? std::string{} : e.lines.front())};
@@ -149,7 +155,7 @@ asio::awaitable<bool> RemoteDelivery::Impl::establish(ConnPtr c) {
     }
     c->host = last_host;
     c->ip = last_ip;
-    give_up(c, last, Outcome::Deferred, last_remote);
+    give_up(c, last, Outcome::Deferred, last_remote, last_session, last_tls);
     co_return false;
 }
 

@@ -325,7 +325,9 @@ struct RemoteDelivery::Impl {
     void requeue(Destination& d, JobPtr j);
     void release(const ConnPtr& c);
     void crashed(const ConnPtr& c, std::exception_ptr e);
-    void give_up(const ConnPtr& c, const smtp::Reply& reply, Outcome outcome, bool remote);
+    // `session`: the last attempt got as far as a session with the peer; `tls`: and over TLS.
+    void give_up(const ConnPtr& c, const smtp::Reply& reply, Outcome outcome, bool remote, bool session = false,
+                 const std::optional<TlsHandshake>& tls = std::nullopt);
     void begin_drain();
     void begin_stop();
 

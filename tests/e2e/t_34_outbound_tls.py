@@ -205,6 +205,9 @@ class OutboundTls(harness.E2ETest):
         line = self.attempt(server, qid, "deferred")
         self.assertIn("4.7.5", line.get("reply", ""), line)
         self.assertIn("hostname mismatch", line.get("reply", ""), line)
+        # the attempt was encrypted, and says so, with what did not verify
+        self.assertEqual((line.get("tls"), line.get("verified")), ("yes", "no"), line)
+        self.assertIn("hostname mismatch", line.get("verify_error", ""), line)
         shown = self.deferred_reason(server, qid)
         self.assertIn("hostname mismatch", shown)
         self.assertIn("other.example", shown)            # what the certificate is for
@@ -231,6 +234,7 @@ class OutboundTls(harness.E2ETest):
         qid = self.send(server, "encrypt-no-tls")
         line = self.attempt(server, qid, "deferred")
         self.assertIn("4.7.10", line.get("reply", ""), line)
+        self.assertEqual(line.get("tls"), "no", line)
         shown = self.deferred_reason(server, qid)
         self.assertIn("TLS required by policy encrypt", shown)
         self.assertIn("does not offer STARTTLS", shown)
