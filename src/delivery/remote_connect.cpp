@@ -113,6 +113,10 @@ asio::awaitable<bool> RemoteDelivery::Impl::establish(ConnPtr c) {
                 c->aborted_locally = false;
                 co_await converse(c, Phase::Ready);
                 if (!c->session->failed() && !c->session->finished()) {
+                    if (const auto& refused = c->session->starttls_refused())
+                        observe::info("remote-starttls-refused", {{"id", c->job->job.queue_id}, {"host", c->host},
+                                                                   {"ip", c->ip}, {"reply", refused->one_line()},
+                                                                   {"policy", "may"}, {"note", "sending in plaintext"}});
                     observe::debug("remote-connected", {{"host", c->host}, {"ip", c->ip}});
                     co_return true;
                 }

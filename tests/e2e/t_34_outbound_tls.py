@@ -170,6 +170,8 @@ class OutboundTls(harness.E2ETest):
         line = self.attempt(server, qid, "delivered")
         self.assertEqual(line.get("tls"), "no", line)
         self.assertEqual(len(peer.command_lines("STARTTLS")), 1)
+        (refused,) = server.wait_log("remote-starttls-refused")[:1]
+        self.assertIn("502", refused.get("reply", ""), refused)
         self.assertEqual(len(peer.messages()), 1)
 
     def test_may_retries_in_plaintext_after_a_failed_handshake(self):
