@@ -84,6 +84,10 @@ int serve(const ServeOptions& options) {
         rmo.max_messages_per_connection = cfg.outbound.messages_per_connection;
         rmo.connect_timeout = std::chrono::seconds(cfg.outbound.connect_timeout);
         rmo.timeout_scale = cfg.outbound.timeout_scale;
+        // CA files for `verify` destinations are read now, not on the delivery loop.
+        if (!cfg.outbound.tls_ca_file.empty()) rmo.tls_ca_files.push_back(cfg.outbound.tls_ca_file);
+        for (const auto& route : cfg.routes)
+            if (!route.tls_ca_file.empty()) rmo.tls_ca_files.push_back(route.tls_ca_file);
         delivery::RemoteDelivery remote(rmo, resolver);
 
         // The history of every message (ehlo trace): its own writer thread; advisory.

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "delivery/durability.hpp"
+#include "delivery/outbound_tls.hpp"
 
 namespace ehlo::config {
 
@@ -79,6 +80,8 @@ struct OutboundRoute {
     std::string domain;       // lower-case; "*" = every domain that is not local
     std::string host;         // an IP address or a host name
     std::uint16_t port = 25;
+    std::optional<delivery::TlsPolicy> tls{};  // STARTTLS policy; none = as [outbound] says
+    std::string tls_ca_file{};                 // CA file for `verify`; empty = as [outbound] says
 
     bool operator==(const OutboundRoute&) const = default;
 };
@@ -161,6 +164,11 @@ struct Config {
         std::size_t messages_per_connection = 100;
         unsigned connect_timeout = 30;                // seconds
         double timeout_scale = 1.0;                   // multiplies the RFC 5321 4.5.3.2 timeouts (tests)
+        // STARTTLS to other servers (RFC 3207): the policy of every destination, unless
+        // tls_policy (by recipient domain) or its [[route]] names another.
+        delivery::TlsPolicy tls = delivery::TlsPolicy::May;
+        std::string tls_ca_file{};                    // PEM CAs for `verify`; empty = the system's store
+        std::map<std::string, delivery::TlsPolicy> tls_policy{};  // lower-case domain -> policy
 
         bool operator==(const Outbound&) const = default;
     } outbound;

@@ -31,6 +31,22 @@ std::string forwarder_error(std::string_view text) {
     return {};
 }
 
+constexpr const char* kTlsPolicies = "\"none\", \"may\", \"encrypt\" or \"verify\"";
+
+// tls = "none" | "may" | "encrypt" | "verify"
+std::optional<delivery::TlsPolicy> read_tls_policy(TableReader& r, std::string_view key) {
+    auto value = r.string(key);
+    if (!value) return std::nullopt;
+    auto policy = delivery::parse_tls_policy(value->value);
+    if (!policy) r.error(value->where, key, std::string("must be ") + kTlsPolicies + ", not " + in_quotes(value->value));
+    return policy;
+}
+
+// A CA file for `verify`: a path; whether it can be read is checked when delivery starts.
+void read_ca_file(TableReader& r, std::string& out) {
+    if (auto file = r.string("tls_ca_file")) out = file->value;
+}
+
 OutboundRoute read_route(TableReader& r, const toml::table& table) {
     OutboundRoute route;
     if (auto domain = r.string("domain")) {
@@ -54,7 +70,33 @@ OutboundRoute read_route(TableReader& r, const toml::table& table) {
         route.domain.clear();
     }
     r.integer("port", route.port, 1, kMaxPort);
+    route.tls = read_tls_policy(r, "tls");
+    read_ca_file(r, route.tls_ca_file);
     return route;
+}
+
+// tls_policy = { "bank.example" = "verify", "old.example" = "none" }: by recipient domain.
+void read_tls_policy_map(TableReader& r, std::map<std::string, delivery::TlsPolicy>& out) {
+    const auto* table = r.typed<toml::table>("tls_policy", toml::node_type::table);
+    if (!table) return;
+    std::map<std::string, delivery::TlsPolicy> policies;
+    for (const auto& [key, node] : *table) {
+        const std::string domain = lower(std::string(key.str()));
+        if (!smtp::is_valid_domain(domain, false)) {
+            r.error(key.source(), "tls_policy", "names " + in_quotes(key.str()) + ", not a domain name");
+            continue;
+        }
+        const auto* value = node.as_string();
+        const auto policy = value ? delivery::parse_tls_policy(value->get()) : std::nullopt;
+        if (!policy) {
+            r.error(node.source(), "tls_policy",
+                    "must map " + in_quotes(domain) + " to " + kTlsPolicies +
+                        (value ? ", not " + in_quotes(value->get()) : ", not " + type_name(node.type())));
+            continue;
+        }
+        policies[domain] = *policy;
+    }
+    out = std::move(policies);
 }
 
 }  // namespace
@@ -132,6 +174,9 @@ void read_outbound(TableReader& r, Config::Outbound& outbound) {
     r.integer("messages_per_connection", outbound.messages_per_connection, 1, kNoMax);
     r.integer("connect_timeout", outbound.connect_timeout, kMinTimeout, kMaxTimeout, "seconds");
     r.number("timeout_scale", outbound.timeout_scale, kMinTimeoutScale, kMaxTimeoutScale);
+    if (auto policy = read_tls_policy(r, "tls")) outbound.tls = *policy;
+    read_ca_file(r, outbound.tls_ca_file);
+    read_tls_policy_map(r, outbound.tls_policy);
 }
 
 

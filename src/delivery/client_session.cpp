@@ -4,13 +4,15 @@
 #include <stdexcept>
 #include <utility>
 
+#include "delivery/command_params.hpp"
+
 namespace ehlo::delivery {
 
 namespace {
 
 // What a reply in the queue of awaited replies answers. With PIPELINING several are awaited at
 // once and answered strictly in order (RFC 2920 3.1).
-enum class Step { Greeting, Ehlo, Helo, Mail, Rcpt, Data, Dot, Rset, Quit };
+enum class Step { Greeting, Ehlo, Helo, StartTls, Mail, Rcpt, Data, Dot, Rset, Quit };
 
 struct Awaited {
     Step step;
@@ -24,65 +26,14 @@ smtp::Reply connection_lost(std::string_view reason) { return {421, "4.4.2", std
 smtp::Reply protocol_error(std::string_view what) {
     return {421, "4.5.0", "Invalid reply from the next hop: " + std::string(what)};
 }
-
-// An address or parameter about to go into a command line: a CR, LF or other control octet
-// would end the line early and let the rest act as a command of its own. The SMTP core never
-// accepts such addresses; this guards the spool's content all the same.
-bool safe_in_command(std::string_view s) {
-    for (char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) return false;
-    }
-    return true;
+// A connection the TLS policy does not let us use: deferred, never bounced (another MX host,
+// or this one later, may do better). RFC 3463 / RFC 5248: X.7.10 encryption needed, X.7.5
+// cryptographic failure.
+smtp::Reply encryption_needed(TlsPolicy policy, std::string_view why) {
+    return {451, "4.7.10",
+            std::string("TLS required by policy ") + tls_policy_name(policy) + ", but " + std::string(why)};
 }
-
-// xtext (RFC 3461 4): printable ASCII except "+" and "=" as is, every other octet as "+HH".
-std::string xtext(std::string_view s) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u >= 33 && u <= 126 && c != '+' && c != '=') {
-            out += c;
-        } else {
-            out += '+';
-            out += hex[u >> 4];
-            out += hex[u & 0xF];
-        }
-    }
-    return out;
-}
-
-bool is_atom_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-}
-
-// ORCPT=addr-type ";" xtext (RFC 3461 4.2). The envelope keeps it decoded as "type;address";
-// an ORCPT without a usable type is not passed on.
-std::string orcpt_param(std::string_view orcpt) {
-    const std::size_t semi = orcpt.find(';');
-    if (semi == std::string_view::npos || semi == 0) return {};
-    const std::string_view type = orcpt.substr(0, semi);
-    for (char c : type)
-        if (!is_atom_char(c)) return {};
-    return " ORCPT=" + std::string(type) + ";" + xtext(orcpt.substr(semi + 1));
-}
-
-// NOTIFY="NEVER" / 1#("SUCCESS" / "FAILURE" / "DELAY") (RFC 3461 4.1).
-std::string notify_param(unsigned notify) {
-    if (notify == 0) return {};
-    if (notify & smtp::notify::Never) return " NOTIFY=NEVER";
-    std::string list;
-    auto add = [&](unsigned bit, const char* word) {
-        if (!(notify & bit)) return;
-        if (!list.empty()) list += ',';
-        list += word;
-    };
-    add(smtp::notify::Success, "SUCCESS");
-    add(smtp::notify::Failure, "FAILURE");
-    add(smtp::notify::Delay, "DELAY");
-    return list.empty() ? std::string{} : " NOTIFY=" + list;
-}
+smtp::Reply tls_failure(std::string_view why) { return {451, "4.7.5", std::string(why)}; }
 
 }  // namespace
 
@@ -98,47 +49,6 @@ std::chrono::seconds timeout_of(ClientWait wait) {
     case ClientWait::DataTermination: return minutes{10};
     }
     return minutes{5};
-}
-
-void DotStuffer::feed(std::string_view piece, std::string& out) {
-    out.reserve(out.size() + piece.size() + piece.size() / 64 + 8);
-    std::size_t i = 0;
-    if (after_cr_ && !piece.empty()) {
-        after_cr_ = false;
-        if (piece[0] == '\n') i = 1;  // the LF of a CRLF whose CR ended the last piece
-    }
-    while (i < piece.size()) {
-        if (line_start_ && piece[i] == '.') out += '.';  // RFC 5321 4.5.2: transparency
-        line_start_ = false;
-        const std::size_t end = piece.find_first_of("\r\n", i);
-        if (end == std::string_view::npos) {
-            out.append(piece.substr(i));
-            return;
-        }
-        out.append(piece.substr(i, end - i));
-        out += "\r\n";
-        line_start_ = true;
-        if (piece[end] == '\r' && end + 1 == piece.size()) {
-            after_cr_ = true;  // its LF, if any, comes with the next piece
-            return;
-        }
-        i = end + ((piece[end] == '\r' && piece[end + 1] == '\n') ? 2 : 1);
-    }
-}
-
-void DotStuffer::finish(std::string& out) {
-    if (!line_start_) out += "\r\n";
-    out += ".\r\n";
-    line_start_ = true;
-    after_cr_ = false;
-}
-
-std::string data_block(std::string_view content) {
-    std::string out;
-    DotStuffer stuffer;
-    stuffer.feed(content, out);
-    stuffer.finish(out);
-    return out;
 }
 
 struct ClientSession::Impl {
@@ -170,12 +80,17 @@ struct ClientSession::Impl {
     std::optional<Transaction> tx;
     std::deque<MessageResult> results;
     std::size_t messages_given = 0;  // by send()
-    bool ready = false;  // the greeting and EHLO/HELO are done
+    bool ready = false;  // the greeting and EHLO/HELO are done (after STARTTLS: the EHLO over TLS)
+    bool tls_pending = false;       // STARTTLS got 220: the caller's handshake is under way
+    bool handshake_failed = false;  // tls_failed() ended the session
+    std::optional<TlsHandshake> tls;
+    std::optional<smtp::Reply> starttls_refused;
     bool quit_wanted = false;
     bool quit_sent = false;
     bool done = false;
     bool failed = false;
     smtp::Reply error;
+    bool error_remote = false;
 
     void command(std::string line, Step step, std::size_t slot = 0) {
         out += line;
@@ -200,6 +115,7 @@ struct ClientSession::Impl {
         case Step::Greeting: return on_greeting(r);
         case Step::Ehlo: return on_ehlo(r);
         case Step::Helo: return on_helo(r);
+        case Step::StartTls: return on_starttls(r);
         case Step::Mail: return on_mail(r);
         case Step::Rcpt: return on_rcpt(r, a.slot);
         case Step::Data: return on_data(r);
@@ -222,10 +138,15 @@ struct ClientSession::Impl {
     void on_ehlo(const smtp::Reply& r) {
         if (r.code == 250) {
             caps = parse_ehlo(r);
+            if (tls) return become_ready();  // RFC 3207 4.2: STARTTLS is not said twice
+            if (caps.starttls && options.tls != TlsPolicy::None) return command("STARTTLS", Step::StartTls);
+            if (tls_required(options.tls)) return fail(encryption_needed(options.tls, "the next hop does not offer STARTTLS"), false, true);
             return become_ready();
         }
         // RFC 5321 4.1.4 (and 3.2): a server that does not know EHLO answers 5xx; a client
-        // then falls back to HELO, without any service extension.
+        // then falls back to HELO, without any service extension; STARTTLS is one of them.
+        if (r.permanent() && !tls && tls_required(options.tls))
+            return fail(encryption_needed(options.tls, "the next hop refused EHLO (so no STARTTLS): " + r.one_line()), false, true);
         if (r.permanent()) return command("HELO " + helo_name, Step::Helo);
         fail(r, true, true);
     }
@@ -233,6 +154,20 @@ struct ClientSession::Impl {
     void on_helo(const smtp::Reply& r) {
         if (r.code != 250) return fail(r, true, true);
         caps = Capabilities{};
+        become_ready();
+    }
+
+    // RFC 3207 4: 220 go ahead; 454 (TLS not available now), 501, or a 5xx from a server that
+    // offered it after all. The server's state is as before STARTTLS, so under May the
+    // conversation goes on in plaintext with what the EHLO reply offered.
+    void on_starttls(const smtp::Reply& r) {
+        if (r.code == 220) {
+            tls_pending = true;
+            return;
+        }
+        if (tls_required(options.tls))
+            return fail(encryption_needed(options.tls, "the next hop refused STARTTLS: " + r.one_line()), false, true);
+        starttls_refused = r;
         become_ready();
     }
 
@@ -461,7 +396,9 @@ struct ClientSession::Impl {
         if (!failed) {
             failed = true;
             error = r;
+            error_remote = remote;
         }
+        tls_pending = false;
         awaited.clear();
         if (tx) {
             settle_all(r, Outcome::Deferred, remote);
@@ -486,6 +423,9 @@ ClientSession::~ClientSession() = default;
 
 void ClientSession::feed(std::string_view bytes) {
     Impl& s = *impl_;
+    // RFC 3207 4.2 (the client's side of CVE-2011-0411): whatever came after the 220 to STARTTLS
+    // and before the handshake was not protected by it, and may be an attacker's; it is dropped.
+    if (s.tls_pending) return;
     while (!bytes.empty() && !s.done) {
         bytes.remove_prefix(s.reader.feed(bytes));
         if (s.reader.failed()) {
@@ -497,10 +437,51 @@ void ClientSession::feed(std::string_view bytes) {
             return s.fail(protocol_error(s.reader.error()), false, false);
         }
         if (auto reply = s.reader.take()) s.on_reply(*reply);
+        if (s.tls_pending) {
+            s.reader = ReplyReader{};
+            return;
+        }
     }
 }
 
 std::string ClientSession::take_output() { return std::exchange(impl_->out, {}); }
+
+bool ClientSession::wants_tls() const { return impl_->tls_pending && !impl_->done; }
+
+void ClientSession::tls_established(const TlsHandshake& handshake) {
+    Impl& s = *impl_;
+    if (!wants_tls()) throw std::logic_error("ClientSession::tls_established: no handshake was asked for");
+    s.tls_pending = false;
+    s.tls = handshake;
+    if (s.options.tls == TlsPolicy::Verify && !handshake.verified) {
+        const std::string why = handshake.verify_error.empty() ? std::string("not trusted") : handshake.verify_error;
+        return s.fail(tls_failure("TLS required by policy verify, but the next hop's certificate did not verify: " + why +
+                                  " (" + handshake.describe() + ")"),
+                      false, true);
+    }
+    // RFC 3207 4.2: all knowledge from before TLS is discarded; the EHLO reply is asked again.
+    s.caps = Capabilities{};
+    s.reader = ReplyReader{};
+    s.command("EHLO " + s.helo_name, Step::Ehlo);
+}
+
+void ClientSession::tls_failed(std::string_view reason) {
+    Impl& s = *impl_;
+    if (!wants_tls()) throw std::logic_error("ClientSession::tls_failed: no handshake was asked for");
+    s.handshake_failed = true;
+    // The TLS layer is broken: nothing more can be said on this connection, not even QUIT.
+    s.fail(tls_failure("TLS handshake with the next hop failed: " + std::string(reason)), false, false);
+}
+
+const std::optional<TlsHandshake>& ClientSession::tls() const { return impl_->tls; }
+
+bool ClientSession::retry_in_plaintext() const {
+    return impl_->handshake_failed && impl_->options.tls == TlsPolicy::May;
+}
+
+const std::optional<smtp::Reply>& ClientSession::starttls_refused() const { return impl_->starttls_refused; }
+
+bool ClientSession::connection_error_remote() const { return impl_->error_remote; }
 
 void ClientSession::abort(std::string_view reason) {
     Impl& s = *impl_;
@@ -582,6 +563,7 @@ ClientWait ClientSession::awaiting() const {
     case Step::Greeting: return ClientWait::Greeting;
     case Step::Ehlo:
     case Step::Helo:
+    case Step::StartTls:
     case Step::Rset:
     case Step::Quit: return ClientWait::Command;
     case Step::Mail: return ClientWait::Mail;

@@ -13,6 +13,13 @@
 // a reply we cannot parse) leaves every recipient not yet finally answered Deferred: without the
 // 250 the message is still ours to deliver (RFC 5321 6.1). If the peer did take it and only its
 // reply was lost, the recipient gets it twice, the lesser harm (4.5.3.2.6, RFC 1047).
+//
+// STARTTLS (RFC 3207) is the engine's step and the handshake the caller's: when the policy
+// allows and the peer offers it, the engine says STARTTLS after EHLO; on 220 wants_tls() asks
+// the caller to do the handshake on the connection and report it (tls_established() or
+// tls_failed()); the engine then forgets all it learnt in plaintext (RFC 3207 4.2), bytes that
+// came after the 220 included, and says EHLO again. Whether the policy lets the conversation
+// go on without TLS, or with an unverified certificate, is decided here too.
 #pragma once
 
 #include <chrono>
@@ -24,6 +31,8 @@
 #include <vector>
 
 #include "delivery/client_reply.hpp"
+#include "delivery/dot_stuffing.hpp"
+#include "delivery/outbound_tls.hpp"
 #include "smtp/envelope.hpp"
 #include "smtp/reply.hpp"
 
@@ -59,13 +68,16 @@ struct MessageResult {
 
 struct ClientOptions {
     bool pipelining = true;  // pipeline MAIL, RCPT and DATA when the peer offers PIPELINING
+    // STARTTLS: None for a caller that cannot do a TLS handshake (the default); RemoteDelivery
+    // passes the destination's policy.
+    TlsPolicy tls = TlsPolicy::None;
 };
 
 // Which RFC 5321 4.5.3.2 client timeout applies to the reply now awaited.
 enum class ClientWait {
     Nothing,          // no reply awaited: the caller sends a message or quits
     Greeting,         // 4.5.3.2.1 initial 220: 5 minutes
-    Command,          // EHLO, HELO, RSET, QUIT: 5 minutes, as for MAIL
+    Command,          // EHLO, HELO, STARTTLS, RSET, QUIT: 5 minutes, as for MAIL
     Mail,             // 4.5.3.2.2: 5 minutes
     Rcpt,             // 4.5.3.2.3: 5 minutes
     DataInitiation,   // 4.5.3.2.4 DATA until 354: 2 minutes
@@ -74,23 +86,6 @@ enum class ClientWait {
 std::chrono::seconds timeout_of(ClientWait wait);
 // 4.5.3.2.5: each write of message content (the bytes after 354) must finish within 3 minutes.
 inline constexpr std::chrono::seconds kDataBlockTimeout{3 * 60};
-
-// The DATA section as sent (RFC 5321 4.5.2), made piece by piece: a line that starts with "."
-// gets another "." in front, every line ends in CRLF (a bare CR or LF becomes CRLF, 2.3.8), and
-// CRLF "." CRLF ends it. Pieces may be cut anywhere, between a CR and its LF included.
-class DotStuffer {
-public:
-    void feed(std::string_view piece, std::string& out);
-    // The end: a CRLF if the last line had none ("." must start a line of its own), then ".".
-    void finish(std::string& out);
-
-private:
-    bool line_start_ = true;
-    bool after_cr_ = false;  // the last octet was a CR, already written as CRLF
-};
-
-// The whole DATA section of `content` at once.
-std::string data_block(std::string_view content);
 
 class ClientSession {
 public:
@@ -134,10 +129,32 @@ public:
     // MX (RFC 5321 5.1), for a 5xx greeting as for a 4xx one: a refusal by one host is not a
     // refusal by the domain. Queued messages' recipients are all Deferred in that case.
     bool failed() const;
-    // Why failed(): the peer's reply, or one we made (421 4.4.2 / 4.5.0).
+    // Why failed(): the peer's reply, or one we made (421 4.4.2 / 4.5.0, 451 4.7.x for TLS).
     const smtp::Reply& connection_error() const;
+    // connection_error() is the peer's own reply (false: one we made).
+    bool connection_error_remote() const;
+
+    // The peer said 220 to STARTTLS: the caller does the TLS handshake now (take_output() is
+    // empty; nothing may be sent in plaintext any more), then calls one of the two below.
+    bool wants_tls() const;
+    // The handshake is done: EHLO again over TLS, unless the policy is Verify and the
+    // certificate did not verify (then QUIT, over TLS, and failed()).
+    void tls_established(const TlsHandshake& handshake);
+    // The handshake failed (`reason` says how): the connection is unusable, the session over
+    // and failed(), every recipient Deferred with 4.7.5.
+    void tls_failed(std::string_view reason);
+    // The connection is encrypted: the handshake it had, else nothing.
+    const std::optional<TlsHandshake>& tls() const;
+    // The session failed in the handshake under the May policy: the caller may connect again
+    // to the same host and send in plaintext (with TlsPolicy::None). Never under Encrypt or
+    // Verify: there a failed handshake defers, whatever it failed on.
+    bool retry_in_plaintext() const;
+    // The peer's reply to STARTTLS when it was not 220 (the session went on in plaintext
+    // under May), for the log.
+    const std::optional<smtp::Reply>& starttls_refused() const;
 
     // What the peer offered (all false before its EHLO reply, and after a fallback to HELO).
+    // After STARTTLS: what it offered in its EHLO reply over TLS.
     const Capabilities& peer() const;
     // The reply now awaited, for timeout_of().
     ClientWait awaiting() const;

@@ -1,7 +1,7 @@
 // One outbound connection's life, as one coroutine that reads like the dialog it drives:
 // resolve the destination, connect to its hosts in order until one greets us and accepts
-// EHLO/HELO (RFC 5321 5.1), carry one message after another, idle a little in case another
-// comes, QUIT.
+// EHLO/HELO, with STARTTLS as the destination's TLS policy wants (RFC 5321 5.1, RFC 3207),
+// carry one message after another, idle a little in case another comes, QUIT.
 #include "delivery/remote_internal.hpp"
 
 namespace ehlo::delivery {
@@ -35,9 +35,19 @@ asio::awaitable<void> RemoteDelivery::Impl::run(ConnPtr c) {
             c->session->quit();
             co_await converse(c, Phase::Goodbye);
         }
+        co_await close_tls(c);
     }
     c->state = Conn::State::Closing;
     release(c);
+}
+
+// After QUIT: TLS ends with close_notify (RFC 8446 6.1), within the time QUIT's reply has;
+// only a session so ended can be resumed on the next connection (see tls_client.cpp).
+asio::awaitable<void> RemoteDelivery::Impl::close_tls(ConnPtr c) {
+    if (!c->tls || !c->session || !c->session->tls() || c->session->failed() || !c->socket.is_open()) co_return;
+    c->arm(Clock::now() + kQuitWait);
+    co_await c->tls->async_shutdown(use_tuple);  // the peer's own close_notify, or its EOF
+    c->disarm();
 }
 
 // Resolves the destination and connects to its hosts in order (RFC 5321 5.1) until one
@@ -69,7 +79,11 @@ asio::awaitable<bool> RemoteDelivery::Impl::establish(ConnPtr c) {
 
     smtp::Reply last{451, "4.4.0", "No address to connect to"};
     bool last_remote = false;
+    bool last_session = false;               // the last attempt had a session with the peer
+    std::optional<TlsHandshake> last_tls;    // over TLS
     std::string last_host, last_ip;
+    c->tls_ca_file = target.tls_ca_file;
+    c->port = target.port;
     for (const NextHop& hop : route.hops) {
         for (const Address& address : hop.addresses) {
             if (c->stop_requested) break;
@@ -77,38 +91,65 @@ asio::awaitable<bool> RemoteDelivery::Impl::establish(ConnPtr c) {
             c->ip = address.ip;
             last_host = c->host;
             last_ip = c->ip;
-            const std::string error = co_await connect(c, address, target.port);
-            if (c->stop_requested) break;
-            if (!error.empty()) {
+            c->policy = target.tls;
+            // Twice at most: under `may` a failed TLS handshake is followed by one more
+            // connection to the same host, in plaintext (opportunistic TLS is no worse than none).
+            for (bool again = true; again;) {
+                again = false;
+                const std::string error = co_await connect(c, address, target.port);
+                if (c->stop_requested) break;
+                if (!error.empty()) {
+                    observe::info("remote-connect-failed",
+                                  {{"id", c->job->job.queue_id}, {"host", c->host}, {"ip", c->ip}, {"error", error}});
+                    last = smtp::Reply{451, "4.4.1", error};  // RFC 3463 X.4.1: no answer from host
+                    last_remote = false;
+                    last_session = false;
+                    last_tls.reset();
+                    break;
+                }
+                ClientOptions session_options;
+                session_options.tls = c->policy;
+                c->session = std::make_unique<ClientSession>(options.helo_name, session_options);
+                c->aborted_locally = false;
+                co_await converse(c, Phase::Ready);
+                if (!c->session->failed() && !c->session->finished()) {
+                    if (const auto& refused = c->session->starttls_refused())
+                        observe::info("remote-starttls-refused", {{"id", c->job->job.queue_id}, {"host", c->host},
+                                                                   {"ip", c->ip}, {"reply", refused->one_line()},
+                                                                   {"policy", "may"}, {"note", "sending in plaintext"}});
+                    observe::debug("remote-connected", {{"host", c->host}, {"ip", c->ip}});
+                    co_return true;
+                }
+                // RFC 5321 5.1 and 3.1: a host that will not talk to us (a 4xx or 5xx greeting,
+                // EHLO and HELO refused, a timeout, a drop) is not the domain's answer; the
+                // next address or MX host may be. So is one the TLS policy does not let us use.
+                const smtp::Reply& e = c->session->connection_error();
                 observe::info("remote-connect-failed",
-                              {{"id", c->job->job.queue_id}, {"host", c->host}, {"ip", c->ip}, {"error", error}});
-                last = smtp::Reply{451, "4.4.1", error};  // RFC 3463 X.4.1: no answer from host
-                last_remote = false;
-                continue;
+                              {{"id", c->job->job.queue_id}, {"host", c->host}, {"ip", c->ip}, {"error", e.one_line()}});
+                const bool remote = c->session->connection_error_remote() && !c->aborted_locally;
+                last_session = true;
+                last_tls = c->session->tls();
+                if (!remote && e.enhanced.rfind("4.7.", 0) == 0) {
+                    // Ours, for the TLS policy: the reason names the host, for `ehlo queue show`.
+                    last = smtp::Reply{e.code, e.enhanced, c->label() + ": " + (e.lines.empty() ? std::string{} : e.lines.front())};
+                    last_remote = false;
+                } else if (c->aborted_locally || e.transient()) {
+                    last = e;
+                    last_remote = remote;
+                } else {
+                    // A 5xx here defers, never bounces: another host, or this one later, may accept.
+                    last = smtp::Reply{451, "4.4.0", c->label() + " refused the session: " + e.one_line()};
+                    last_remote = false;
+                }
+                if (c->session->retry_in_plaintext() && !c->stop_requested) {
+                    observe::info("remote-tls-fallback", {{"id", c->job->job.queue_id}, {"host", c->host}, {"ip", c->ip},
+                                                          {"reason", e.one_line()}, {"policy", "may"}});
+                    c->policy = TlsPolicy::None;
+                    again = true;
+                }
+                c->session.reset();
+                c->close();
             }
-            c->session = std::make_unique<ClientSession>(options.helo_name);
-            c->aborted_locally = false;
-            co_await converse(c, Phase::Ready);
-            if (!c->session->failed() && !c->session->finished()) {
-                observe::debug("remote-connected", {{"host", c->host}, {"ip", c->ip}});
-                co_return true;
-            }
-            // RFC 5321 5.1 and 3.1: a host that will not talk to us (a 4xx or 5xx greeting,
-            // EHLO and HELO refused, a timeout, a drop) is not the domain's answer; the
-            // next address or MX host may be.
-            const smtp::Reply& e = c->session->connection_error();
-            observe::info("remote-connect-failed",
-                          {{"id", c->job->job.queue_id}, {"host", c->host}, {"ip", c->ip}, {"error", e.one_line()}});
-            if (c->aborted_locally || e.transient()) {
-                last = e;
-                last_remote = !c->aborted_locally;
-            } else {
-                // A 5xx here defers, never bounces: another host, or this one later, may accept.
-                last = smtp::Reply{451, "4.4.0", c->label() + " refused the session: " + e.one_line()};
-                last_remote = false;
-            }
-            c->session.reset();
-            c->close();
         }
         if (c->stop_requested) break;
     }
@@ -118,7 +159,7 @@ asio::awaitable<bool> RemoteDelivery::Impl::establish(ConnPtr c) {
     }
     c->host = last_host;
     c->ip = last_ip;
-    give_up(c, last, Outcome::Deferred, last_remote);
+    give_up(c, last, Outcome::Deferred, last_remote, last_session, last_tls);
     co_return false;
 }
 
@@ -160,6 +201,8 @@ asio::awaitable<RouteLookup> RemoteDelivery::Impl::resolve(ConnPtr c, RemoteTarg
 
 // Empty when connected; else why not, for the log and the deferral.
 asio::awaitable<std::string> RemoteDelivery::Impl::connect(ConnPtr c, Address address, std::uint16_t port) {
+    c->tls.reset();  // of an earlier connection: nothing of it is waiting any more
+    c->tls_buffer = {};
     c->close();
     asio::error_code ec;
     const auto ip = asio::ip::make_address(address.ip, ec);

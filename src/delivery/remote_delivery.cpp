@@ -145,15 +145,21 @@ void RemoteDelivery::Impl::crashed(const ConnPtr& c, std::exception_ptr e) {
 // Ends c's job with `reply`. A destination none of whose connections got through is down
 // for now: its waiting jobs would only repeat the same attempts one after another, so they
 // end the same way (and the queue retries them later), as Postfix does for a dead site.
-void RemoteDelivery::Impl::give_up(const ConnPtr& c, const smtp::Reply& reply, Outcome outcome, bool remote) {
+void RemoteDelivery::Impl::give_up(const ConnPtr& c, const smtp::Reply& reply, Outcome outcome, bool remote,
+                                   bool session, const std::optional<TlsHandshake>& tls) {
     const std::string mta = remote ? c->label() : std::string{};
-    if (JobPtr j = std::exchange(c->job, nullptr))
-        complete(j, uniform(j->job, reply, outcome, remote, mta), c->host, c->ip);
+    auto outcome_of = [&](const JobPtr& j) {
+        RemoteOutcome o = uniform(j->job, reply, outcome, remote, mta);
+        o.connected = session;  // e.g. a certificate `verify` refused: the log says which
+        o.tls = tls;
+        return o;
+    };
+    if (JobPtr j = std::exchange(c->job, nullptr)) complete(j, outcome_of(j), c->host, c->ip);
     Destination& d = c->dest;
     if (d.has_established()) return;
     std::deque<JobPtr> waiting = std::move(d.waiting);
     d.waiting.clear();
-    for (const JobPtr& j : waiting) complete(j, uniform(j->job, reply, outcome, remote, mta), c->host, c->ip);
+    for (const JobPtr& j : waiting) complete(j, outcome_of(j), c->host, c->ip);
 }
 
 // A stopping server: a transaction already under way runs to its end (its message may be

@@ -5,7 +5,9 @@
 // takes EHLO/HELO, then let the sans-I/O ClientSession speak the protocol on that connection.
 // Connections to a destination are reused for its later jobs and capped per destination and in
 // all; jobs beyond a cap wait their turn, first come first served. No call on the loop blocks:
-// DNS answers come from the Resolver's own thread and are posted in.
+// DNS answers come from the Resolver's own thread and are posted in. STARTTLS follows each
+// job's RemoteTarget::tls policy (delivery/outbound_tls.hpp); every attempt's outcome says
+// whether it was encrypted and how.
 #pragma once
 
 #include <chrono>
@@ -13,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "delivery/remote_transport.hpp"
 
@@ -28,6 +31,11 @@ struct RemoteOptions {
     std::chrono::milliseconds connect_timeout{30000};   // per address tried
     double timeout_scale = 1.0;                         // multiplies every RFC 5321 4.5.3.2 timeout
     std::chrono::seconds idle_keep = std::chrono::seconds(5);  // an idle connection waits this long for a job
+    // The CA files destinations may name (RemoteTarget::tls_ca_file), read when the delivery
+    // starts rather than on its event loop; a file that cannot be read throws from the
+    // constructor.
+    std::vector<std::string> tls_ca_files;
+    std::size_t tls_sessions = 1000;  // TLS sessions kept for resumption, in all
 };
 
 class RemoteDelivery final : public RemoteTransport {

@@ -1,11 +1,21 @@
 // The conversation on one connection: bytes between the socket and the ClientSession, each
 // awaited reply under its RFC 5321 4.5.3.2 timeout, and the message content streamed from its
-// source a piece at a time, read off the loop, as the socket takes it.
+// source a piece at a time, read off the loop, as the socket takes it. After STARTTLS the same
+// bytes go through the connection's TLS stream, whose handshake is done here too.
 #include "delivery/remote_internal.hpp"
 
 namespace ehlo::delivery {
 
 asio::awaitable<Io> RemoteDelivery::Impl::read(ConnPtr c, Clock::time_point deadline, std::string& bytes) {
+    if (c->tls) {
+        // TLS may hold decrypted bytes the socket no longer signals: read through the stream.
+        c->arm(deadline);
+        auto [ec, n] = co_await c->tls->async_read_some(asio::buffer(c->tls_buffer), use_tuple);
+        const bool timed_out = c->disarm();
+        if (ec) co_return timed_out ? Io::Timeout : ec == asio::error::operation_aborted ? Io::Interrupted : Io::Lost;
+        bytes.assign(c->tls_buffer.data(), n);
+        co_return Io::Ok;
+    }
     while (true) {
         c->arm(deadline);
         auto [ec] = co_await c->socket.async_wait(tcp::socket::wait_read, use_tuple);
@@ -26,7 +36,8 @@ asio::awaitable<Io> RemoteDelivery::Impl::write(ConnPtr c, std::string bytes) {
     while (offset < bytes.size()) {
         const std::size_t n = std::min(kWriteChunk, bytes.size() - offset);
         c->arm(Clock::now() + scaled(kDataBlockTimeout));  // RFC 5321 4.5.3.2.5
-        auto [ec, written] = co_await asio::async_write(c->socket, asio::buffer(bytes.data() + offset, n), use_tuple);
+        auto [ec, written] = c->tls ? co_await asio::async_write(*c->tls, asio::buffer(bytes.data() + offset, n), use_tuple)
+                                    : co_await asio::async_write(c->socket, asio::buffer(bytes.data() + offset, n), use_tuple);
         const bool timed_out = c->disarm();
         if (ec) co_return timed_out ? Io::Timeout : ec == asio::error::operation_aborted ? Io::Interrupted : Io::Lost;
         offset += written;
@@ -37,6 +48,45 @@ asio::awaitable<Io> RemoteDelivery::Impl::write(ConnPtr c, std::string bytes) {
 void RemoteDelivery::Impl::abort(const ConnPtr& c, const std::string& reason) {
     c->aborted_locally = true;
     c->session->abort(reason);
+}
+
+// The peer said 220 to STARTTLS (RFC 3207 4): the client handshake on this connection, with
+// SNI and the host name to verify, under a timeout; the session learns how it went.
+asio::awaitable<void> RemoteDelivery::Impl::start_tls(ConnPtr c) {
+    ClientSession& s = *c->session;
+    SSL* ssl = nullptr;
+    try {
+        ssl = tls_client.new_ssl(c->tls_ca_file, c->host, c->label() + ":" + std::to_string(c->port));
+    } catch (const std::exception& e) {
+        observe::error("remote-tls-failed", {{"host", c->host}, {"ip", c->ip}, {"error", e.what()}});
+        s.tls_failed(e.what());
+        co_return;
+    }
+    c->tls = std::make_unique<TlsStream>(c->socket, ssl);
+    c->tls_buffer.resize(kTlsReadChunk);
+    c->arm(Clock::now() + scaled(kTlsHandshakeTimeout));
+    auto [ec] = co_await c->tls->async_handshake(asio::ssl::stream_base::client, use_tuple);
+    const bool timed_out = c->disarm();
+    if (ec && c->stop_requested) {
+        abort(c, kShutdownReason);
+        co_return;
+    }
+    if (ec) {
+        // An old or broken server, no common cipher, a middlebox: under `may` establish() tries
+        // the host again in plaintext; under `encrypt` and `verify` the message waits.
+        const std::string why = timed_out ? std::string("timed out") : ec.message();
+        observe::info("remote-tls-failed", {{"host", c->host}, {"ip", c->ip}, {"policy", tls_policy_name(c->policy)},
+                                            {"error", why}});
+        c->aborted_locally = true;
+        s.tls_failed(why);
+        co_return;
+    }
+    const TlsHandshake h = TlsClient::result(c->tls->native_handle());
+    observe::info("remote-tls", {{"host", c->host}, {"ip", c->ip}, {"policy", tls_policy_name(c->policy)},
+                                 {"protocol", h.protocol}, {"cipher", h.cipher}, {"bits", h.bits},
+                                 {"verified", h.verified ? "yes" : "no"}, {"verify_error", h.verify_error},
+                                 {"resumed", h.resumed ? "yes" : "no"}});
+    s.tls_established(h);
 }
 
 // Writes what the session says and feeds it what the peer answers, each reply awaited for
@@ -63,6 +113,10 @@ asio::awaitable<std::optional<MessageResult>> RemoteDelivery::Impl::converse(Con
         // A session that failed while connecting may still await the reply to its QUIT; the
         // next host is more use than that reply.
         if (s.finished() || (phase == Phase::Ready && s.failed())) co_return std::nullopt;
+        if (s.wants_tls()) {
+            co_await start_tls(c);
+            continue;
+        }
         if (s.wants_content()) {
             // The peer said 354: the next piece of content, then (at the top) its writing.
             co_await give_content(c);
@@ -163,6 +217,8 @@ asio::awaitable<void> RemoteDelivery::Impl::transfer(ConnPtr c) {
         outcome = uniform(job, smtp::Reply{421, "4.4.2", "Connection lost with " + c->label()}, Outcome::Deferred,
                           false, c->label());
     }
+    outcome.connected = true;
+    outcome.tls = c->session->tls();
     complete(j, std::move(outcome), c->host, c->ip);
 }
 

@@ -5,13 +5,15 @@
 //   remote_connect.cpp   one connection's life: resolving the destination, connecting to its
 //                        hosts in order until one greets us, carrying messages, QUIT;
 //   remote_dialog.cpp    the conversation on a connection: replies awaited with their RFC 5321
-//                        4.5.3.2 timeouts, the content streamed from its source.
+//                        4.5.3.2 timeouts, the content streamed from its source, the TLS
+//                        handshake when the engine asks for it (STARTTLS, RFC 3207).
 //
 // The only header of delivery/ that includes Asio; only these three files include it.
 #pragma once
 
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/ssl.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -30,12 +32,14 @@
 #include "delivery/client_session.hpp"
 #include "delivery/remote_delivery.hpp"
 #include "delivery/resolver.hpp"
+#include "delivery/tls_client.hpp"
 #include "observe/log.hpp"
 
 namespace ehlo::delivery::remote {
 
 
 using asio::ip::tcp;
+using TlsStream = asio::ssl::stream<tcp::socket&>;
 using Clock = std::chrono::steady_clock;
 using Millis = std::chrono::milliseconds;
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
@@ -48,6 +52,12 @@ constexpr std::size_t kWriteChunk = 64 * 1024;
 // The reply to QUIT decides nothing (every message on the connection is settled by then), so
 // it is awaited this long at most rather than the 5 minutes of RFC 5321 4.5.3.2.
 constexpr Millis kQuitWait{2000};
+// Bytes read per TLS read, into the connection's own buffer (a TLS stream's read is not the
+// readiness-then-read of plaintext, so the loop's shared buffer cannot serve it).
+constexpr std::size_t kTlsReadChunk = 4 * 1024;
+// A TLS handshake after STARTTLS may take this long (scaled like the reply timeouts), as a
+// command's reply may: Postfix's smtp_starttls_timeout is the same 300 s.
+constexpr std::chrono::seconds kTlsHandshakeTimeout{5 * 60};
 // stop(): how long connections get to say goodbye before the loop ends regardless.
 constexpr Millis kStopGrace{5000};
 
@@ -104,12 +114,28 @@ inline void finish_job(const JobPtr& j, RemoteOutcome outcome, const std::string
     const auto& rcpts = j->job.envelope.recipients;
     for (const RecipientResult& r : outcome.recipients) {
         const std::string to = r.index < rcpts.size() ? rcpts[r.index].address.str() : std::string{};
-        observe::info("remote-attempt", {{"id", j->job.queue_id},
-                                         {"to", to},
-                                         {"host", host},
-                                         {"ip", ip},
-                                         {"reply", r.reply.one_line()},
-                                         {"outcome", outcome_name(r.outcome)}});
+        const std::string reply = r.reply.one_line();
+        const char* result = outcome_name(r.outcome);
+        // Every attempt on a connection says whether it was encrypted, and how.
+        const std::optional<TlsHandshake>& t = outcome.tls;
+        if (!outcome.connected) {
+            observe::info("remote-attempt", {{"id", j->job.queue_id}, {"to", to}, {"host", host}, {"ip", ip},
+                                             {"reply", reply}, {"outcome", result}});
+        } else if (!t) {
+            observe::info("remote-attempt", {{"id", j->job.queue_id}, {"to", to}, {"host", host}, {"ip", ip},
+                                             {"reply", reply}, {"outcome", result}, {"tls", "no"}});
+        } else if (t->verified) {
+            observe::info("remote-attempt",
+                          {{"id", j->job.queue_id}, {"to", to}, {"host", host}, {"ip", ip}, {"reply", reply},
+                           {"outcome", result}, {"tls", "yes"}, {"protocol", t->protocol}, {"cipher", t->cipher},
+                           {"bits", t->bits}, {"verified", "yes"}, {"resumed", t->resumed ? "yes" : "no"}});
+        } else {
+            observe::info("remote-attempt",
+                          {{"id", j->job.queue_id}, {"to", to}, {"host", host}, {"ip", ip}, {"reply", reply},
+                           {"outcome", result}, {"tls", "yes"}, {"protocol", t->protocol}, {"cipher", t->cipher},
+                           {"bits", t->bits}, {"verified", "no"}, {"verify_error", t->verify_error},
+                           {"resumed", t->resumed ? "yes" : "no"}});
+        }
     }
     try {
         j->done(std::move(outcome));
@@ -156,6 +182,11 @@ struct Conn : std::enable_shared_from_this<Conn> {
 
     Destination& dest;
     tcp::socket socket;
+    std::unique_ptr<TlsStream> tls;  // over `socket`, after STARTTLS
+    std::vector<char> tls_buffer;
+    TlsPolicy policy = TlsPolicy::May;  // of this connection: None when retrying in plaintext
+    std::string tls_ca_file;            // the destination's (RemoteTarget::tls_ca_file)
+    std::uint16_t port = 25;
     asio::steady_timer guard;  // the deadline of the socket operation in progress
     asio::steady_timer wake;   // waited on while the resolver works
     State state = State::Opening;
@@ -254,6 +285,7 @@ struct RemoteDelivery::Impl {
 
     RemoteOptions options;
     Resolver& resolver;
+    TlsClient tls_client{options.tls_ca_files, options.tls_sessions};  // before `io`: its SSLs outlive no client
     asio::io_context io{1};
     asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
     std::shared_ptr<Inbox> inbox = std::make_shared<Inbox>();
@@ -293,7 +325,9 @@ struct RemoteDelivery::Impl {
     void requeue(Destination& d, JobPtr j);
     void release(const ConnPtr& c);
     void crashed(const ConnPtr& c, std::exception_ptr e);
-    void give_up(const ConnPtr& c, const smtp::Reply& reply, Outcome outcome, bool remote);
+    // `session`: the last attempt got as far as a session with the peer; `tls`: and over TLS.
+    void give_up(const ConnPtr& c, const smtp::Reply& reply, Outcome outcome, bool remote, bool session = false,
+                 const std::optional<TlsHandshake>& tls = std::nullopt);
     void begin_drain();
     void begin_stop();
 
@@ -305,6 +339,8 @@ struct RemoteDelivery::Impl {
     asio::awaitable<std::string> connect(ConnPtr c, Address address, std::uint16_t port);
     asio::awaitable<Io> read(ConnPtr c, Clock::time_point deadline, std::string& bytes);
     asio::awaitable<Io> write(ConnPtr c, std::string bytes);
+    asio::awaitable<void> start_tls(ConnPtr c);
+    asio::awaitable<void> close_tls(ConnPtr c);
     void abort(const ConnPtr& c, const std::string& reason);
     asio::awaitable<std::optional<MessageResult>> converse(ConnPtr c, Phase phase);
     asio::awaitable<void> give_content(ConnPtr c);

@@ -12,6 +12,7 @@
 
 #include "delivery/client_session.hpp"
 #include "delivery/content.hpp"
+#include "delivery/outbound_tls.hpp"
 #include "smtp/envelope.hpp"
 
 namespace ehlo::delivery {
@@ -21,9 +22,23 @@ struct RemoteTarget {
     std::string domain;               // the recipients' domain (lower case), for MX lookup
     std::optional<std::string> host;  // configured route / smart host: an IP or a name, no MX lookup
     std::uint16_t port = 25;
+    // STARTTLS (RFC 3207): what this destination requires, and the CA file its certificates
+    // must chain to under Verify ("" = the system's trust store).
+    TlsPolicy tls = TlsPolicy::May;
+    std::string tls_ca_file{};
 
     bool operator==(const RemoteTarget&) const = default;
-    std::string key() const { return host ? *host + ":" + std::to_string(port) : domain; }
+    // Connections are pooled per key: a connection opened under one TLS policy never carries
+    // a message that requires another.
+    std::string key() const {
+        std::string k = host ? *host + ":" + std::to_string(port) : domain;
+        if (tls != TlsPolicy::May || !tls_ca_file.empty()) {
+            k += " tls=";
+            k += tls_policy_name(tls);
+            if (!tls_ca_file.empty()) k += " ca=" + tls_ca_file;
+        }
+        return k;
+    }
 };
 
 struct RemoteJob {
@@ -45,6 +60,10 @@ struct RemoteOutcome {
     // The next hop offers DSN and was given the NOTIFY/ORCPT parameters (RFC 3461 5.2): success
     // notifications are then its to send; otherwise NOTIFY=SUCCESS gets a "relayed" DSN from us.
     bool dsn_passed_on = false;
+    // The attempt was made on a connection (a session with the peer): then `tls` says whether
+    // it was encrypted, and how. Not connected: DNS, connection and policy failures.
+    bool connected = false;
+    std::optional<TlsHandshake> tls;
 };
 
 class RemoteTransport {

@@ -21,16 +21,15 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "smtp/tls_settings.hpp"
+
 namespace ehlo::net {
 namespace {
 
-// Mozilla Server Side TLS, "intermediate" (guideline 5.7).
-constexpr const char* kTls12Ciphers =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
-    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
-    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
-constexpr const char* kTls13Ciphers = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
-constexpr const char* kGroups = "X25519:prime256v1:secp384r1";
+// Mozilla Server Side TLS, "intermediate" (guideline 5.7), shared with the SMTP client.
+using smtp::tls::kGroups;
+using smtp::tls::kTls12Ciphers;
+using smtp::tls::kTls13Ciphers;
 // A self-signed certificate made for `make run` is valid this long.
 constexpr long kSelfSignedDays = 3650;
 

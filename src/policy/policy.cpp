@@ -63,6 +63,7 @@ struct Policy::Impl {
     std::vector<config::Network> trusted;
     LocalDomains domains;
     std::vector<config::OutboundRoute> routes;  // domains and hosts lower-case
+    config::Config::Outbound outbound;          // the TLS policy defaults and tls_policy by domain
     std::unique_ptr<AliasSource> aliases;
     std::optional<Srs> srs;
     mutable QuotaCache quota;
@@ -80,8 +81,24 @@ struct Policy::Impl {
     std::int64_t now() const { return unix_time ? unix_time() : static_cast<std::int64_t>(std::time(nullptr)); }
 
     // The next hop for a domain that is not local: the first [[route]] for exactly this
-    // domain, else the first for "*", else the domain's MX records (no host).
+    // domain, else the first for "*", else the domain's MX records (no host). Its TLS policy:
+    // the route's, else [outbound] tls_policy for the domain, else [outbound] tls.
     delivery::RemoteTarget remote_target(const smtp::Mailbox& rcpt) const {
+        const config::OutboundRoute* route = nullptr;
+        delivery::RemoteTarget target = next_hop(rcpt, route);
+        const auto by_domain = outbound.tls_policy.find(target.domain);
+        if (route && route->tls)
+            target.tls = *route->tls;
+        else if (by_domain != outbound.tls_policy.end())
+            target.tls = by_domain->second;
+        else
+            target.tls = outbound.tls;
+        target.tls_ca_file = route && !route->tls_ca_file.empty() ? route->tls_ca_file : outbound.tls_ca_file;
+        return target;
+    }
+
+    // `route`: the [[route]] used, if any.
+    delivery::RemoteTarget next_hop(const smtp::Mailbox& rcpt, const config::OutboundRoute*& route) const {
         delivery::RemoteTarget target;
         target.domain = lower(rcpt.domain);
         if (rcpt.is_address_literal()) {
@@ -94,10 +111,11 @@ struct Policy::Impl {
             return target;
         }
         for (const std::string_view wanted : {std::string_view(target.domain), std::string_view("*")}) {
-            for (const auto& route : routes) {
-                if (route.domain != wanted) continue;
-                target.host = route.host;
-                target.port = route.port;
+            for (const auto& r : routes) {
+                if (r.domain != wanted) continue;
+                target.host = r.host;
+                target.port = r.port;
+                route = &r;
                 return target;
             }
         }
@@ -251,6 +269,7 @@ Policy::Policy(const config::Config& config, PolicyOptions options) : impl_(std:
         route.host = lower(route.host);
         impl_->routes.push_back(std::move(route));
     }
+    impl_->outbound = config.outbound;
     impl_->unix_time = std::move(options.unix_time);
     const auto files = alias_files(config);
     impl_->aliases = std::make_unique<AliasSource>(files, impl_->domains);

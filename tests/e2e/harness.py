@@ -827,6 +827,8 @@ class PeerSession:
         self.ended = None             # "quit", "eof", "dropped", "stalled"
         self.opened = time.monotonic()
         self.closed = None            # time.monotonic() when the connection was closed
+        self.tls = None               # after STARTTLS: the protocol ("TLSv1.3")
+        self.tls_resumed = False      # the client resumed an earlier session
 
 
 class ScriptedPeer:
@@ -855,6 +857,12 @@ class ScriptedPeer:
         self.data_start = lambda s: "354 End data with <CR><LF>.<CR><LF>"
         self.drop_in_data = lambda s: False      # True: close after the first content bytes
         self.data_end = lambda s, message: "250 2.0.0 Ok: queued"
+        # STARTTLS (offered only if a test puts it in self.keywords): the reply. After a 220
+        # the peer does the server handshake with tls_context (an ssl.SSLContext) if one is
+        # set; without one it sends bytes that are no TLS record and ends the session, so that
+        # the client's handshake fails.
+        self.starttls = lambda s: "502 5.5.2 Command not implemented"
+        self.tls_context = None
         self.sessions = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -964,6 +972,8 @@ class ScriptedPeer:
         except (OSError, EOFError):
             session.ended = session.ended or "eof"
         finally:
+            if io.conn is not conn:
+                io.conn.close()           # the TLS socket over it
             conn.close()
             session.closed = time.monotonic()
 
@@ -1038,6 +1048,22 @@ class ScriptedPeer:
                         message.reply = reply
                         message.accepted = reply[:1] == "2"
                     message = None
+            elif verb == "STARTTLS":
+                reply = self.starttls(session)
+                if reply[:3] == "220" and self.tls_context is not None:
+                    io.send(reply.encode() + b"\r\n")
+                    io.buf = b""                 # RFC 3207 4.2: nothing from before TLS
+                    io.conn.settimeout(REPLY_TIMEOUT)
+                    io.conn = self.tls_context.wrap_socket(io.conn, server_side=True)
+                    io.conn.settimeout(0.1)
+                    session.tls = io.conn.version()
+                    session.tls_resumed = io.conn.session_reused
+                    message = None
+                    continue
+                if reply[:3] == "220":
+                    io.send(reply.encode() + b"\r\n" + b"this is not a TLS record\r\n")
+                    session.ended = "starttls"
+                    return
             elif verb == "RSET":
                 message, reply = None, "250 2.0.0 Ok"
             elif verb == "NOOP":
@@ -1184,8 +1210,10 @@ class PrivatePostfix:
     (postfix stop, then SIGKILL to whatever is left of it)."""
 
     def __init__(self, domain="postfix.example", mailboxes=("bob",), host="127.0.0.1",
-                 port=None, relayhost=None, name="postfix"):
+                 port=None, relayhost=None, name="postfix", tls=None):
+        """tls: (chain, key) PEM files for smtpd's STARTTLS (smtpd_tls_security_level = may)."""
         self.domain, self.mailboxes, self.host = domain, list(mailboxes), host
+        self.tls = tls
         self.port = port or free_port(host)
         self.dir = tempfile.mkdtemp(prefix=f"ehlo-{name}-")
         self.relayhost = relayhost
@@ -1230,6 +1258,10 @@ class PrivatePostfix:
             "smtp_dns_support_level = disabled",
             "biff = no",
         ]
+        if self.tls:
+            lines += [f"smtpd_tls_cert_file = {self.tls[0]}", f"smtpd_tls_key_file = {self.tls[1]}",
+                      "smtpd_tls_security_level = may", "smtpd_tls_loglevel = 1",
+                      "smtpd_tls_received_header = yes"]
         if self.relayhost:
             lines.append(f"relayhost = {self.relayhost}")
         else:
@@ -1251,6 +1283,8 @@ class PrivatePostfix:
             f.write(self._main_cf())
         with open(os.path.join(self.etc, "master.cf"), "w") as f:
             f.write(_POSTFIX_MASTER_CF.format(listen=f"{self.host}:{self.port}"))
+            if self.tls:                  # smtpd's TLS needs the TLS manager (entropy, caches)
+                f.write("tlsmgr    unix  -       -       n       1000?   1       tlsmgr\n")
         with open(os.path.join(self.etc, "vmailbox"), "w") as f:
             f.write("".join(f"{u}@{self.domain} {self.domain}/{u}/\n" for u in self.mailboxes))
         with _open_lock:

@@ -73,6 +73,36 @@ TEST(OnwardConfigErrors, Outbound) {
     EXPECT_CONFIG_ERROR("[outbound]\ntimeout_scale = \"1\"\n", 2, 17, "must be a number, not a string");
 }
 
+// Outbound TLS: a policy is one of four words, per [outbound], per domain and per [[route]].
+TEST(OnwardConfigErrors, TlsPolicies) {
+    EXPECT_CONFIG_ERROR("[outbound]\ntls = \"required\"\n", 2, 7, "must be \"none\", \"may\", \"encrypt\" or \"verify\"");
+    EXPECT_CONFIG_ERROR("[outbound]\ntls = true\n", 2, 0, "must be a string");
+    EXPECT_CONFIG_ERROR("[outbound]\ntls_policy = { \"a..example\" = \"verify\" }\n", 2, 0, "not a domain name");
+    EXPECT_CONFIG_ERROR("[outbound]\ntls_policy = { \"a.example\" = \"dane\" }\n", 2, 0, "not 'dane'");
+    EXPECT_CONFIG_ERROR("[outbound]\ntls_policy = { \"a.example\" = 1 }\n", 2, 0, "\"verify\", not an integer");
+    EXPECT_CONFIG_ERROR("[outbound]\ntls_policy = \"verify\"\n", 2, 0, "must be a table");
+    EXPECT_CONFIG_ERROR("[[route]]\ndomain = \"a.example\"\nhost = \"192.0.2.1\"\ntls = \"Verify\"\n", 4, 7, "not 'Verify'");
+}
+
+TEST(OnwardConfig, TlsPoliciesLoad) {
+    auto r = load_string(
+        "[outbound]\ntls = \"encrypt\"\ntls_ca_file = \"/etc/ehlo/ca.pem\"\n"
+        "tls_policy = { \"Bank.Example\" = \"verify\", \"old.example\" = \"none\" }\n"
+        "[[route]]\ndomain = \"a.example\"\nhost = \"192.0.2.1\"\ntls = \"verify\"\ntls_ca_file = \"/x/ca.pem\"\n"
+        "[[route]]\ndomain = \"b.example\"\nhost = \"192.0.2.2\"\n");
+    ASSERT_TRUE(r.config) << r.error->str();
+    using delivery::TlsPolicy;
+    EXPECT_EQ(r.config->outbound.tls, TlsPolicy::Encrypt);
+    EXPECT_EQ(r.config->outbound.tls_ca_file, "/etc/ehlo/ca.pem");
+    const std::map<std::string, TlsPolicy> by_domain{{"bank.example", TlsPolicy::Verify}, {"old.example", TlsPolicy::None}};
+    EXPECT_EQ(r.config->outbound.tls_policy, by_domain);
+    ASSERT_EQ(r.config->routes.size(), 2u);
+    EXPECT_EQ(r.config->routes[0].tls, TlsPolicy::Verify);
+    EXPECT_EQ(r.config->routes[0].tls_ca_file, "/x/ca.pem");
+    EXPECT_FALSE(r.config->routes[1].tls);  // as [outbound] says
+    EXPECT_EQ(Config{}.outbound.tls, TlsPolicy::May);  // RFC 3207 opportunistic by default
+}
+
 TEST(OnwardConfigErrors, DnsForwarders) {
     EXPECT_CONFIG_ERROR("[dns]\nforwarders = [\"192.0.2.53\",\n  \"resolver.example\"]\n", 3, 3, "not an IP address");
     EXPECT_CONFIG_ERROR("[dns]\nforwarders = [\"127.0.0.1@\"]\n", 2, 0, "port must be 1 to 65535");

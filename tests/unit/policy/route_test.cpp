@@ -134,3 +134,44 @@ TEST(PolicyRouteInvalid, ARouteBuiltInCodeNeedsAHost) {
 
 }  // namespace
 }  // namespace ehlo::policy
+
+namespace ehlo::policy {
+namespace {
+
+// The TLS policy of a destination (RFC 3207 outbound): its [[route]]'s, else [outbound]
+// tls_policy for the recipient's domain, else [outbound] tls; the CA file likewise.
+TEST(PolicyRouteTls, RouteThenDomainThenDefault) {
+    using delivery::TlsPolicy;
+    auto c = test::test_config();
+    c.outbound.tls = TlsPolicy::Encrypt;
+    c.outbound.tls_ca_file = "/etc/ehlo/ca.pem";
+    c.outbound.tls_policy = {{"bank.example", TlsPolicy::Verify}, {"partner.example", TlsPolicy::None}};
+    config::OutboundRoute partner{"partner.example", "192.0.2.25", 25};
+    partner.tls = TlsPolicy::Verify;
+    partner.tls_ca_file = "/etc/ehlo/partner-ca.pem";
+    config::OutboundRoute other{"other.example", "192.0.2.26", 25};  // no tls key: not the route's say
+    c.routes = {partner, other};
+    const Policy p(c);
+
+    const auto routed = p.route(mbox("x", "partner.example")).remote;
+    EXPECT_EQ(routed.tls, TlsPolicy::Verify) << "the route wins over tls_policy";
+    EXPECT_EQ(routed.tls_ca_file, "/etc/ehlo/partner-ca.pem");
+    const auto bank = p.route(mbox("x", "Bank.Example")).remote;
+    EXPECT_EQ(bank.tls, TlsPolicy::Verify);
+    EXPECT_EQ(bank.tls_ca_file, "/etc/ehlo/ca.pem");
+    EXPECT_EQ(p.route(mbox("x", "other.example")).remote.tls, TlsPolicy::Encrypt);
+    EXPECT_EQ(p.route(mbox("x", "elsewhere.example")).remote.tls, TlsPolicy::Encrypt);
+    // Connections are pooled per key: another policy is another pool.
+    EXPECT_NE(bank.key(), "bank.example");
+}
+
+TEST(PolicyRouteTls, DefaultIsMay) {
+    const Policy p(test::test_config());
+    const auto r = p.route(mbox("x", "elsewhere.example")).remote;
+    EXPECT_EQ(r.tls, delivery::TlsPolicy::May);
+    EXPECT_EQ(r.tls_ca_file, "");
+    EXPECT_EQ(r.key(), "elsewhere.example");
+}
+
+}  // namespace
+}  // namespace ehlo::policy
