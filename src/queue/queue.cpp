@@ -58,7 +58,7 @@ struct Queue::Impl {
                                                 },
                                                 [this](const QueueId& id) { return spool.receiving(id); }}),
           spool(queue_dir, options.sync, counters, ContentBudget(options.content_in_memory),
-                [this](std::shared_ptr<QueuedMessage> m) { scheduler.submit(std::move(m)); }) {
+                [this](std::shared_ptr<QueuedMessage> m) { scheduler.submit(std::move(m)); }, options.min_free) {
         counters.sync_hook = options.sync_hook;
     }
 
@@ -231,6 +231,13 @@ bool Queue::hold(const QueueId& id) { return impl_->scheduler.hold(id); }
 bool Queue::release(const QueueId& id) { return impl_->scheduler.release(id); }
 
 bool Queue::remove(const QueueId& id) { return impl_->scheduler.remove(id); }
+
+Queue::Storage Queue::storage() const {
+    Storage s;
+    s.free = impl_->spool.free_space();
+    s.min_free = impl_->spool.min_free();
+    return s;
+}
 
 Queue::Stats Queue::stats() const {
     const QueueCounters& c = impl_->counters;
