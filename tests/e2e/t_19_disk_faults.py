@@ -120,10 +120,11 @@ class DiskFaults(harness.E2ETest):
         server.wait_spool_empty()
         server.assert_stays("alice", 1, seconds=0.5)
 
-    def test_maildir_retry_after_failed_rename_sync_finds_copy_moved_to_cur(self):
+    def test_maildir_retry_finds_copy_moved_to_cur(self):
         # The fsync of new/ after the rename fails: the file is in new/ but the recipient is
         # deferred. The mail reader moves it to cur/ (as it may: the name is there); the retry
-        # must find it there and not deliver a second copy.
+        # must find it there and not deliver a second copy. (Here the retry comes from disk;
+        # tests/unit/queue/queue_test.cpp has one from memory.)
         server, fault = self.faulty_server(sync="fsync")
         new_dir = os.path.join(server.maildir("alice"), "new")
         fault("fsync", new_dir)
