@@ -320,6 +320,29 @@ TEST(Queue, AFailedDeliveryIsDeferredAndRetried) {
     ASSERT_TRUE(eventually([&] { return !std::filesystem::exists(path); }));
 }
 
+// The free space the sessions read at MAIL is measured by the spool thread (no statvfs on an
+// event loop): known once the queue runs, and below the reserve `low()` (452 4.3.1).
+TEST(Queue, StorageIsMeasuredByTheSpoolThread) {
+    TempDir dir;
+    {
+        Queue queue(options_in(dir), hold_router());
+        EXPECT_FALSE(queue.storage().low()) << "unknown before start: not low";
+        queue.start();
+        const Queue::Storage s = queue.storage();
+        EXPECT_LT(s.free, UINT64_MAX);
+        EXPECT_GT(s.free, 0u);
+        EXPECT_EQ(s.min_free, 0u);
+        EXPECT_FALSE(s.low());
+        EXPECT_EQ(s.room(), s.free);
+    }
+    QueueOptions options = options_in(dir);
+    options.min_free = UINT64_MAX / 2;  // more than any disk has
+    Queue queue(options, hold_router());
+    queue.start();
+    EXPECT_TRUE(queue.storage().low());
+    EXPECT_EQ(queue.storage().room(), 0u);
+}
+
 // An attempt can fail after its file reached new/ (the sync of the rename failed); the mail
 // reader may move that copy to cur/ before the retry. The retry of a message still in memory
 // (not recovered) must find it there too and not deliver a second copy.
