@@ -3,7 +3,8 @@
  *
  * EHLO_FAULT_FILE names a control file, read at every intercepted call (so a test switches
  * faults on and off while the server runs). Each of its lines is "OPERATIONS PREFIX":
- * OPERATIONS a comma-separated list of write, pwrite, fsync, fdatasync, syncfs (or "all"),
+ * OPERATIONS a comma-separated list of write (writev too), pwrite (pwrite64 too), fsync,
+ * fdatasync, syncfs (or "all"),
  * PREFIX an absolute directory. A call on a descriptor whose path (/proc/self/fd/N) is PREFIX
  * or lies under it fails with EIO. No file, or an empty one: no faults.
  *
