@@ -1,6 +1,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -44,6 +45,18 @@ void raise_file_limit() {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+}
+
+// syncfs(2) says nothing of lost write-back before Linux 5.8: there, "250 only when it is on
+// disk" needs fdatasync/fsync, whatever the configuration asks.
+queue::SyncMode safe_sync_mode(queue::SyncMode wanted) {
+    if (wanted != queue::SyncMode::Syncfs) return wanted;
+    utsname u{};
+    const std::string release = ::uname(&u) == 0 ? u.release : "";
+    if (delivery::syncfs_reports_errors(release)) return wanted;
+    observe::warn("sync-fallback", {{"kernel", release}, {"configured", "syncfs"}, {"using", "fsync"},
+                                    {"note", "syncfs(2) reports write-back errors only since Linux 5.8"}});
+    return queue::SyncMode::Fsync;
 }
 
 }  // namespace
@@ -102,7 +115,8 @@ int serve(const ServeOptions& options) {
         queue::QueueOptions qo;
         qo.history = history.get();
         qo.spool_dir = cfg.spool.path;
-        qo.sync = cfg.spool.sync;
+        qo.sync = safe_sync_mode(cfg.spool.sync);
+        qo.min_free = cfg.spool.min_free;
         qo.hostname = cfg.server.hostname;
         qo.retry_min = std::chrono::seconds(cfg.delivery.retry_min);
         qo.retry_max = std::chrono::seconds(cfg.delivery.retry_max);

@@ -122,6 +122,9 @@ struct Config {
     struct Spool {
         std::string path = "./var/spool";
         SyncMode sync = SyncMode::Syncfs;
+        // Free space the spool's file system must keep: below it MAIL gets 452 4.3.1
+        // (RFC 5321 4.5.3.1.10), so that acknowledged mail never competes for the last octets.
+        std::uint64_t min_free = 64u << 20;  // octets; 0 = no reserve
 
         bool operator==(const Spool&) const = default;
     } spool;

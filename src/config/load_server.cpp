@@ -78,6 +78,7 @@ void read_spool(TableReader& r, Config::Spool& spool) {
             r.error(sync->where, "sync", "must be \"syncfs\" or \"fsync\", not " + in_quotes(sync->value));
         }
     }
+    r.integer("min_free", spool.min_free, 0, kNoMax, "octets; 0 = no reserve");
 }
 
 void read_relay(TableReader& r, Config::Relay& relay) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <string_view>
 #include <system_error>
 
 namespace ehlo::delivery {
@@ -22,5 +23,10 @@ using SyncObserver = std::function<void()>;
 std::error_code sync_filesystem(int fd);  // syncfs(2) of the file system holding `fd`
 std::error_code sync_data(int fd);        // fdatasync(2)
 std::error_code sync_all(int fd);         // fsync(2), for directories
+
+// Whether syncfs(2) reports write-back errors on a kernel of this release (uname -r, such as
+// "6.1.0-18-amd64" or "5.7.0-rc1"): Linux 5.8 and newer do; older ones return 0 even when the
+// data was lost, so Syncfs is not safe there. A release that cannot be read counts as old.
+bool syncfs_reports_errors(std::string_view kernel_release);
 
 }  // namespace ehlo::delivery

@@ -34,6 +34,12 @@ smtp::Reply SessionHost::check_mail(const smtp::Envelope& envelope) {
             return {553, "5.7.1", "<" + shown + ">: Sender address not owned by the authenticated user"};
         }
     }
+    // RFC 5321 4.5.3.1.10 / RFC 3463 X.3.1: no new mail while the spool is short of space, and
+    // none whose declared SIZE= would not fit (RFC 1870 6.1). What the spool thread measured
+    // last: no statvfs here, on the event loop.
+    const queue::Queue::Storage storage = queue_.storage();
+    if (storage.low() || (envelope.declared_size && *envelope.declared_size > storage.room()))
+        return {452, "4.3.1", "Insufficient system storage"};
     return {250, "2.1.0", "Ok"};
 }
 

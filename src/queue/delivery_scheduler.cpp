@@ -349,7 +349,11 @@ void DeliveryScheduler::deliver(const Batch& batch) {
                                                         message.header.id, i, hostname_);
             job.return_path = envelope.sender_str();
             job.content = sources[p].get();
-            job.scan_existing = message.recovered;
+            // An earlier copy may be anywhere in the Maildir: after a crash, and also after an
+            // attempt that failed once its file was in new/ (the rename's sync), since the mail
+            // reader may have moved that copy to cur/ meanwhile. Read outside the lock: the
+            // recipient is busy, so only this pass writes its state.
+            job.scan_existing = message.recovered || message.recipients[i].attempts > 0;
             jobs.push_back(std::move(job));
             origins.emplace_back(p, i);
         }

@@ -59,7 +59,7 @@ struct Queue::Impl {
                                                 },
                                                 [this](const QueueId& id) { return spool.receiving(id); }}),
           spool(queue_dir, options.sync, counters, ContentBudget(options.content_in_memory),
-                [this](std::shared_ptr<QueuedMessage> m) { scheduler.submit(std::move(m)); }) {
+                [this](std::shared_ptr<QueuedMessage> m) { scheduler.submit(std::move(m)); }, options.min_free) {
         counters.sync_hook = options.sync_hook;
         counters.history = options.history;
     }
@@ -263,6 +263,13 @@ bool Queue::remove(const QueueId& id) {
     const bool done = impl_->scheduler.remove(id);
     if (done) record_control(impl_->counters.history, observe::EventKind::Deleted, id, "queue control");
     return done;
+}
+
+Queue::Storage Queue::storage() const {
+    Storage s;
+    s.free = impl_->spool.free_space();
+    s.min_free = impl_->spool.min_free();
+    return s;
 }
 
 Queue::Stats Queue::stats() const {

@@ -89,6 +89,9 @@ struct QueueOptions {
     // disk and are taken up oldest first as room comes. What bounds the queue's memory.
     std::size_t active_messages = 10000;
     std::size_t active_recipients = 50000;
+
+    // Free space the spool's file system keeps (octets): see Queue::storage().
+    std::uint64_t min_free = 0;
 };
 
 // Facts about the reception, kept with the message (for logs and later for bounces).
@@ -174,6 +177,17 @@ public:
     bool hold(const QueueId& id);     // no delivery attempts until released (kept across restarts)
     bool release(const QueueId& id);
     bool remove(const QueueId& id);   // delete without a bounce
+
+    // The spool's free space as the spool thread last measured it (no system call: any thread,
+    // an event loop too). `low()`: below the reserve, take no new mail (452 4.3.1); `room()`:
+    // what a new message may take, for a SIZE= declared at MAIL (RFC 1870 6.1).
+    struct Storage {
+        std::uint64_t free = UINT64_MAX;
+        std::uint64_t min_free = 0;
+        bool low() const { return free < min_free; }
+        std::uint64_t room() const { return free > min_free ? free - min_free : 0; }
+    };
+    Storage storage() const;
 
     // Counters for logs, tests and metrics.
     struct Stats {

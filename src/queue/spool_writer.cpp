@@ -1,6 +1,7 @@
 #include "queue/spool_writer.hpp"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 
 #include <cstdio>
 
@@ -44,12 +45,13 @@ void record_queued(observe::History& history, const QueuedMessage& message, cons
 }  // namespace
 
 SpoolWriter::SpoolWriter(std::filesystem::path queue_dir, delivery::SyncMode mode, QueueCounters& counters,
-                         ContentBudget budget, CommittedHandler on_committed)
+                         ContentBudget budget, CommittedHandler on_committed, std::uint64_t min_free)
     : queue_dir_(std::move(queue_dir)),
       mode_(mode),
       counters_(counters),
       budget_(std::move(budget)),
-      on_committed_(std::move(on_committed)) {}
+      on_committed_(std::move(on_committed)),
+      min_free_(min_free) {}
 
 SpoolWriter::~SpoolWriter() { stop(); }
 
@@ -59,6 +61,7 @@ void SpoolWriter::start() {
     std::error_code ec;
     queue_dir_fd_ = delivery::open_directory(queue_dir_, ec);
     if (ec) throw std::system_error(ec, "cannot open " + queue_dir_.string());
+    measure_free_space();
     running_ = true;
     stopping_ = false;
     thread_ = std::thread([this] { run(); });
@@ -110,13 +113,38 @@ void SpoolWriter::run() {
     for (;;) {
         {
             std::unique_lock lock(mutex_);
-            wake_.wait(lock, [this] { return !work_.empty() || stopping_; });
+            // Idle, the thread still looks at the free space now and then: space also comes
+            // back (or goes) by what others do on the file system.
+            if (!wake_.wait_for(lock, kFreeSpaceInterval, [this] { return !work_.empty() || stopping_; })) {
+                lock.unlock();
+                measure_free_space();
+                continue;
+            }
             if (work_.empty()) return;  // stopping, and everything handed in is done
             batch.swap(work_);
         }
         process(batch);
         batch.clear();
+        measure_free_space();
     }
+}
+
+void SpoolWriter::measure_free_space() {
+    struct statvfs st {};
+    if (::fstatvfs(queue_dir_fd_.get(), &st) != 0) {
+        free_space_.store(UINT64_MAX, std::memory_order_relaxed);  // unknown: the commit will tell
+        return;
+    }
+    const std::uint64_t free = static_cast<std::uint64_t>(st.f_bavail) * static_cast<std::uint64_t>(st.f_frsize);
+    free_space_.store(free, std::memory_order_relaxed);
+    const bool low = free < min_free_;
+    if (low == space_low_) return;
+    space_low_ = low;
+    if (low)
+        observe::warn("spool-space-low", {{"dir", queue_dir_.string()}, {"free", free}, {"min_free", min_free_},
+                                          {"note", "MAIL gets 452 4.3.1 until space returns"}});
+    else
+        observe::info("spool-space-ok", {{"dir", queue_dir_.string()}, {"free", free}, {"min_free", min_free_}});
 }
 
 void SpoolWriter::write(SpoolingMessage& message, std::string_view content, bool end) {

@@ -10,7 +10,7 @@
 #pragma once
 
 #include <atomic>
-
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -54,8 +54,9 @@ public:
 
     // A committed message keeps its content in memory for its first attempt while `budget`
     // allows (content_budget.hpp).
+    // `min_free`: the octets of free space the file system keeps (see free_space()).
     SpoolWriter(std::filesystem::path queue_dir, delivery::SyncMode mode, QueueCounters& counters,
-                ContentBudget budget, CommittedHandler on_committed);
+                ContentBudget budget, CommittedHandler on_committed, std::uint64_t min_free = 0);
     ~SpoolWriter();
 
     // Throws std::system_error when the queue directory cannot be opened.
@@ -75,6 +76,14 @@ public:
     // through the queue directory must neither take it up nor take it for a torn one.
     bool receiving(const QueueId& id) const;
 
+    // Octets free on the spool's file system (for the server), as the spool thread last
+    // measured it: after each batch and at least every kFreeSpaceInterval. Any thread; never a
+    // system call, so an event loop may ask at every MAIL. Unknown (before start, or statvfs
+    // failed): the maximum.
+    std::uint64_t free_space() const { return free_space_.load(std::memory_order_relaxed); }
+    std::uint64_t min_free() const { return min_free_; }
+    static constexpr std::chrono::milliseconds kFreeSpaceInterval{500};
+
 private:
     struct Work {
         enum class Kind { Chunk, Commit, Abort } kind;
@@ -89,6 +98,7 @@ private:
     // Appends records to the file (created with its envelope first); with `end`, the End too.
     void write(SpoolingMessage& message, std::string_view content, bool end);
     void discard(SpoolingMessage& message);
+    void measure_free_space();
 
     std::filesystem::path queue_dir_;
     delivery::SyncMode mode_;
@@ -96,6 +106,9 @@ private:
     ContentBudget budget_;
     CommittedHandler on_committed_;
     delivery::FileDescriptor queue_dir_fd_;
+    std::uint64_t min_free_;
+    std::atomic<std::uint64_t> free_space_{UINT64_MAX};
+    bool space_low_ = false;  // as last logged (spool thread)
 
     mutable std::mutex receiving_mutex_;
     std::unordered_set<QueueId> receiving_;  // files created and not yet committed or removed

@@ -355,12 +355,14 @@ class Server:
 
     def __init__(self, name="e2e", *, host="127.0.0.1", port=None, server=None, limits=None,
                  spool=None, relay=None, log=None, domains=None, extra_domains=(),
-                 tables=None, routes=(), listeners=(), raw_config=None):
+                 tables=None, routes=(), listeners=(), raw_config=None, env=None):
         """tables: further tables by name ({"delivery": {...}, "outbound": {...}}); routes:
         [[route]] tables; listeners: [[listener]] tables besides the plaintext `listen` one
         ("{port:NAME}" in an address is replaced by a free port, kept in self.ports[NAME]).
-        port: a fixed port (e.g. 25 on 127.0.0.2 for an MX), else a free one."""
+        port: a fixed port (e.g. 25 on 127.0.0.2 for an MX), else a free one. env: variables
+        added to the server's environment (LD_PRELOAD of a fault shim)."""
         self.binary = ehlo_binary()
+        self.env = dict(env or {})
         self.dir = tempfile.mkdtemp(prefix=f"ehlo-{name}-")
         os.chmod(self.dir, 0o755)
         self.host = host
@@ -427,6 +429,7 @@ class Server:
         try:
             self.proc = subprocess.Popen([self.binary, "serve", "--config", self.config_path],
                                          stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                                         env=dict(os.environ, **self.env) if self.env else None,
                                          preexec_fn=_die_with_parent)
         finally:
             err.close()

@@ -36,6 +36,7 @@ TEST(ConfigDefaults, SpoolRelaySmtpLog) {
     const Config c;
     EXPECT_EQ(c.spool.path, "./var/spool");
     EXPECT_EQ(c.spool.sync, SyncMode::Syncfs);
+    EXPECT_EQ(c.spool.min_free, 64u << 20);  // 452 4.3.1 below it (RFC 5321 4.5.3.1.10)
     EXPECT_EQ(c.relay.trusted_networks, (std::vector<std::string>{"127.0.0.1/32", "::1/128"}));
     EXPECT_EQ(c.log.level, "info");
     EXPECT_EQ(c.log.file, "");

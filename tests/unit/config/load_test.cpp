@@ -30,6 +30,7 @@ data_total_timeout = 900
 [spool]
 path = "/var/spool/ehlo"
 sync = "fsync"
+min_free = 1048576
 
 [relay]
 trusted_networks = ["10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::1"]
@@ -100,7 +101,7 @@ Config full_expected() {
     c.server.listen = {{"0.0.0.0", 25}, {"::", 25}, {"2001:db8::1", 587}};
     c.server.threads = 4;
     c.limits = {1048576, 100, 500, 0, 3, 60, 120, 900};
-    c.spool = {"/var/spool/ehlo", SyncMode::Fsync};
+    c.spool = {"/var/spool/ehlo", SyncMode::Fsync, 1048576};
     c.relay.trusted_networks = {"10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::1"};
     c.smtp = {true, "-", true};
     c.log = {"debug", "/var/log/ehlo.log", true};

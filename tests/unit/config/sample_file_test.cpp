@@ -33,7 +33,7 @@ TEST(SampleFile, WritesOutEveryKey) {
          {"[server]", "hostname =", "listen =", "threads =", "[limits]", "message_size =", "recipients =",
           "connections =", "connections_per_client =", "errors =", "command_timeout =", "data_timeout =",
           "data_total_timeout =",
-          "[spool]", "path =", "sync =", "[relay]", "trusted_networks =", "[smtp]", "vrfy =",
+          "[spool]", "path =", "sync =", "min_free =", "[relay]", "trusted_networks =", "[smtp]", "vrfy =",
           "recipient_delimiter =", "[log]", "level =", "file =", "dialog =", "[[domain]]", "name =",
           "catch_all =", "mailboxes =", "maildir_root =", "postmaster =", "dsn =", "[delivery]", "retry_min =",
           "retry_max =", "lifetime =", "delay_warning =", "max_received =", "active_messages =", "active_recipients =", "null_sender_failures_to =", "[outbound]",

@@ -320,5 +320,60 @@ TEST(Queue, AFailedDeliveryIsDeferredAndRetried) {
     ASSERT_TRUE(eventually([&] { return !std::filesystem::exists(path); }));
 }
 
+// The free space the sessions read at MAIL is measured by the spool thread (no statvfs on an
+// event loop): known once the queue runs, and below the reserve `low()` (452 4.3.1).
+TEST(Queue, StorageIsMeasuredByTheSpoolThread) {
+    TempDir dir;
+    {
+        Queue queue(options_in(dir), hold_router());
+        EXPECT_FALSE(queue.storage().low()) << "unknown before start: not low";
+        queue.start();
+        const Queue::Storage s = queue.storage();
+        EXPECT_LT(s.free, UINT64_MAX);
+        EXPECT_GT(s.free, 0u);
+        EXPECT_EQ(s.min_free, 0u);
+        EXPECT_FALSE(s.low());
+        EXPECT_EQ(s.room(), s.free);
+    }
+    QueueOptions options = options_in(dir);
+    options.min_free = UINT64_MAX / 2;  // more than any disk has
+    Queue queue(options, hold_router());
+    queue.start();
+    EXPECT_TRUE(queue.storage().low());
+    EXPECT_EQ(queue.storage().room(), 0u);
+}
+
+// An attempt can fail after its file reached new/ (the sync of the rename failed); the mail
+// reader may move that copy to cur/ before the retry. The retry of a message still in memory
+// (not recovered) must find it there too and not deliver a second copy.
+TEST(Queue, ARetryFindsAnEarlierCopyTheReaderMovedToCur) {
+    TempDir dir;
+    QueueOptions options = options_in(dir);
+    options.retry_delay = std::chrono::seconds(2);  // short enough to wait in memory
+    write_file(dir.path() / "mail", "in the way");
+    Queue queue(options, maildir_router(dir.path() / "mail"));
+    queue.start();
+    const std::string id = receive(queue, envelope(kSender, {kAlice}), "x\r\n");
+    ASSERT_FALSE(id.empty());
+    auto path = dir.path() / "spool" / "queue" / id;
+    ASSERT_TRUE(eventually([&] {
+        auto r = read_spool_file(path);
+        return r.status == SpoolFileStatus::Ok && r.contents.recipients[0].status == DeliveryStatus::Deferred;
+    }));
+    // What the failed attempt left, already read into cur/ by the reader.
+    auto r = read_spool_file(path);
+    const auto name = delivery::maildir_file_name(static_cast<std::int64_t>(r.contents.header.arrival_us / 1000000),
+                                                  id, 0, "mx.test");
+    std::filesystem::remove(dir.path() / "mail");
+    ASSERT_FALSE(delivery::ensure_maildir(dir.path() / "mail" / "alice"));
+    write_file(dir.path() / "mail" / "alice" / "cur" / (name + ":2,S"), "Return-Path: <bob@example.org>\nx\n");
+    ASSERT_EQ(queue.stats().recovered, 0u);
+
+    ASSERT_TRUE(eventually([&] { return queue.stats().delivered == 1; }, std::chrono::seconds(10)));
+    EXPECT_TRUE(files_in(dir.path() / "mail" / "alice" / "new").empty()) << "delivered twice";
+    EXPECT_EQ(files_in(dir.path() / "mail" / "alice" / "cur").size(), 1u);
+    ASSERT_TRUE(eventually([&] { return !std::filesystem::exists(path); }));
+}
+
 }  // namespace
 }  // namespace ehlo::queue
