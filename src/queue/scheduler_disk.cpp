@@ -206,6 +206,17 @@ void DeliveryScheduler::set_aside(const std::shared_ptr<QueuedMessage>& message,
         if (auto ec = set_due(message->path, due_us))
             observe::error("queue-error", {{"id", message->header.id}, {"error", delivery::describe("cannot set the due time of", message->path, ec)}});
         std::lock_guard lock(core_->mutex);
+        // A flush or a release may have come since the decision (queue control runs on other
+        // threads and changes a message in memory): then it stays, to be tried as asked. Its
+        // file's later time does no harm; it is set again when the message goes to disk.
+        if (message->in_ready || message->jobs_in_flight > 0 || message->reporting) return;
+        for (std::size_t i = 0; i < message->recipients.size(); ++i) {
+            const RecipientState& state = message->recipients[i];
+            if (!state.final() && !message->busy[i] && state.next_attempt_us < due_us) {
+                schedule(message, state.next_attempt_us);
+                return;
+            }
+        }
         leave(*message);
         if (due_us != kHeldDue) disk_due_us_ = std::min(disk_due_us_, due_us);
     }
