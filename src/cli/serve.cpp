@@ -11,6 +11,7 @@
 
 #include "cli/commands.hpp"
 #include "config/config.hpp"
+#include "delivery/forwarding_transport.hpp"
 #include "delivery/remote_delivery.hpp"
 #include "delivery/resolver.hpp"
 #include "net/control_server.hpp"
@@ -84,6 +85,9 @@ int serve(const ServeOptions& options) {
         rmo.connect_timeout = std::chrono::seconds(cfg.outbound.connect_timeout);
         rmo.timeout_scale = cfg.outbound.timeout_scale;
         delivery::RemoteDelivery remote(rmo, resolver);
+        // Mail an alias of ours forwards to another domain carries the SRS form of its sender.
+        delivery::ForwardingTransport forwarding(
+            remote, [&policy](const std::optional<smtp::Mailbox>& sender) { return policy.forward_sender(sender); });
 
         queue::QueueOptions qo;
         qo.spool_dir = cfg.spool.path;
@@ -95,7 +99,7 @@ int serve(const ServeOptions& options) {
         qo.delay_warning = std::chrono::seconds(cfg.delivery.delay_warning);
         qo.max_received = cfg.delivery.max_received;
         qo.null_sender_failures_to = config::failure_notice_address(cfg);
-        queue::Queue queue(qo, [&policy](const smtp::Mailbox& rcpt) { return policy.route(rcpt); }, &remote);
+        queue::Queue queue(qo, [&policy](const smtp::Mailbox& rcpt) { return policy.route(rcpt); }, &forwarding);
 
         // Certificates are read once here, and again on SIGHUP or `ehlo reload`.
         std::vector<net::CertificateFiles> certificates;

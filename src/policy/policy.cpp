@@ -402,7 +402,11 @@ std::shared_ptr<const AliasTable> Policy::alias_table() const { return impl_->al
 
 std::vector<smtp::Recipient> expanded_recipients(const smtp::Recipient& rcpt, const RcptVerdict& verdict) {
     if (verdict.destinations.empty()) return {rcpt};
-    if (verdict.destinations.size() == 1 && verdict.destinations.front().address == rcpt.address) return {rcpt};
+    if (verdict.destinations.size() == 1 && verdict.destinations.front().address == rcpt.address) {
+        smtp::Recipient same = rcpt;
+        same.forwarded = verdict.destinations.front().kind == Destination::Kind::Remote && verdict.destinations.front().forwarded;
+        return {same};
+    }
     // RFC 3461 4.2: addr-type "rfc822", or "utf-8" for an address that needs it (RFC 6533 3).
     const std::string orcpt =
         !rcpt.orcpt.empty() ? rcpt.orcpt : (rcpt.address.needs_smtputf8() ? "utf-8;" : "rfc822;") + rcpt.address.str();
@@ -413,6 +417,7 @@ std::vector<smtp::Recipient> expanded_recipients(const smtp::Recipient& rcpt, co
         r.address = d.address;
         r.orcpt = orcpt;
         r.notify = rcpt.notify;
+        r.forwarded = d.kind == Destination::Kind::Remote && d.forwarded;
         out.push_back(std::move(r));
     }
     return out;
