@@ -12,6 +12,7 @@
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "delivery/forwarding_transport.hpp"
+#include "delivery/lmtp_delivery.hpp"
 #include "delivery/remote_delivery.hpp"
 #include "delivery/resolver.hpp"
 #include "net/control_server.hpp"
@@ -85,9 +86,17 @@ int serve(const ServeOptions& options) {
         rmo.connect_timeout = std::chrono::seconds(cfg.outbound.connect_timeout);
         rmo.timeout_scale = cfg.outbound.timeout_scale;
         delivery::RemoteDelivery remote(rmo, resolver);
+        // Mailboxes of domains with an LMTP server (Dovecot): LMTP jobs of the same queue.
+        delivery::LmtpOptions lmo;
+        lmo.lhlo_name = rmo.helo_name;
+        lmo.connect_timeout = rmo.connect_timeout;
+        lmo.timeout_scale = rmo.timeout_scale;
+        lmo.max_messages_per_connection = rmo.max_messages_per_connection;
+        delivery::LmtpDelivery lmtp(lmo);
+        delivery::TransportSwitch transports(remote, lmtp);
         // Mail an alias of ours forwards to another domain carries the SRS form of its sender.
         delivery::ForwardingTransport forwarding(
-            remote, [&policy](const std::optional<smtp::Mailbox>& sender) { return policy.forward_sender(sender); });
+            transports, [&policy](const std::optional<smtp::Mailbox>& sender) { return policy.forward_sender(sender); });
 
         queue::QueueOptions qo;
         qo.spool_dir = cfg.spool.path;
@@ -149,6 +158,7 @@ int serve(const ServeOptions& options) {
         remote.drain();  // nothing new goes on the wire; what is there may finish
         queue.stop();
         remote.stop();
+        lmtp.stop();
         resolver.stop();
     } catch (const std::exception& e) {
         observe::error("fatal", {{"error", e.what()}});

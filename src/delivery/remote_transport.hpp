@@ -21,9 +21,16 @@ struct RemoteTarget {
     std::string domain;               // the recipients' domain (lower case), for MX lookup
     std::optional<std::string> host;  // configured route / smart host: an IP or a name, no MX lookup
     std::uint16_t port = 25;
+    // The local mailbox server by LMTP (RFC 2033), not SMTP: over the Unix socket `socket`
+    // when it is set, else to host:port (never by MX).
+    bool lmtp = false;
+    std::string socket;
 
     bool operator==(const RemoteTarget&) const = default;
-    std::string key() const { return host ? *host + ":" + std::to_string(port) : domain; }
+    std::string key() const {
+        if (lmtp) return socket.empty() ? "lmtp:" + host.value_or(domain) + ":" + std::to_string(port) : "lmtp:unix:" + socket;
+        return host ? *host + ":" + std::to_string(port) : domain;
+    }
 };
 
 struct RemoteJob {
