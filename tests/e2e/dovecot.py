@@ -18,8 +18,9 @@ DOVECOT = "/usr/sbin/dovecot"
 
 
 class Dovecot:
-    def __init__(self, users, quota_rules=None):
-        """users: {name: password}; quota_rules: {name: "*:messages=1"} (Dovecot quota_rule)."""
+    def __init__(self, users, quota_rules=None, quota_tempfail=False):
+        """users: {name: password}; quota_rules: {name: "*:storage=100B"} (Dovecot quota_rule);
+        quota_tempfail: a full mailbox answers 4xx (Dovecot's quota_full_tempfail), not 5xx."""
         if not os.path.exists(DOVECOT) or not os.path.exists("/usr/lib/dovecot/lmtp") \
                 or not os.path.exists("/usr/lib/dovecot/imap"):
             raise unittest.SkipTest("Dovecot (dovecot-lmtpd, dovecot-imapd) is not installed")
@@ -67,6 +68,7 @@ first_valid_uid = {min(uid, 500)}
 mail_location = maildir:~/Maildir
 mail_plugins = quota
 lmtp_rcpt_check_quota = no
+quota_full_tempfail = {"yes" if quota_tempfail else "no"}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%n {os.path.join(self.dir, "users")}
@@ -121,6 +123,18 @@ service stats {{
                 return self
             time.sleep(0.05)
         raise AssertionError("dovecot did not come up:\n" + self.log_text())
+
+    def connections(self):
+        """LMTP connections Dovecot has logged so far, on the socket ("local") and by TCP."""
+        text = self.log_text_full()
+        return text.count("Info: Connect from local"), text.count("Info: Connect from 127.0.0.1")
+
+    def log_text_full(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
 
     def log_text(self):
         out = ""

@@ -101,12 +101,62 @@ class LmtpDovecot(harness.E2ETest):
         self.assertEqual(g.get("action"), "failed", g)
         self.assertTrue(g.get("status", "").startswith("5.2.2"), g)
 
+    def test_one_connection_carries_messages_in_turn(self):
+        # a connection is kept (idle_keep) for the next message to the same LMTP server
+        self.send("sender@client.test", ["alice@example.test"], "lmtp-reuse-1")
+        self.with_token("alice", "lmtp-reuse-1")
+        before = self.dovecot.connections()[0]
+        self.send("sender@client.test", ["bob@example.test"], "lmtp-reuse-2")
+        self.with_token("bob", "lmtp-reuse-2")
+        self.assertEqual(self.dovecot.connections()[0], before, "a new LMTP connection for the second message")
+
     def test_alias_once_per_inbox(self):
         self.send("sender@client.test", ["team@example.test", "alice@example.test"], "lmtp-team")
         self.with_token("alice", "lmtp-team")
         self.with_token("dave", "lmtp-team")
         self.srv.wait_spool_empty()
         self.assertEqual(len([m for m in self.dovecot.messages("alice") if b"lmtp-team" in m]), 1)
+
+
+class LmtpDovecotTempfail(harness.E2ETest):
+    """A 4xx after the final "." defers that recipient alone: it stays queued and is tried
+    again on the [delivery] schedule (RFC 5321 4.5.4.1), as onward SMTP's are."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dovecot = dovecot.Dovecot(USERS, quota_rules={"carol": "*:storage=100B"}, quota_tempfail=True)
+        try:
+            cls.dovecot.start()
+        except BaseException:
+            cls.dovecot.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dovecot.stop()
+
+    def test_over_quota_4xx_is_deferred_and_retried(self):
+        srv = self.start_sender(domains=[{
+            "name": "example.test", "catch_all": False, "mailboxes": list(USERS),
+            "maildir_root": "{dir}/mail", "postmaster": "alice", "lmtp": "unix:" + self.dovecot.lmtp_socket}])
+        with srv.smtp() as s:
+            s.ehlo()
+            s.mail("sender@client.test")
+            self.assertEqual(s.rcpt("alice@example.test")[0], 250)
+            self.assertEqual(s.rcpt("carol@example.test")[0], 250)
+            code, text = s.data(harness.simple_message("lmtp-tempfail", body="x" * 400 + "\r\n"))
+            self.assertEqual(code, 250, text)
+        qid = harness.queue_id(b"250 " + text)
+        harness.wait_until(lambda: [m for m in self.dovecot.messages("alice") if b"lmtp-tempfail" in m],
+                           harness.DELIVERY_TIMEOUT, "alice's copy\n" + self.dovecot.log_text())
+        # tried at least twice (retry_min = 1 s), each time deferred, never failed
+        deferred = srv.wait_log("lmtp-attempt", n=2, id=qid, to="carol@example.test", outcome="deferred")
+        self.assertTrue(deferred[0]["reply"].startswith("452 4.2.2"), deferred[0])
+        attempts = [e for e in srv.log_events("lmtp-attempt") if e.get("id") == qid]
+        self.assertEqual({e["outcome"] for e in attempts if e["to"] == "carol@example.test"}, {"deferred"})
+        # alice was delivered once and is not tried again with carol
+        self.assertEqual([e["outcome"] for e in attempts if e["to"] == "alice@example.test"], ["delivered"])
+        self.assertEqual([m for m in self.dovecot.messages("carol") if b"lmtp-tempfail" in m], [])
 
 
 if __name__ == "__main__":
