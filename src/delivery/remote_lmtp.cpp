@@ -224,14 +224,14 @@ struct LmtpDelivery::Impl {
         if (!d.waiting.empty()) dispatch(c->key, c->target);
     }
 
-    // Every waiting job of the connection's server takes `reply`: they would meet the same.
+    // Every waiting job of the connection's server is Deferred with `reply`: they would meet
+    // the same. Deferred even for a 5xx greeting or LHLO: the server is our own mailbox store,
+    // and a refusal of the connection is a fault to be mended, not an answer about the mail.
     void fail_waiting(const ConnPtr& c, const smtp::Reply& reply, bool remote) {
         Dest& d = dests[c->key];
         std::deque<JobPtr> waiting = std::move(d.waiting);
         d.waiting.clear();
-        for (const JobPtr& j : waiting)
-            complete(j, uniform(j->job, reply, reply.permanent() ? Outcome::Failed : Outcome::Deferred, remote),
-                     server_name(c->target));
+        for (const JobPtr& j : waiting) complete(j, uniform(j->job, reply, Outcome::Deferred, remote), server_name(c->target));
     }
 
     asio::awaitable<Io> read(ConnPtr c, Clock::time_point deadline, std::string& bytes) {
@@ -305,7 +305,9 @@ struct LmtpDelivery::Impl {
                 }
             }
             if (auto result = s.take_result()) co_return result;
-            if (s.finished()) co_return std::nullopt;
+            // A session that failed has settled its message (the result above); the reply to
+            // the QUIT it sent is awaited only when saying goodbye, and then briefly.
+            if (s.finished() || (!goodbye && s.failed())) co_return std::nullopt;
             if (s.wants_content()) {
                 co_await give_content(c);
                 continue;
