@@ -112,6 +112,20 @@ class AliasDelivery(harness.E2ETest):
         self.assertIn(b"the-bounce", b.data)
         self.srv.wait_spool_empty()
 
+    def test_bounce_of_a_forward_names_the_alias_as_original_recipient(self):
+        # RFC 3461 4.2 / RFC 3464 2.3.1: the DSN says which address the sender used
+        self.remote.rcpt = lambda s, addr, line: "550 5.1.1 no such user here"
+        replies, _ = self.transaction(harness.LOCAL_SENDER, ["fwd@example.test"], "fwd-refused")
+        self.assertEqual(replies[0][0], 250, replies)
+        dsn = harness.wait_until(lambda: [p for p in self.srv.maildir_files("alice")
+                                          if harness.is_dsn(harness.read_file(p))],
+                                 harness.DELIVERY_TIMEOUT, "a DSN for alice\n" + self.srv.log_tail())[0]
+        _, _, groups = harness.parse_dsn(harness.read_file(dsn))
+        g = harness.dsn_recipient(groups, "dave@remote.example")
+        self.assertEqual(g.get("action"), "failed", g)
+        self.assertEqual(re.sub(r"\s*;\s*", ";", g.get("original-recipient", "")).lower(),
+                         "rfc822;fwd@example.test", g)
+
     def test_forged_srs_address_is_refused(self):
         replies, _ = self.transaction("", ["SRS0=AAAA=AA=orig.example=someone@example.test"], "forged")
         code, text = replies[0]
