@@ -24,7 +24,7 @@ struct RemoteTarget {
     // The local mailbox server by LMTP (RFC 2033), not SMTP: over the Unix socket `socket`
     // when it is set, else to host:port (never by MX).
     bool lmtp = false;
-    std::string socket;
+    std::string socket{};  // (an initializer: the short aggregate form {domain, host, port} stays warning-free)
 
     bool operator==(const RemoteTarget&) const = default;
     std::string key() const {

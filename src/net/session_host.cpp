@@ -52,10 +52,20 @@ smtp::Reply SessionHost::check_rcpt(const smtp::Envelope& envelope, const smtp::
     // the final recipients and what the client was told is what is delivered. A mailbox
     // reached twice in one transaction (an alias and its member, two aliases sharing one) is
     // given one copy: duplicates collapse across RCPTs as they do inside one expansion.
+    std::vector<smtp::Recipient> fresh;
+    std::unordered_set<std::string> fresh_keys;
     for (auto& r : policy::expanded_recipients(rcpt, verdict)) {
-        if (!expanded_keys_.insert(recipient_key(r.address)).second) continue;
-        expanded_.push_back(std::move(r));
+        std::string key = recipient_key(r.address);
+        if (expanded_keys_.count(key) || !fresh_keys.insert(std::move(key)).second) continue;
+        fresh.push_back(std::move(r));
     }
+    // Bounded memory: each RCPT reaches at most kMaxExpansionDestinations, and the whole
+    // transaction at most kMaxTransactionRecipients; beyond, this RCPT is put off
+    // (RFC 5321 4.5.3.1.10: 452, the client sends the rest in another transaction).
+    if (expanded_.size() + fresh.size() > kMaxTransactionRecipients)
+        return {452, "4.5.3", "Too many recipients"};
+    for (auto& r : fresh) expanded_.push_back(std::move(r));
+    expanded_keys_.merge(fresh_keys);
     // A bounce to an SRS address of ours goes back to the address it was made from.
     if (!verdict.srs_original.empty()) event("srs-reversed", "<" + verdict.srs_original + ">");
     return verdict.reply;

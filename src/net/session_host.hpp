@@ -16,6 +16,10 @@
 
 namespace ehlo::net {
 
+// Final recipients one transaction may reach once its aliases are expanded (each RCPT reaches at
+// most policy::kMaxExpansionDestinations).
+inline constexpr std::size_t kMaxTransactionRecipients = 10 * policy::kMaxExpansionDestinations;
+
 class SessionHost final : public smtp::SessionHost {
 public:
     // `on_committed` delivers the queue's verdict back to the connection's own event loop; it is
