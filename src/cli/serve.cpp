@@ -107,6 +107,8 @@ int serve(const ServeOptions& options) {
         qo.lifetime = std::chrono::seconds(cfg.delivery.lifetime);
         qo.delay_warning = std::chrono::seconds(cfg.delivery.delay_warning);
         qo.max_received = cfg.delivery.max_received;
+        qo.active_messages = cfg.delivery.active_messages;
+        qo.active_recipients = cfg.delivery.active_recipients;
         qo.null_sender_failures_to = config::failure_notice_address(cfg);
         queue::Queue queue(qo, [&policy](const smtp::Mailbox& rcpt) { return policy.route(rcpt); }, &forwarding);
 

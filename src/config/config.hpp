@@ -146,6 +146,10 @@ struct Config {
         unsigned delay_warning = 0;           // a "delayed" DSN after this long; 0 = none
         std::size_t max_received = 100;       // more Received: fields is a loop (RFC 5321 6.3: at least 100)
         std::string null_sender_failures_to = "postmaster";  // see failure_notice_address()
+        // Held in memory by the delivery thread at once; the rest wait on disk (the bound on
+        // the queue's memory, whatever the backlog).
+        std::size_t active_messages = 10000;
+        std::size_t active_recipients = 50000;
 
         bool operator==(const Delivery&) const = default;
     } delivery;

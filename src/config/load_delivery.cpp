@@ -87,6 +87,9 @@ void read_routes(Errors& errors, const toml::key& key, const toml::node& node, s
     out = std::move(routes);
 }
 
+// The active set's bounds: beyond ten million the bound would no longer bound memory.
+constexpr std::int64_t kMaxActive = 10'000'000;
+
 void read_delivery(TableReader& r, Config::Delivery& delivery, LaterChecks& later) {
     r.integer("retry_min", delivery.retry_min, 1, kMaxDuration, "seconds");
     r.integer("retry_max", delivery.retry_max, 1, kMaxDuration, "seconds");
@@ -100,6 +103,8 @@ void read_delivery(TableReader& r, Config::Delivery& delivery, LaterChecks& late
     r.integer("lifetime", delivery.lifetime, 1, kMaxDuration, "seconds; RFC 5321 4.5.4.1 suggests 4-5 days");
     r.integer("delay_warning", delivery.delay_warning, 0, kMaxDuration, "seconds; 0 = none");
     r.integer("max_received", delivery.max_received, kMinReceivedLimit, kNoMax, "RFC 5321 6.3");
+    r.integer("active_messages", delivery.active_messages, 1, kMaxActive, "messages in memory at once");
+    r.integer("active_recipients", delivery.active_recipients, 1, kMaxActive, "recipients in memory at once");
     if (auto to = r.string("null_sender_failures_to")) {
         const std::string value = lower(to->value);
         const std::size_t at = value.find('@');

@@ -56,6 +56,27 @@ std::error_code write_all(int fd, std::string_view data) {
     return {};
 }
 
+std::error_code write_all_at(int fd, std::string_view data, std::uint64_t offset) {
+    while (!data.empty()) {
+        ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return last_error();
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));
+        offset += static_cast<std::uint64_t>(n);
+    }
+    return {};
+}
+
+std::error_code truncate_to(int fd, std::uint64_t length) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return last_error();
+    if (static_cast<std::uint64_t>(st.st_size) <= length) return {};
+    if (::ftruncate(fd, static_cast<off_t>(length)) != 0) return last_error();
+    return {};
+}
+
 long read_some(int fd, char* buffer, std::size_t size, std::error_code& ec) {
     for (;;) {
         ssize_t n = ::read(fd, buffer, size);

@@ -3,6 +3,7 @@
 // work on raw descriptors rather than streams that buffer behind their back.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string_view>
 #include <system_error>
@@ -37,6 +38,10 @@ FileDescriptor open_directory(const std::filesystem::path& path, std::error_code
 
 // Writes all of `data`, continuing after short writes and EINTR.
 std::error_code write_all(int fd, std::string_view data);
+// The same with pwrite(2) from `offset` on.
+std::error_code write_all_at(int fd, std::string_view data, std::uint64_t offset);
+// ftruncate(2) to `length` when the file is longer (a no-op when it is not).
+std::error_code truncate_to(int fd, std::uint64_t length);
 // Reads up to `size` bytes; returns the count (0 at end of file) or -1 with `ec` set.
 long read_some(int fd, char* buffer, std::size_t size, std::error_code& ec);
 

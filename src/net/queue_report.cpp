@@ -44,6 +44,7 @@ std::string utc(std::int64_t t) {
 }
 
 std::string message_state(const queue::MessageSummary& m) {
+    if (m.corrupt) return "corrupt";
     if (m.held) return "held";
     bool deferred = false;
     for (const auto& r : m.recipients) {
@@ -69,6 +70,7 @@ std::string format_queue_list(const std::vector<queue::MessageSummary>& messages
     for (const auto& m : messages) {
         out += m.id + "  " + age(now - m.arrival) + "  " + std::to_string(m.size) + "  <" + shown(m.sender) + ">  " +
                message_state(m) + "\n";
+        if (m.corrupt) out += "    damage: " + shown(m.damage) + "  (kept in spool/corrupt; `ehlo queue delete " + m.id + "` removes it)\n";
         recipient_lines(out, m, now);
     }
     out += std::to_string(messages.size()) + (messages.size() == 1 ? " message\n" : " messages\n");
@@ -83,6 +85,7 @@ std::string format_queue_detail(const queue::MessageDetail& d, std::int64_t now)
     out += "size: " + std::to_string(m.size) + "\n";
     out += "sender: <" + shown(m.sender) + ">\n";
     out += "state: " + message_state(m) + "\n";
+    if (m.corrupt) out += "damage: " + shown(m.damage) + "\n";
     out += "recipients:\n";
     recipient_lines(out, m, now);
     out += "attempts:\n";

@@ -11,6 +11,7 @@
 #include "observe/log.hpp"
 #include "queue/outcome_text.hpp"
 #include "queue/scheduler_pass.hpp"
+#include "smtp/text.hpp"
 
 namespace ehlo::queue {
 namespace {
@@ -21,6 +22,8 @@ constexpr auto kClockPoll = std::chrono::milliseconds(5);
 // The system clock may be set too: no sleep lasts longer than this, so a retry is not missed
 // by more.
 constexpr auto kLongestSleep = std::chrono::seconds(60);
+// While messages wait on disk for room, the thread looks this often whether there is some.
+constexpr auto kBacklogPoll = std::chrono::milliseconds(100);
 
 std::string seconds_since(std::uint64_t then_us, std::uint64_t now_us) {
     double seconds = now_us > then_us ? static_cast<double>(now_us - then_us) / 1e6 : 0.0;
@@ -42,11 +45,16 @@ void SchedulerCore::post(std::uint64_t from_run, SchedulerEvent event) {
 
 DeliveryScheduler::DeliveryScheduler(const QueueOptions& options, delivery::SyncMode sync, Router router,
                                      QueueCounters& counters, delivery::RemoteTransport* remote, Injector injector)
-    : hostname_(options.hostname),
+    : queue_dir_(options.spool_dir / "queue"),
+      corrupt_dir_(options.spool_dir / "corrupt"),
+      active_messages_limit_(std::max<std::size_t>(options.active_messages, 1)),
+      active_recipients_limit_(std::max<std::size_t>(options.active_recipients, 1)),
+      hostname_(options.hostname),
       retry_delay_(options.retry_delay),
       max_received_(options.max_received),
       null_sender_failures_to_(options.null_sender_failures_to),
       clock_(options.clock),
+      state_write_fault_(options.state_write_fault),
       stop_grace_(options.remote_stop_grace),
       router_(std::move(router)),
       counters_(counters),
@@ -65,8 +73,17 @@ DeliveryScheduler::~DeliveryScheduler() { stop(); }
 std::uint64_t DeliveryScheduler::now_us() const { return clock_ ? to_unix_us(clock_()) : unix_time_us(); }
 
 void DeliveryScheduler::start() {
+    {
+        std::lock_guard lock(core_->mutex);
+        if (running_) return;
+        disk_backlog_ = true;
+        disk_due_us_ = 0;
+        scanned_ = false;  // the first look takes up every file
+    }
+    // What a previous run left: taken up before the thread starts, so that the first pass
+    // delivers it as one batch (one look through each Maildir, one pair of syncs).
+    scan_disk(now_us());
     std::lock_guard lock(core_->mutex);
-    if (running_) return;
     running_ = true;
     stopping_ = false;
     core_->open = true;
@@ -78,9 +95,10 @@ void DeliveryScheduler::stop() {
     {
         std::lock_guard lock(core_->mutex);
         if (!running_) {
-            // Submitted by a start() that failed: they stay on disk.
+            // Taken up by a start() that failed: they stay on disk.
             ready_.clear();
             messages_.clear();
+            active_recipients_ = 0;
             timers_.clear();
             return;
         }
@@ -96,17 +114,44 @@ void DeliveryScheduler::stop() {
     ready_.clear();
     timers_.clear();
     messages_.clear();
+    active_recipients_ = 0;
     jobs_in_flight_ = 0;
 }
 
 void DeliveryScheduler::submit(std::shared_ptr<QueuedMessage> message) {
     {
         std::lock_guard lock(core_->mutex);
+        // A look through the directory may have found the file first: one is enough.
+        if (messages_.count(message->header.id)) return;
         message->prepare();
-        messages_[message->header.id] = message;
-        make_ready(message);
+        if (!has_room(message->recipients.size())) {
+            // It waits on disk, as the messages before it do, and is taken up in its turn: due
+            // now by the scheduler's clock (which tests set), not only by the file system's.
+            disk_backlog_ = true;
+            (void)set_message_due(message->path, now_us());
+            return;
+        }
+        enter(message);
     }
     core_->wake.notify_one();
+}
+
+bool DeliveryScheduler::has_room(std::size_t recipients) const {
+    if (messages_.empty()) return true;  // however large, a message gets its turn
+    return messages_.size() < active_messages_limit_ && active_recipients_ + recipients <= active_recipients_limit_;
+}
+
+void DeliveryScheduler::enter(const std::shared_ptr<QueuedMessage>& message) {
+    messages_[message->header.id] = message;
+    active_recipients_ += message->recipients.size();
+    make_ready(message);
+}
+
+void DeliveryScheduler::leave(const QueuedMessage& message) {
+    auto it = messages_.find(message.header.id);
+    if (it == messages_.end() || it->second.get() != &message) return;
+    active_recipients_ -= message.recipients.size();
+    messages_.erase(it);
 }
 
 bool DeliveryScheduler::registered(const QueuedMessage& message) const {
@@ -143,20 +188,27 @@ void DeliveryScheduler::run(std::uint64_t run_id) {
     for (;;) {
         Batch batch;
         std::vector<SchedulerEvent> events;
+        bool scan = false;
         {
             std::unique_lock lock(core_->mutex);
             for (;;) {
                 const std::uint64_t now = now_us();
                 if (!stopping_) move_due_timers(now);
-                if (!ready_.empty() || !core_->events.empty()) break;
+                scan = scan_wanted(now);
+                if (!ready_.empty() || !core_->events.empty() || scan) break;
                 if (stopping_) {
                     if (jobs_in_flight_ == 0 || std::chrono::steady_clock::now() >= stop_deadline_) return;
                     core_->wake.wait_until(lock, stop_deadline_);
-                } else if (timers_.empty()) {
+                } else if (timers_.empty() && disk_due_us_ == kNeverDue && !disk_backlog_) {
                     core_->wake.wait(lock);
                 } else {
                     std::chrono::microseconds sleep = kLongestSleep;
-                    sleep = std::min(sleep, std::chrono::microseconds(timers_.begin()->first - now));
+                    if (!timers_.empty()) sleep = std::min(sleep, std::chrono::microseconds(timers_.begin()->first - now));
+                    // A look through the directory comes no sooner than its spacing allows.
+                    const std::chrono::microseconds spacing = scan_spacing_left();
+                    if (disk_due_us_ != kNeverDue)
+                        sleep = std::min(sleep, std::max(spacing, std::chrono::microseconds(disk_due_us_ > now ? disk_due_us_ - now : 0)));
+                    if (disk_backlog_) sleep = std::min<std::chrono::microseconds>(sleep, std::max<std::chrono::microseconds>(spacing, kBacklogPoll));
                     if (clock_) sleep = std::min<std::chrono::microseconds>(sleep, kClockPoll);
                     core_->wake.wait_for(lock, sleep);
                 }
@@ -166,6 +218,7 @@ void DeliveryScheduler::run(std::uint64_t run_id) {
             for (const auto& message : batch) message->in_ready = false;
         }
         for (SchedulerEvent& event : events) handle(event);
+        if (scan) scan_disk(now_us());
         if (!batch.empty()) deliver(batch);
     }
 }
@@ -174,12 +227,14 @@ void DeliveryScheduler::handle(SchedulerEvent& event) {
     switch (event.kind) {
         case SchedulerEvent::Kind::RemoteDone: on_remote_done(event); break;
         case SchedulerEvent::Kind::ReportQueued: on_report_queued(event); break;
+        case SchedulerEvent::Kind::Control: event.work(); break;
     }
 }
 
 void DeliveryScheduler::deliver(const Batch& batch) {
     const std::uint64_t now = now_us();
     std::vector<Pass> passes;
+    std::vector<std::shared_ptr<QueuedMessage>> held;
     bool stopping = false;
     {
         std::lock_guard lock(core_->mutex);
@@ -187,7 +242,8 @@ void DeliveryScheduler::deliver(const Batch& batch) {
         for (const auto& message : batch) {
             if (!registered(*message)) continue;
             if (message->held) {
-                message->content.reset();  // it may wait for long: it is read from the spool later
+                // It may wait for long: on disk, where a release finds it.
+                held.push_back(message);
                 continue;
             }
             Pass pass;
@@ -204,6 +260,8 @@ void DeliveryScheduler::deliver(const Batch& batch) {
             passes.push_back(std::move(pass));
         }
     }
+
+    for (const auto& message : held) set_aside(message, kHeldDue);
 
     // Route every due recipient (outside the lock: the router is the caller's code). Remote
     // deliveries start first, so that they run while the Maildir batch is being synced.
@@ -236,11 +294,17 @@ void DeliveryScheduler::deliver(const Batch& batch) {
                 continue;
             }
             if (route.kind != Route::Kind::Maildir) {
-                // Held: no route, or no transport to carry it onward.
-                Result held;
-                held.kind = Result::Kind::NoRoute;
-                held.recipient = i;
-                pass.results.push_back(std::move(held));
+                // No route (the mailbox was removed, the catch-all turned off while the mail
+                // waited) or no transport to carry it onward: a deferral like any other, so it
+                // is tried again with back-off, flushed on request, and bounced when its
+                // lifetime ends (RFC 3463 X.4.4: unable to route).
+                Result unrouted;
+                unrouted.kind = Result::Kind::Deferred;
+                unrouted.recipient = i;
+                unrouted.text = smtp::Reply(451, "4.4.4", "No route to deliver to <" +
+                                                              smtp::printable(envelope.recipients[i].address.str()) + ">")
+                                    .one_line();
+                pass.results.push_back(std::move(unrouted));
                 continue;
             }
             if (!sources[p]) {
@@ -303,20 +367,14 @@ std::string DeliveryScheduler::apply(QueuedMessage& message, const Result& resul
     const std::string to = message.header.envelope.recipients[i].address.str();
     const std::string& id = message.header.id;
     if (result.kind == Result::Kind::NotTried) return {};
-    if (result.kind == Result::Kind::NoRoute) {
-        if (!message.held_logged[i]) {
-            message.held_logged[i] = true;
-            counters_.held.fetch_add(1, std::memory_order_relaxed);
-            observe::info("held", {{"id", id}, {"to", to}});
-        }
-        return {};
-    }
 
     RecipientState& state = message.recipients[i];
     state.attempts += 1;
     state.updated_us = now;
     state.next_attempt_us = 0;
     state.text = result.text;
+    state.peer = result.peer;
+    state.from_peer = result.from_peer;
     message.remote_mta[i] = result.from_peer ? result.peer : std::string{};
     std::string outcome;
     switch (result.kind) {
@@ -376,7 +434,6 @@ std::string DeliveryScheduler::apply(QueuedMessage& message, const Result& resul
                                            {"reply", state.text}, {"next", seconds_since(now, next)}});
             break;
         }
-        case Result::Kind::NoRoute:
         case Result::Kind::NotTried: break;
     }
     message.attempts.push_back({now, i, result.peer, outcome, result.text});
@@ -392,13 +449,34 @@ void DeliveryScheduler::append(QueuedMessage& message, const std::string& record
 
 void DeliveryScheduler::append_locked(QueuedMessage& message, const std::string& records) {
     if (message.removed) return;
+    message.unwritten_records += records;
+    const std::string& pending = message.unwritten_records;
     std::error_code ec;
-    delivery::FileDescriptor fd = delivery::open_file(message.path, O_WRONLY | O_APPEND | O_NOFOLLOW, 0, ec);
-    if (!ec) ec = delivery::write_all(fd.get(), records);
+    delivery::FileDescriptor fd = delivery::open_file(message.path, O_WRONLY | O_NOFOLLOW, 0, ec);
+    // A failed append may have left part of its records behind: cut them off first, so that the
+    // records written now follow an intact one (recovery trusts nothing after a damaged record).
+    if (!ec) ec = delivery::truncate_to(fd.get(), message.file_length);
+    if (!ec) {
+        const std::size_t reaching = state_write_fault_ ? state_write_fault_(pending.size()) : pending.size();
+        if (reaching < pending.size()) {
+            (void)delivery::write_all_at(fd.get(), std::string_view(pending).substr(0, reaching), message.file_length);
+            ec = std::make_error_code(std::errc::no_space_on_device);
+        } else {
+            ec = delivery::write_all_at(fd.get(), pending, message.file_length);
+        }
+    }
+    if (ec && fd) (void)delivery::truncate_to(fd.get(), message.file_length);
     if (!ec) ec = fd.close();
-    // Losing these records costs at most a repeated attempt or report, never a lost message.
-    if (ec)
-        observe::error("queue-error", {{"id", message.header.id}, {"error", delivery::describe("cannot record state in", message.path, ec)}});
+    if (ec) {
+        // Kept in memory and written with the next records: a restart before then costs at
+        // most a repeated attempt or report, never a lost message.
+        observe::error("queue-error", {{"id", message.header.id},
+                                       {"error", delivery::describe("cannot record state in", message.path, ec)},
+                                       {"pending_octets", pending.size()}});
+        return;
+    }
+    message.file_length += pending.size();
+    message.unwritten_records.clear();
 }
 
 void DeliveryScheduler::unlink(QueuedMessage& message) {

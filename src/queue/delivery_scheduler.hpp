@@ -15,11 +15,22 @@
 // tried again, and the Maildir file name, the same on every attempt, shows it is already
 // there (a remote recipient may get it twice: the lesser harm, RFC 5321 6.1).
 //
+// Memory: the thread holds a bounded set of messages (QueueOptions::active_messages and
+// active_recipients, as Postfix's active queue); the rest wait on disk. A message waiting for a
+// retry more than a little while, or while others need the room, or held, leaves the set: its
+// file's modification time is set to when it is due again (far in the future when held), and
+// a look through the queue directory (scheduler_disk.cpp) takes due files up again, oldest
+// first, as room allows. So the memory of the queue depends on those bounds, never on how many
+// messages are queued, and a backlog larger than memory is delivered like any other.
+//
 // Queue control (list, show, flush, hold, release, remove) works on the same state from any
-// thread, under the scheduler's lock.
+// thread, under the scheduler's lock; for a message on disk the work is done on the delivery
+// thread, which alone takes files up and sets them aside.
 #pragma once
 
 #include <chrono>
+#include <filesystem>
+#include <functional>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -41,7 +52,8 @@ namespace ehlo::queue {
 // Something for the delivery thread that happened elsewhere: a remote delivery reported, or a
 // DSN was committed (or not).
 struct SchedulerEvent {
-    enum class Kind { RemoteDone, ReportQueued } kind = Kind::RemoteDone;
+    enum class Kind { RemoteDone, ReportQueued, Control } kind = Kind::RemoteDone;
+    std::function<void()> work;           // Control: queue control for messages on disk
     std::shared_ptr<QueuedMessage> message;
     std::vector<std::size_t> recipients;  // RemoteDone: the job's recipients
     delivery::RemoteOutcome outcome;      // RemoteDone
@@ -71,18 +83,23 @@ public:
         std::function<QueueId(std::uint64_t arrival_us)> new_id;
         // `done(ok)` runs on the spool thread, or at once on the caller's when it is stopped.
         std::function<void(SpoolHeader header, std::string content, std::function<void(bool)> done)> commit;
+        // The spool writer is writing this id: its file is neither to be taken up nor deleted.
+        std::function<bool(const QueueId& id)> receiving;
     };
 
     DeliveryScheduler(const QueueOptions& options, delivery::SyncMode sync, Router router, QueueCounters& counters,
                       delivery::RemoteTransport* remote, Injector injector);
     ~DeliveryScheduler();
 
+    // Takes up what waits in the spool (deleting torn files, quarantining damaged ones) as far
+    // as the bounds allow, then starts the thread; the rest is taken up as room comes.
     void start();
     // Delivers what is ready now, waits up to remote_stop_grace for remote deliveries in
     // progress, then joins the thread. Retries not yet due stay on disk.
     void stop();
 
-    // A message to deliver (any thread): just committed or recovered.
+    // A message to deliver (any thread): just committed. Left on disk (and taken up later)
+    // when the bounds are reached.
     void submit(std::shared_ptr<QueuedMessage> message);
 
     // Queue control (any thread); see Queue.
@@ -123,15 +140,33 @@ private:
     void schedule(const std::shared_ptr<QueuedMessage>& message, std::uint64_t due_us);
     void make_ready(const std::shared_ptr<QueuedMessage>& message);
     void move_due_timers(std::uint64_t now);
-    bool set_held(const QueueId& id, bool held);
     std::shared_ptr<QueuedMessage> find(const QueueId& id) const;
+    bool has_room(std::size_t recipients) const;
+    void enter(const std::shared_ptr<QueuedMessage>& message);  // into the active set, ready
+    void leave(const QueuedMessage& message);                   // out of it
+    std::chrono::microseconds scan_spacing_left() const;  // under the core's mutex
+    bool scan_wanted(std::uint64_t now) const;
+    // Delivery thread, no lock held:
+    void scan_disk(std::uint64_t now);
+    void set_aside(const std::shared_ptr<QueuedMessage>& message, std::uint64_t due_us);
+    bool set_held(const QueueId& id, bool held);
+    // Runs `work` on the delivery thread and waits for it (queue control of messages on disk);
+    // false when the thread is not running or does not answer in time.
+    bool on_delivery_thread(std::function<void()> work) const;
+    std::optional<MessageDetail> show_on_disk(const QueueId& id) const;
+    std::size_t flush_on_disk(const std::string& id, const std::string& domain, std::uint64_t now);
+    bool set_held_on_disk(const QueueId& id, bool held);
+    bool remove_on_disk(const QueueId& id);
 
+    std::filesystem::path queue_dir_, corrupt_dir_;
+    std::size_t active_messages_limit_, active_recipients_limit_;
     std::string hostname_;
     std::chrono::milliseconds retry_delay_;
     delivery::RetryPolicy retry_;
     std::size_t max_received_;
     std::string null_sender_failures_to_;
     std::function<std::chrono::system_clock::time_point()> clock_;
+    std::function<std::size_t(std::size_t)> state_write_fault_;  // test seam (QueueOptions)
     std::chrono::milliseconds stop_grace_;
     Router router_;
     QueueCounters& counters_;
@@ -144,7 +179,16 @@ private:
     // Guarded by core_->mutex:
     Batch ready_;
     std::multimap<std::uint64_t, std::shared_ptr<QueuedMessage>> timers_;  // by unix microseconds
-    std::map<QueueId, std::shared_ptr<QueuedMessage>> messages_;           // all queued, by id (= arrival)
+    std::map<QueueId, std::shared_ptr<QueuedMessage>> messages_;           // the active set, by id (= arrival)
+    std::size_t active_recipients_ = 0;                                     // of messages_
+    // Messages wait on disk for room (not taken up at start, not let in at commit, set aside
+    // while others waited): a look through the directory is wanted as room comes.
+    bool disk_backlog_ = true;
+    std::uint64_t disk_due_us_ = 0;     // the earliest time a message set aside is due; 0 = now
+    // When the directory was last looked through, by the steady clock: the spacing of the
+    // looks bounds their I/O, whatever the scheduler's clock (which tests set) says.
+    std::chrono::steady_clock::time_point last_scan_{};
+    bool scanned_ = false;  // since start(): the first look takes up every file
     std::size_t jobs_in_flight_ = 0;
     bool running_ = false;
     bool stopping_ = false;

@@ -33,7 +33,7 @@ std::optional<MessageEvent> decode_message_event(std::string_view payload, std::
     }
     out.report_id = r.str();
     if (!r.ok_and_done() || kind < static_cast<std::uint8_t>(MessageEventKind::Held) ||
-        kind > static_cast<std::uint8_t>(MessageEventKind::DelayReported))
+        kind > static_cast<std::uint8_t>(MessageEventKind::Flushed))
         return std::nullopt;
     out.kind = static_cast<MessageEventKind>(kind);
     return out;

@@ -22,6 +22,10 @@ enum class MessageEventKind : std::uint8_t {
     Released = 2,
     Reported = 3,       // final outcomes of `recipients` reported (or nothing was to be sent)
     DelayReported = 4,  // a "delayed" DSN was sent for `recipients` (RFC 3464 2.3.3)
+    // Queue control asked for `recipients` (deferred) to be tried at once: their next attempt
+    // becomes `time_us`, unless a later state record says otherwise. Recorded rather than kept
+    // in memory because a message waiting on disk is not in memory to be told.
+    Flushed = 5,
 };
 
 struct MessageEvent {

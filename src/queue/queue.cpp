@@ -8,13 +8,15 @@
 
 #include <atomic>
 #include <mutex>
+#include <string>
+#include <unordered_set>
 
 #include "delivery/durability.hpp"
 #include "delivery/file_io.hpp"
 #include "queue/delivery_scheduler.hpp"
 #include "queue/queue_id.hpp"
-#include "queue/recovery.hpp"
 #include "queue/spool_writer.hpp"
+#include "smtp/text.hpp"
 
 namespace ehlo::queue {
 namespace {
@@ -53,7 +55,8 @@ struct Queue::Impl {
                                                 [this](SpoolHeader header, std::string content,
                                                        std::function<void(bool)> done) {
                                                     inject(std::move(header), std::move(content), std::move(done));
-                                                }}),
+                                                },
+                                                [this](const QueueId& id) { return spool.receiving(id); }}),
           spool(queue_dir, options.sync, counters, ContentBudget(options.content_in_memory),
                 [this](std::shared_ptr<QueuedMessage> m) { scheduler.submit(std::move(m)); }) {
         counters.sync_hook = options.sync_hook;
@@ -153,12 +156,9 @@ void Queue::start() {
     impl_->lock_spool();
     try {
         impl_->make_directories_durable();
-        // Messages are written straight into queue/ (an incomplete one is recognised by its
-        // missing End record), so there is no temporary area to clean.
-        auto pending = recover_spool(impl_->queue_dir, impl_->corrupt_dir, impl_->counters);
-        // Submitted before the thread starts, so that they form one batch: one pass over
-        // each Maildir to find what was delivered before the crash, one pair of syncs.
-        for (auto& message : pending) impl_->scheduler.submit(std::move(message));
+        // Messages are written straight into queue/ (a torn one is recognised by its missing
+        // End record), so there is no temporary area to clean: the scheduler takes up what a
+        // previous run left, as far as its bounds allow, before its thread starts.
         impl_->scheduler.start();
         impl_->spool.start();
     } catch (...) {
@@ -179,12 +179,29 @@ void Queue::stop() {
     impl_->lock_file.close();
 }
 
+namespace {
+
+// A client that names a recipient twice in one transaction gets one copy (RFC 5321 3.3 lets
+// the server deliver one): the first mention, with its DSN parameters, stands. The domain is
+// compared without case (RFC 5321 2.4), the local part as given.
+std::vector<smtp::Recipient> without_repeats(const std::vector<smtp::Recipient>& recipients) {
+    std::vector<smtp::Recipient> out;
+    out.reserve(recipients.size());
+    std::unordered_set<std::string> seen;
+    for (const smtp::Recipient& r : recipients)
+        if (seen.insert(r.address.local_part + '@' + smtp::lower(r.address.domain)).second) out.push_back(r);
+    return out;
+}
+
+}  // namespace
+
 std::unique_ptr<IncomingMessage> Queue::begin(const smtp::Envelope& envelope, const Reception& reception) {
     if (!impl_->accepting) return nullptr;
     auto message = std::make_shared<SpoolingMessage>();
     message->header.arrival_us = impl_->scheduler.now_us();
     message->header.id = impl_->ids.next(message->header.arrival_us);
     message->header.envelope = envelope;
+    message->header.envelope.recipients = without_repeats(envelope.recipients);
     message->header.reception = reception;
     message->path = impl_->queue_dir / message->header.id;
     return std::make_unique<Incoming>(impl_->spool, std::move(message));

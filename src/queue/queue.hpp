@@ -47,6 +47,9 @@ struct QueueOptions {
     std::chrono::milliseconds retry_delay = std::chrono::seconds(60);
     // Called on a queue thread for every sync system call (tests count them to see batching).
     std::function<void()> sync_hook;
+    // Test seam for a failing disk: given the size of an append of state records, how many of
+    // its bytes reach the file before the write fails with ENOSPC (the size or more: no fault).
+    std::function<std::size_t(std::size_t)> state_write_fault;
     // Content of small messages kept in memory between their 250 and their first attempt, in
     // all (content_budget.hpp); beyond it, the first attempt reads the spool file.
     std::uint64_t content_in_memory = 64u << 20;
@@ -73,6 +76,12 @@ struct QueueOptions {
     // later is dropped: its recipients are tried again after the next start (delivered twice
     // rather than lost, RFC 5321 6.1).
     std::chrono::milliseconds remote_stop_grace = std::chrono::seconds(10);
+
+    // The messages, and their recipients, the delivery thread holds in memory at once (as
+    // Postfix's qmgr_message_active_limit and qmgr_message_recipient_limit); the rest wait on
+    // disk and are taken up oldest first as room comes. What bounds the queue's memory.
+    std::size_t active_messages = 10000;
+    std::size_t active_recipients = 50000;
 };
 
 // Facts about the reception, kept with the message (for logs and later for bounces).
@@ -108,6 +117,10 @@ struct MessageSummary {
     std::uint64_t size = 0;
     std::string sender;        // "" = null sender
     bool held = false;
+    // Quarantined (spool_dir/corrupt/): a file that cannot be trusted, kept for a person;
+    // `damage` says what is wrong with it. Nothing is delivered from it.
+    bool corrupt = false;
+    std::string damage;
     std::vector<RecipientSummary> recipients;
 };
 struct MessageDetail {

@@ -20,19 +20,6 @@
 
 namespace ehlo::queue {
 
-// One delivery attempt for one recipient, as `ehlo queue show` lists it.
-struct AttemptRecord {
-    std::uint64_t time_us = 0;
-    std::size_t recipient = 0;
-    std::string peer;     // the remote MTA, or "maildir"
-    std::string outcome;  // delivered, deferred, failed
-    std::string detail;   // the reply or the error
-};
-
-// `ehlo queue show` keeps the latest attempts of a message; a recipient retried for days
-// must not grow the list without bound.
-inline constexpr std::size_t kMaxAttemptRecords = 100;
-
 struct QueuedMessage {
     SpoolHeader header;
     std::filesystem::path path;  // spool_dir/queue/<id>
@@ -49,11 +36,10 @@ struct QueuedMessage {
     // in progress keep their own reference).
     std::shared_ptr<const std::string> content;
     std::vector<RecipientState> recipients;  // parallel to header.envelope.recipients
-    std::vector<bool> held_logged;           // "held" (no route) is logged once per recipient
     std::vector<bool> busy;                  // in a delivery attempt right now
     std::vector<bool> reported;              // final outcome reported to the sender (message_event.hpp)
     std::vector<bool> delay_reported;        // a "delayed" DSN was sent
-    std::vector<std::string> remote_mta;     // who gave the last remote reply (this run only)
+    std::vector<std::string> remote_mta;     // who gave the last remote reply
     std::deque<AttemptRecord> attempts;      // the latest kMaxAttemptRecords
     bool held = false;                       // by queue control: no attempts until released
     std::size_t jobs_in_flight = 0;          // remote deliveries not yet answered
@@ -66,12 +52,17 @@ struct QueuedMessage {
     // once `removed` is set (under this lock) nothing is written to the path again.
     std::mutex file_mutex;
     bool removed = false;
+    // Under file_mutex: the file's length as far as it is known to be whole, and state records
+    // an append could not write (ENOSPC, EIO), written again before the next ones. An append
+    // first cuts the file back to `file_length`, so the remains of a failed one never sit
+    // between records and never make a restart drop the records written after them.
+    std::uint64_t file_length = 0;
+    std::string unwritten_records;
 
     // Sizes the per-recipient vectors after `recipients` is set.
     void prepare() {
         const std::size_t n = header.envelope.recipients.size();
         recipients.resize(n);
-        held_logged.resize(n);
         busy.resize(n);
         reported.resize(n);
         delay_reported.resize(n);

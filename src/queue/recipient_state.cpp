@@ -13,6 +13,8 @@ std::string encode_state_record(std::uint32_t recipient_index, const RecipientSt
     w.u64(state.updated_us);
     w.u64(state.next_attempt_us);
     w.str(std::string_view(state.text).substr(0, kMaxStateText));
+    w.str(std::string_view(state.peer).substr(0, kMaxStateText));
+    w.u8(state.from_peer ? 1 : 0);
     return sealed_record(RecordType::RecipientState, payload);
 }
 
@@ -27,9 +29,17 @@ std::optional<StateRecord> decode_state_record(std::string_view payload) {
     out.state.updated_us = r.u64();
     out.state.next_attempt_us = r.u64();
     out.state.text = r.str();
+    if (r.ok() && !r.ok_and_done()) {  // files written before the peer was kept end here
+        out.state.peer = r.str();
+        out.state.from_peer = r.u8() == 1;
+    }
     if (!r.ok_and_done() || status > static_cast<std::uint8_t>(DeliveryStatus::Failed)) return std::nullopt;
     out.state.status = static_cast<DeliveryStatus>(status);
     return out;
+}
+
+AttemptRecord attempt_of(std::size_t recipient, const RecipientState& state) {
+    return {state.updated_us, recipient, state.peer, std::string(to_string(state.status)), state.text};
 }
 
 std::string_view to_string(DeliveryStatus status) {

@@ -6,6 +6,7 @@
 // as well as local delivery, so the format does not change when relaying arrives.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,6 +27,10 @@ struct RecipientState {
     std::uint64_t updated_us = 0;       // unix time of this state, microseconds
     std::uint64_t next_attempt_us = 0;  // Deferred: not before this time
     std::string text;                   // Delivered: where to; Deferred/Failed: the last error
+    // Who answered: the remote MTA ("mx.example [192.0.2.1]") or "maildir"; from_peer when the
+    // text is that MTA's reply (a DSN's Remote-MTA), not a local error on the way to it.
+    std::string peer;
+    bool from_peer = false;
 
     bool final() const { return status == DeliveryStatus::Delivered || status == DeliveryStatus::Failed; }
 };
@@ -45,5 +50,20 @@ struct StateRecord {
 std::optional<StateRecord> decode_state_record(std::string_view payload);
 
 std::string_view to_string(DeliveryStatus status);
+
+// One delivery attempt for one recipient, as `ehlo queue show` lists it: each state record
+// is one, so the list is the same for a message in memory and for one waiting on disk.
+struct AttemptRecord {
+    std::uint64_t time_us = 0;
+    std::size_t recipient = 0;
+    std::string peer;     // the remote MTA, or "maildir"
+    std::string outcome;  // delivered, deferred, failed
+    std::string detail;   // the reply or the error
+};
+// `ehlo queue show` keeps the latest attempts of a message; a recipient retried for days
+// must not grow the list without bound.
+// (The whole history of every attempt is the message history's, observe/history.hpp.)
+inline constexpr std::size_t kMaxAttemptRecords = 10;
+AttemptRecord attempt_of(std::size_t recipient, const RecipientState& state);
 
 }  // namespace ehlo::queue

@@ -1,6 +1,6 @@
 #include "queue/recovery.hpp"
 
-#include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,48 +10,46 @@
 #include "delivery/file_io.hpp"
 #include "observe/log.hpp"
 #include "queue/notification.hpp"
-#include "queue/queue_id.hpp"
 
 namespace ehlo::queue {
-namespace {
 
-std::vector<std::string> list_directory(const std::filesystem::path& dir) {
-    std::vector<std::string> names;
-    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
-    if (!d) throw std::system_error(errno, std::system_category(), "cannot read " + dir.string());
-    while (const dirent* entry = ::readdir(d.get())) {
-        std::string name(entry->d_name);
-        if (name != "." && name != "..") names.push_back(std::move(name));
-    }
-    // Queue ids sort by arrival time: the oldest message is delivered first.
-    std::sort(names.begin(), names.end());
-    return names;
+void quarantine(const std::filesystem::path& path, const std::filesystem::path& corrupt_dir, const std::string& why) {
+    const std::string name = path.filename().string();
+    const auto target = corrupt_dir / name;
+    // renameat2(RENAME_NOREPLACE): a file of the same name already in quarantine stays too.
+    int rc = ::renameat2(AT_FDCWD, path.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE);
+    const int err = rc == 0 ? 0 : errno;
+    observe::error("corrupt", {{"id", name},
+                               {"reason", why},
+                               {"moved_to", rc == 0 ? target.string() : "(not moved: " + std::error_code(err, std::system_category()).message() + ")"},
+                               {"note", "kept for a person to look at: ehlo queue show, ehlo queue delete"}});
 }
 
-std::shared_ptr<QueuedMessage> recover_file(const std::filesystem::path& path, const std::filesystem::path& corrupt_dir,
-                                            QueueCounters& counters) {
+TakenUp take_up_spool_file(const std::filesystem::path& path, const std::filesystem::path& corrupt_dir,
+                           QueueCounters& counters) {
     const std::string name = path.filename().string();
     SpoolReadResult read = read_spool_file(path);
+    TakenUp taken;
     switch (read.status) {
         case SpoolFileStatus::Ok: break;
-        case SpoolFileStatus::Incomplete:
+        case SpoolFileStatus::Torn:
             // Never acknowledged: the client was not told 250 and will send it again.
             delivery::remove_file(path);
             counters.discarded.fetch_add(1, std::memory_order_relaxed);
             observe::info("discarded", {{"id", name}, {"reason", read.detail}});
-            return nullptr;
-        case SpoolFileStatus::Corrupt: {
-            auto target = corrupt_dir / name;
-            int rc = std::rename(path.c_str(), target.c_str());
-            observe::error("corrupt", {{"id", name}, {"reason", read.detail}, {"moved_to", rc == 0 ? target.string() : "(not moved)"}});
-            return nullptr;
-        }
+            taken.outcome = TakenUp::Outcome::Torn;
+            return taken;
+        case SpoolFileStatus::Damaged:
+            quarantine(path, corrupt_dir, read.detail);
+            taken.outcome = TakenUp::Outcome::Quarantined;
+            return taken;
         case SpoolFileStatus::UnknownVersion:
             observe::warn("spool-skipped", {{"id", name}, {"reason", read.detail}});
-            return nullptr;
+            return taken;
         case SpoolFileStatus::IoError:
-            observe::error("spool-skipped", {{"id", name}, {"reason", read.detail}});
-            return nullptr;
+            if (read.detail.find("No such file") == std::string::npos)
+                observe::error("spool-skipped", {{"id", name}, {"reason", read.detail}});
+            return taken;
     }
 
     SpoolFileContents& contents = read.contents;
@@ -59,7 +57,7 @@ std::shared_ptr<QueuedMessage> recover_file(const std::filesystem::path& path, c
         ::truncate(path.c_str(), static_cast<off_t>(contents.intact_length)) != 0) {
         // Appending after a torn record would hide every later record: leave it for now.
         observe::error("spool-skipped", {{"id", name}, {"reason", "cannot cut a torn state record"}});
-        return nullptr;
+        return taken;
     }
     bool done = true;  // every recipient final, and reported where a report is owed
     for (std::size_t i = 0; i < contents.recipients.size(); ++i) {
@@ -68,9 +66,10 @@ std::shared_ptr<QueuedMessage> recover_file(const std::filesystem::path& path, c
                !final_report_owed(contents.header.envelope, i, state, contents.reported[i]);
     }
     if (done) {
-        // Finished before the crash; only the unlink was lost.
+        // Finished before; only the unlink was lost.
         delivery::remove_file(path);
-        return nullptr;
+        taken.outcome = TakenUp::Outcome::Finished;
+        return taken;
     }
 
     auto message = std::make_shared<QueuedMessage>();
@@ -78,38 +77,19 @@ std::shared_ptr<QueuedMessage> recover_file(const std::filesystem::path& path, c
     message->path = path;
     message->content_size = contents.content_size;
     message->facts = contents.facts;
+    message->file_length = contents.intact_length;
     message->recipients = std::move(contents.recipients);
     message->reported = std::move(contents.reported);
     message->delay_reported = std::move(contents.delay_reported);
     message->held = contents.held;
+    message->attempts = std::move(contents.attempts);
     message->prepare();
+    for (std::size_t i = 0; i < message->recipients.size(); ++i)
+        if (message->recipients[i].from_peer) message->remote_mta[i] = message->recipients[i].peer;
     message->recovered = true;
-    std::size_t pending = std::count_if(message->recipients.begin(), message->recipients.end(),
-                                        [](const RecipientState& s) { return !s.final(); });
-    counters.recovered.fetch_add(1, std::memory_order_relaxed);
-    observe::info("recovered", {{"id", message->header.id},
-                                {"from", reverse_path_text(message->header.envelope)},
-                                {"nrcpt", message->recipients.size()},
-                                {"pending", pending},
-                                {"held", message->held ? "yes" : "no"},
-                                {"size", message->content_size}});
-    return message;
-}
-
-}  // namespace
-
-std::vector<std::shared_ptr<QueuedMessage>> recover_spool(const std::filesystem::path& queue_dir,
-                                                          const std::filesystem::path& corrupt_dir,
-                                                          QueueCounters& counters) {
-    std::vector<std::shared_ptr<QueuedMessage>> pending;
-    for (const std::string& name : list_directory(queue_dir)) {
-        if (!is_valid_queue_id(name)) {
-            observe::warn("spool-skipped", {{"file", (queue_dir / name).string()}, {"reason", "not a queue file"}});
-            continue;
-        }
-        if (auto message = recover_file(queue_dir / name, corrupt_dir, counters)) pending.push_back(std::move(message));
-    }
-    return pending;
+    taken.outcome = TakenUp::Outcome::Queued;
+    taken.message = std::move(message);
+    return taken;
 }
 
 }  // namespace ehlo::queue

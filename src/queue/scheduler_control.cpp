@@ -1,25 +1,20 @@
 // Queue control on the delivery scheduler: list, show, flush, hold, release, remove. Called
-// from any thread; the state is read and changed under the scheduler's lock, and a spool file
-// is only ever appended to or unlinked under its message's file lock.
+// from any thread. A message in the active set is read and changed under the scheduler's lock
+// (its spool file only appended to or unlinked under its file lock); one on disk is read from
+// its file, and changed by the delivery thread (scheduler_disk.cpp).
 #include <algorithm>
+#include <set>
 
 #include "delivery/file_io.hpp"
 #include "observe/log.hpp"
 #include "queue/delivery_scheduler.hpp"
 #include "queue/message_content.hpp"
 #include "queue/message_event.hpp"
+#include "queue/queue_id.hpp"
 #include "queue/queue_listing.hpp"
 #include "smtp/text.hpp"
 
 namespace ehlo::queue {
-namespace {
-
-// `ehlo queue show` prints the header section; a pathological one is cut here.
-constexpr std::size_t kMaxShownHeaders = 256 * 1024;
-
-using smtp::lower;
-
-}  // namespace
 
 std::shared_ptr<QueuedMessage> DeliveryScheduler::find(const QueueId& id) const {
     auto it = messages_.find(id);
@@ -27,12 +22,26 @@ std::shared_ptr<QueuedMessage> DeliveryScheduler::find(const QueueId& id) const 
 }
 
 std::vector<MessageSummary> DeliveryScheduler::list() const {
-    std::lock_guard lock(core_->mutex);
     std::vector<MessageSummary> out;
-    out.reserve(messages_.size());
-    for (const auto& [id, message] : messages_)
-        out.push_back(summarize(message->header, message->content_size, message->recipients, message->held,
-                                message->held_logged));
+    std::set<std::string> in_memory;
+    {
+        std::lock_guard lock(core_->mutex);
+        for (const auto& [id, message] : messages_) {
+            out.push_back(summarize(message->header, message->content_size, message->recipients, message->held));
+            in_memory.insert(id);
+        }
+    }
+    // The rest from their files, read without the lock: a message that moves between memory
+    // and disk meanwhile is shown once, as either side last saw it.
+    try {
+        std::vector<MessageSummary> on_disk = list_spool_files(queue_dir_.parent_path(), in_memory);
+        out.insert(out.end(), std::make_move_iterator(on_disk.begin()), std::make_move_iterator(on_disk.end()));
+    } catch (const std::system_error& e) {
+        observe::error("queue-error", {{"error", e.what()}});
+    }
+    std::stable_sort(out.begin(), out.end(), [](const MessageSummary& a, const MessageSummary& b) {
+        return a.corrupt != b.corrupt ? b.corrupt : a.id < b.id;
+    });
     return out;
 }
 
@@ -43,9 +52,10 @@ std::optional<MessageDetail> DeliveryScheduler::show(const QueueId& id) const {
     {
         std::lock_guard lock(core_->mutex);
         auto message = find(id);
-        if (!message) return std::nullopt;
-        detail.summary = summarize(message->header, message->content_size, message->recipients, message->held,
-                                   message->held_logged);
+        if (!message) {
+            return show_on_disk(id);
+        }
+        detail.summary = summarize(message->header, message->content_size, message->recipients, message->held);
         for (const AttemptRecord& attempt : message->attempts)
             detail.attempts.push_back(describe_attempt(attempt, message->header.envelope));
         content = message->content;
@@ -63,17 +73,20 @@ std::optional<MessageDetail> DeliveryScheduler::show(const QueueId& id) const {
 std::size_t DeliveryScheduler::flush(const std::string& id_or_domain) {
     const std::uint64_t now = now_us();
     std::size_t count = 0;
+    std::string id, domain;
     {
         std::lock_guard lock(core_->mutex);
         std::vector<std::shared_ptr<QueuedMessage>> chosen;
-        std::string domain;
         if (id_or_domain.empty()) {
-            for (const auto& [id, message] : messages_) chosen.push_back(message);
+            for (const auto& [key, message] : messages_) chosen.push_back(message);
         } else if (auto message = find(id_or_domain)) {
             chosen.push_back(message);
+            id = id_or_domain;
+        } else if (is_valid_queue_id(id_or_domain)) {
+            id = id_or_domain;
         } else {
-            domain = lower(id_or_domain);
-            for (const auto& [id, m] : messages_) chosen.push_back(m);
+            domain = smtp::lower(id_or_domain);
+            for (const auto& [key, m] : messages_) chosen.push_back(m);
         }
         for (const auto& message : chosen) {
             if (message->held) continue;  // flush does not release
@@ -81,7 +94,7 @@ std::size_t DeliveryScheduler::flush(const std::string& id_or_domain) {
             for (std::size_t i = 0; i < message->recipients.size(); ++i) {
                 RecipientState& state = message->recipients[i];
                 if (state.status != DeliveryStatus::Deferred || message->busy[i]) continue;
-                if (!domain.empty() && lower(message->header.envelope.recipients[i].address.domain) != domain) continue;
+                if (!domain.empty() && smtp::lower(message->header.envelope.recipients[i].address.domain) != domain) continue;
                 // In memory only: the record on disk keeps the back-off, which is what a
                 // restart should go by.
                 state.next_attempt_us = std::min(state.next_attempt_us, now);
@@ -91,7 +104,14 @@ std::size_t DeliveryScheduler::flush(const std::string& id_or_domain) {
             if (any) make_ready(message);
         }
     }
-    if (count > 0) core_->wake.notify_one();
+    // Those on disk: a Flushed record makes them due, and the thread takes them up.
+    const bool in_memory_only = !id.empty() && count > 0;
+    if (!in_memory_only) {
+        auto on_disk = std::make_shared<std::size_t>(0);
+        on_delivery_thread([this, on_disk, id, domain, now] { *on_disk = flush_on_disk(id, domain, now); });
+        count += *on_disk;
+    }
+    core_->wake.notify_one();
     observe::info("flush", {{"target", id_or_domain.empty() ? "all" : id_or_domain}, {"recipients", count}});
     return count;
 }
@@ -101,7 +121,19 @@ bool DeliveryScheduler::set_held(const QueueId& id, bool held) {
     {
         std::lock_guard lock(core_->mutex);
         message = find(id);
-        if (!message) return false;
+    }
+    if (!message) {
+        // On disk: changed by the delivery thread, which looks in memory again first.
+        auto done = std::make_shared<bool>(false);
+        on_delivery_thread([this, done, id, held] {
+            bool active = false;
+            {
+                std::lock_guard lock(core_->mutex);
+                active = find(id) != nullptr;
+            }
+            *done = active ? set_held(id, held) : set_held_on_disk(id, held);
+        });
+        return *done;
     }
     // The file lock first, so that the records of two calls land in the order they changed
     // the state.
@@ -111,14 +143,15 @@ bool DeliveryScheduler::set_held(const QueueId& id, bool held) {
         if (!registered(*message)) return false;
         if (message->held == held) return true;
         message->held = held;
-        if (!held) make_ready(message);
+        make_ready(message);  // released: delivered; held: set aside on disk
     }
-    if (!held) core_->wake.notify_one();
+    core_->wake.notify_one();
     observe::info(held ? "hold" : "release", {{"id", id}});
     MessageEvent event;
     event.kind = held ? MessageEventKind::Held : MessageEventKind::Released;
     event.time_us = now_us();
-    // Without the record the state lasts until a restart only; append_locked logs why.
+    // Without the record the state lasts until the message leaves memory; append_locked logs
+    // why and writes it with the next records.
     append_locked(*message, encode_message_event(event));
     return true;
 }
@@ -132,9 +165,20 @@ bool DeliveryScheduler::remove(const QueueId& id) {
     {
         std::lock_guard lock(core_->mutex);
         message = find(id);
-        if (!message) return false;
         // Out of the registry: timers skip it, outcomes still to come are dropped.
-        messages_.erase(id);
+        if (message) leave(*message);
+    }
+    if (!message) {
+        auto done = std::make_shared<bool>(false);
+        on_delivery_thread([this, done, id] {
+            std::shared_ptr<QueuedMessage> now_active;
+            {
+                std::lock_guard lock(core_->mutex);
+                now_active = find(id);
+            }
+            *done = now_active ? remove(id) : remove_on_disk(id);
+        });
+        return *done;
     }
     std::lock_guard file_lock(message->file_mutex);
     if (message->removed) return false;  // left the queue by itself meanwhile

@@ -15,6 +15,17 @@
 
 namespace ehlo::queue {
 
+// disk_due_us_ when no message set aside is known to be due ever.
+inline constexpr std::uint64_t kNeverDue = ~std::uint64_t{0};
+// The modification time a held message's file is given: far enough ahead (the year 2200) never
+// to be due, near enough for every file system to store it. A release sets it to now.
+inline constexpr std::uint64_t kHeldDue = 7258118400ull * 1000000ull;
+// A message that waits longer than this for its next attempt leaves the active set.
+inline constexpr std::uint64_t kInMemoryWaitUs = 30ull * 1000000ull;
+
+// A file's modification time set to when it is due (scheduler_disk.cpp).
+std::error_code set_message_due(const std::filesystem::path& path, std::uint64_t due_us);
+
 // The queue keeps unix microseconds; delivery::RetryPolicy works in whole seconds.
 inline delivery::TimePoint time_point_of(std::uint64_t unix_us) {
     return std::chrono::floor<std::chrono::seconds>(
@@ -32,7 +43,7 @@ inline std::uint64_t microseconds_of(std::chrono::milliseconds d) {
 // One recipient's outcome of one attempt, before it is applied to the recipient's state.
 struct DeliveryScheduler::Result {
     // NotTried: left for later (the queue is stopping); the state stays as it was.
-    enum class Kind { Delivered, Deferred, Failed, NoRoute, NotTried } kind = Kind::Deferred;
+    enum class Kind { Delivered, Deferred, Failed, NotTried } kind = Kind::Deferred;
     std::size_t recipient = 0;
     std::string text;        // RecipientState::text (outcome_text.hpp)
     std::string peer;        // who was tried: "maildir", the remote MTA; empty when we decided

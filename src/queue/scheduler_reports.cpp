@@ -22,6 +22,7 @@ void DeliveryScheduler::settle(const std::shared_ptr<QueuedMessage>& message) {
     ReportFacts facts;
     OwedReports owed;
     bool finished = false;
+    std::optional<std::uint64_t> aside;  // set aside on disk, due then
     {
         std::lock_guard lock(core_->mutex);
         if (!registered(*message) || message->jobs_in_flight > 0 || message->reporting) return;
@@ -51,13 +52,19 @@ void DeliveryScheduler::settle(const std::shared_ptr<QueuedMessage>& message) {
             facts.recipients = message->recipients;
             facts.remote_mta = message->remote_mta;
         } else if (all_final) {
-            messages_.erase(message->header.id);
+            leave(*message);
             finished = true;
         } else if (next) {
-            schedule(message, *next);
+            // A long wait, or others waiting on disk for the room: it waits on disk itself.
+            if (*next > now + kInMemoryWaitUs || disk_backlog_)
+                aside = *next;
+            else
+                schedule(message, *next);
         }
     }
-    if (!owed.empty()) {
+    if (aside) {
+        set_aside(message, *aside);
+    } else if (!owed.empty()) {
         send_report(message, facts, owed);
     } else if (finished) {
         // Every recipient is done and reported: the message leaves the queue. Should this

@@ -4,9 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "delivery/file_io.hpp"
+#include "queue/checksum.hpp"
 #include "queue/message_event.hpp"
 #include "queue/spool_record.hpp"
 
@@ -153,10 +155,83 @@ void apply_message_event(const MessageEvent& event, SpoolFileContents& c) {
         case MessageEventKind::DelayReported:
             for (std::uint32_t i : event.recipients) c.delay_reported[i] = true;
             break;
+        case MessageEventKind::Flushed:
+            for (std::uint32_t i : event.recipients) {
+                RecipientState& state = c.recipients[i];
+                if (state.status == DeliveryStatus::Deferred) state.next_attempt_us = std::min(state.next_attempt_us, event.time_us);
+            }
+            break;
     }
 }
 
 SpoolReadResult io_error(int err) { return fail(SpoolFileStatus::IoError, std::error_code(err, std::system_category()).message()); }
+
+// The End record's header as written: its type and its payload length (u64 + u32).
+constexpr std::size_t kEndPayloadSize = 12;
+
+// Whether the bytes from `from` to the end of the file are what follows an End record: sealed
+// state and event records, each with its checksum right, the last one perhaps cut short.
+bool reads_as_records_after_end(int fd, std::uint64_t from, std::uint64_t size) {
+    std::string record;
+    for (std::uint64_t at = from; at < size;) {
+        char header[kRecordHeaderSize];
+        if (size - at < kRecordHeaderSize) return true;  // a torn last header
+        if (::pread(fd, header, sizeof header, static_cast<off_t>(at)) != static_cast<ssize_t>(sizeof header)) return false;
+        const auto type = static_cast<RecordType>(header[0]);
+        if (type != RecordType::RecipientState && type != RecordType::MessageEvent) return false;
+        const std::uint32_t length = load_u32(header + 1);
+        if (length > kMaxRecordPayload) return false;
+        if (size - at - kRecordHeaderSize < length) return true;  // a torn last record
+        record.resize(length);
+        if (::pread(fd, record.data(), length, static_cast<off_t>(at + kRecordHeaderSize)) != static_cast<ssize_t>(length))
+            return false;
+        if (!unseal_payload(type, record)) return false;
+        at += kRecordHeaderSize + length;
+    }
+    return true;
+}
+
+// Whether an End record stands anywhere in a file that reads as torn: a damaged length can hide
+// it from the record reader, and the damage itself makes its checksum wrong, so neither is
+// asked for. What is asked: an End type byte, a content size no larger than what precedes it,
+// and after it exactly what follows an End (nothing, or sealed records). The writer writes in
+// order, so a file cut by a crash before its 250 has none of this; content bytes that happen
+// to look like it make a torn file pass for damaged, which keeps it (the safe side).
+bool holds_end_record(int fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return true;  // unknown: keep it
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    constexpr std::size_t kEndRecord = kRecordHeaderSize + kEndPayloadSize;
+    constexpr std::size_t kChunk = 64 * 1024;
+    std::string window(kChunk + kEndRecord, '\0');
+    for (std::uint64_t base = 0; base + kEndRecord <= size; base += kChunk) {
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(window.size(), size - base));
+        ssize_t n;
+        do {
+            n = ::pread(fd, window.data(), want, static_cast<off_t>(base));
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) return true;
+        const auto got = static_cast<std::size_t>(n);
+        for (std::size_t i = 0; i < kChunk && i + kEndRecord <= got; ++i) {
+            if (window[i] != static_cast<char>(RecordType::End)) continue;
+            const std::uint64_t at = base + i;
+            std::uint64_t content_size = 0;
+            for (int b = 7; b >= 0; --b)
+                content_size = (content_size << 8) | static_cast<unsigned char>(window[i + kRecordHeaderSize + b]);
+            if (content_size > at) continue;
+            if (reads_as_records_after_end(fd, at + kEndRecord, size)) return true;
+        }
+        if (got < want) break;
+    }
+    return false;
+}
+
+// The file reads as the torn beginning of a spool file: deleted as unacknowledged, unless a
+// matching End is found further on (then a damaged length hid it).
+SpoolReadResult torn_or_damaged(int fd, std::string what) {
+    if (holds_end_record(fd)) return fail(SpoolFileStatus::Damaged, what + ", yet an end record follows: damaged");
+    return fail(SpoolFileStatus::Torn, what);
+}
 
 }  // namespace
 
@@ -189,7 +264,8 @@ std::string encode_end_record(std::uint64_t content_size, std::uint32_t checksum
     return out;
 }
 
-SpoolReadResult read_spool_file(const std::filesystem::path& path) {
+SpoolReadResult read_spool_file(const std::filesystem::path& path, SpoolRead mode) {
+    const bool light = mode == SpoolRead::Light;
     std::error_code ec;
     delivery::FileDescriptor fd = delivery::open_file(path, O_RDONLY | O_NOFOLLOW, 0, ec);
     if (ec) return fail(SpoolFileStatus::IoError, ec.message());
@@ -200,23 +276,24 @@ SpoolReadResult read_spool_file(const std::filesystem::path& path) {
     // not be deleted as an unacknowledged transaction.
     char first = 0;
     if (::pread(fd.get(), &first, 1, 0) == 1 && first != static_cast<char>(RecordType::Magic))
-        return fail(SpoolFileStatus::Corrupt, "not a spool file");
+        return fail(SpoolFileStatus::Damaged, "not a spool file");
 
     RecordReader reader(fd.get());
     using S = RecordReader::Status;
 
-    // The magic record first: a file cut inside it is incomplete; anything else is not ours.
+    // The magic record first: a file cut inside it is torn; anything else is not ours.
     switch (reader.next()) {
         case S::Record: break;
         case S::IoError: return io_error(reader.error());
-        default: return fail(SpoolFileStatus::Incomplete, "no end record");
+        case S::Impossible: return fail(SpoolFileStatus::Damaged, "impossible length in the first record");
+        default: return torn_or_damaged(fd.get(), "cut inside the first record");
     }
     if (reader.type() != RecordType::Magic || !reader.payload().starts_with(kSpoolMagic))
-        return fail(SpoolFileStatus::Corrupt, "not a spool file");
+        return fail(SpoolFileStatus::Damaged, "not a spool file");
     {
         PayloadReader r(std::string_view(reader.payload()).substr(kSpoolMagic.size()));
         std::uint32_t version = r.u32();
-        if (!r.ok_and_done()) return fail(SpoolFileStatus::Corrupt, "bad magic record");
+        if (!r.ok_and_done()) return fail(SpoolFileStatus::Damaged, "bad magic record");
         if (version != kSpoolFormatVersion)
             return fail(SpoolFileStatus::UnknownVersion, "format version " + std::to_string(version));
     }
@@ -229,10 +306,15 @@ SpoolReadResult read_spool_file(const std::filesystem::path& path) {
     ContentFactsScanner facts;
     unsigned identities = 0, senders = 0, parameters = 0, receptions = 0;
     for (bool ended = false; !ended;) {
-        switch (reader.next()) {
+        switch (light ? reader.next_skipping_content() : reader.next()) {
             case S::Record: break;
             case S::IoError: return io_error(reader.error());
-            default: return fail(SpoolFileStatus::Incomplete, "no end record");
+            case S::Impossible:
+                return fail(SpoolFileStatus::Damaged,
+                            "impossible record length at offset " + std::to_string(reader.offset()));
+            case S::Cut:
+                return light ? fail(SpoolFileStatus::Torn, "cut") : torn_or_damaged(fd.get(), "cut inside a record before the end record");
+            case S::EndOfFile: return light ? fail(SpoolFileStatus::Torn, "no end record") : torn_or_damaged(fd.get(), "no end record");
         }
         std::string_view payload = reader.payload();
         bool ok = true;
@@ -249,9 +331,17 @@ SpoolReadResult read_spool_file(const std::filesystem::path& path) {
             case RecordType::End: {
                 std::uint64_t size = 0;
                 std::uint32_t checksum = 0;
-                if (!decode_end(payload, size, checksum) || checksum != reader.checksum_before_record() ||
-                    size != c.content_size)
-                    return fail(SpoolFileStatus::Incomplete, "end record does not match the file");
+                if (!decode_end(payload, size, checksum))
+                    return fail(SpoolFileStatus::Damaged, "malformed end record at offset " +
+                                                              std::to_string(reader.record_offset()));
+                if (light) {
+                    c.content_size = size;  // the content was not read: the End record tells
+                } else if (checksum != reader.checksum_before_record())
+                    return fail(SpoolFileStatus::Damaged, "checksum does not match (end record at offset " +
+                                                              std::to_string(reader.record_offset()) + ")");
+                else if (size != c.content_size)
+                    return fail(SpoolFileStatus::Damaged, "content size " + std::to_string(c.content_size) +
+                                                              " where the end record says " + std::to_string(size));
                 ended = true;
                 break;
             }
@@ -261,35 +351,49 @@ SpoolReadResult read_spool_file(const std::filesystem::path& path) {
             malformed = "malformed record at offset " + std::to_string(reader.record_offset());
     }
 
-    if (!malformed.empty()) return fail(SpoolFileStatus::Corrupt, malformed);
+    if (!malformed.empty()) return fail(SpoolFileStatus::Damaged, malformed);
     c.facts = facts.facts();
     if (identities != 1 || senders != 1 || parameters != 1 || receptions != 1)
-        return fail(SpoolFileStatus::Corrupt, "envelope records missing");
-    if (c.header.id != path.filename().string()) return fail(SpoolFileStatus::Corrupt, "queue id differs from file name");
+        return fail(SpoolFileStatus::Damaged, "envelope records missing");
+    if (c.header.id != path.filename().string()) return fail(SpoolFileStatus::Damaged, "queue id differs from file name");
 
-    // State records and message events: each stands alone. The first that is torn or damaged
-    // ends the intact part (appends are sequential, so only the last one written can be torn).
+    // State records and message events: each stands alone. Appends are sequential and a failed
+    // one is cut off again before the next (DeliveryScheduler::append), so only the last
+    // record can be torn: one cut by the end of the file, or whose checksum fails with nothing
+    // after it, is the tail of an interrupted append and ends the intact part. A record that
+    // fails with more after it, or a length no writer writes, is damage: the state can no
+    // longer be trusted, and the message is kept for a person rather than delivered again.
     const std::size_t count = c.header.envelope.recipients.size();
     c.recipients.resize(count);
     c.reported.resize(count);
     c.delay_reported.resize(count);
     c.intact_length = reader.offset();
-    for (bool intact = true; intact;) {
-        S s = reader.next();
+    for (;;) {
+        const S s = reader.next();
         if (s == S::IoError) return io_error(reader.error());
-        if (s != S::Record) break;
+        if (s == S::Impossible)
+            return fail(SpoolFileStatus::Damaged, "impossible state record length at offset " + std::to_string(reader.offset()));
+        if (s != S::Record) break;  // the end, or a torn tail
+        bool intact = false;
         if (reader.type() == RecordType::RecipientState) {
             auto record = decode_state_record(reader.payload());
             intact = record && record->recipient_index < count;
-            if (intact) c.recipients[record->recipient_index] = std::move(record->state);
+            if (intact) {
+                c.attempts.push_back(attempt_of(record->recipient_index, record->state));
+                if (c.attempts.size() > kMaxAttemptRecords) c.attempts.pop_front();
+                c.recipients[record->recipient_index] = std::move(record->state);
+            }
         } else if (reader.type() == RecordType::MessageEvent) {
             auto event = decode_message_event(reader.payload(), count);
             intact = event.has_value();
             if (intact) apply_message_event(*event, c);
-        } else {
-            intact = false;
         }
-        if (intact) c.intact_length = reader.offset();
+        if (!intact) {
+            if (reader.offset() < static_cast<std::uint64_t>(st.st_size))
+                return fail(SpoolFileStatus::Damaged, "damaged state record at offset " + std::to_string(reader.record_offset()));
+            break;  // the last record, torn
+        }
+        c.intact_length = reader.offset();
     }
     c.file_length = static_cast<std::uint64_t>(st.st_size);
     result.status = SpoolFileStatus::Ok;

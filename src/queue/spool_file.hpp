@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -46,8 +47,14 @@ std::string encode_end_record(std::uint64_t content_size, std::uint32_t checksum
 
 enum class SpoolFileStatus {
     Ok,
-    Incomplete,      // no valid End record: never acknowledged, to be deleted
-    Corrupt,         // has a valid End but cannot be understood (or is not a spool file)
+    // A torn write: the file is the beginning of a spool file and ends before any End record,
+    // as a crash during reception leaves it. It provably never got its 250 (that is sent only
+    // once End is durable), so it may be deleted.
+    Torn,
+    // Damage: an End record is there but does not match what precedes it, a length no writer of
+    // ours writes, a malformed envelope record, or not a spool file at all. It may hold an
+    // acknowledged message: kept (quarantined) for a person, never deleted.
+    Damaged,
     UnknownVersion,  // written by a newer version of the format: left alone
     IoError,
 };
@@ -61,6 +68,7 @@ struct SpoolFileContents {
     // mark recipients whose outcome the sender has been told of.
     bool held = false;
     std::vector<bool> reported, delay_reported;  // parallel to recipients
+    std::deque<AttemptRecord> attempts;          // the latest kMaxAttemptRecords state records
     std::uint64_t intact_length = 0;         // end of the last intact record; anything after is torn
     std::uint64_t file_length = 0;
 };
@@ -71,8 +79,14 @@ struct SpoolReadResult {
     SpoolFileContents contents;
 };
 
-// Reads and checks a whole spool file (every byte passes the checksum).
-SpoolReadResult read_spool_file(const std::filesystem::path& path);
+enum class SpoolRead {
+    Verify,  // every byte read and checked against the End record: the verdict on a file
+    Light,   // the envelope and the states only, content seeked over, nothing checked: for
+             // listing and queue control, never to decide a file's fate
+};
+
+// Reads a spool file.
+SpoolReadResult read_spool_file(const std::filesystem::path& path, SpoolRead mode = SpoolRead::Verify);
 
 // Gives the content records of a spool file to `sink`, in order; an error (EBADMSG) when the
 // file's End record is missing or does not match what precedes it.

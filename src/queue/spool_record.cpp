@@ -124,15 +124,46 @@ bool RecordReader::fill(std::size_t need) {
     return true;
 }
 
-RecordReader::Status RecordReader::next() {
+RecordReader::Status RecordReader::next() { return read_next(false); }
+
+RecordReader::Status RecordReader::next_skipping_content() { return read_next(true); }
+
+RecordReader::Status RecordReader::read_next(bool skip_content) {
     if (!fill(kRecordHeaderSize)) {
         if (errno_) return Status::IoError;
-        return buffer_.size() == pos_ ? Status::EndOfFile : Status::Torn;
+        return buffer_.size() == pos_ ? Status::EndOfFile : Status::Cut;
     }
     const char* header = buffer_.data() + pos_;
     std::size_t length = load_u32(header + 1);
-    if (length > kMaxRecordPayload) return Status::Torn;
-    if (!fill(kRecordHeaderSize + length)) return errno_ ? Status::IoError : Status::Torn;
+    if (length > kMaxRecordPayload) return Status::Impossible;
+    if (skip_content && static_cast<RecordType>(static_cast<unsigned char>(header[0])) == RecordType::Content) {
+        const std::uint64_t next = offset_ + kRecordHeaderSize + length;
+        const std::size_t buffered = buffer_.size() - pos_;
+        if (buffered >= kRecordHeaderSize + length) {
+            pos_ += kRecordHeaderSize + length;
+        } else {
+            // Past what is buffered: seek, so a large message is not read to be listed.
+            const off_t end = ::lseek(fd_, 0, SEEK_END);
+            if (end < 0) {
+                errno_ = errno;
+                return Status::IoError;
+            }
+            if (static_cast<std::uint64_t>(end) < next) return Status::Cut;
+            if (::lseek(fd_, static_cast<off_t>(next), SEEK_SET) < 0) {
+                errno_ = errno;
+                return Status::IoError;
+            }
+            buffer_.clear();
+            pos_ = 0;
+            eof_ = false;
+        }
+        type_ = RecordType::Content;
+        payload_.clear();
+        record_offset_ = offset_;
+        offset_ = next;
+        return Status::Record;
+    }
+    if (!fill(kRecordHeaderSize + length)) return errno_ ? Status::IoError : Status::Cut;
     header = buffer_.data() + pos_;
     type_ = static_cast<RecordType>(static_cast<unsigned char>(header[0]));
     payload_.assign(header + kRecordHeaderSize, length);

@@ -84,10 +84,15 @@ public:
     enum class Status {
         Record,     // `type` and `payload` hold the next record
         EndOfFile,  // the file ends exactly after the previous record
-        Torn,       // the file ends inside a record, or a length is impossible
+        Cut,        // the file ends inside a record (a write a crash interrupted)
+        Impossible, // a length no writer of ours writes: damage, not a crash
         IoError,
     };
     Status next();
+    // The same, but a Content record's payload is skipped (seeked over, not read): its
+    // `payload()` is empty, and the checksum is no longer kept (for listing, never for a
+    // verdict on the file).
+    Status next_skipping_content();
 
     RecordType type() const { return type_; }
     const std::string& payload() const { return payload_; }
@@ -99,6 +104,7 @@ public:
 
 private:
     bool fill(std::size_t need);  // makes `need` bytes available from buffer_[pos_]
+    Status read_next(bool skip_content);
 
     int fd_;
     std::string buffer_;

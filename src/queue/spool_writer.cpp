@@ -95,6 +95,12 @@ void SpoolWriter::write(SpoolingMessage& message, std::string_view content, bool
     if (!message.error.empty()) return;
     std::string out;
     if (!message.created) {
+        {
+            // Known as being received before the file exists, so that a look through the
+            // queue directory never mistakes it for a file torn by a crash.
+            std::lock_guard lock(receiving_mutex_);
+            receiving_.insert(message.header.id);
+        }
         // O_EXCL: an id is never reused, and if the clock went back across a restart the
         // collision is refused here rather than overwriting a queued message.
         std::error_code ec;
@@ -111,13 +117,27 @@ void SpoolWriter::write(SpoolingMessage& message, std::string_view content, bool
     message.facts.feed(content);
     message.checksum = crc32c(out, message.checksum);
     if (end) out += encode_end_record(message.content_size, message.checksum);
-    if (auto ec = delivery::write_all(message.file.get(), out)) message.error = delivery::describe("cannot write", message.path, ec);
+    if (auto ec = delivery::write_all(message.file.get(), out))
+        message.error = delivery::describe("cannot write", message.path, ec);
+    else
+        message.file_length += out.size();
 }
 
 void SpoolWriter::discard(SpoolingMessage& message) {
     message.file.close();
     if (message.created) delivery::remove_file(message.path);
     message.created = false;
+    forget(message.header.id);
+}
+
+void SpoolWriter::forget(const QueueId& id) {
+    std::lock_guard lock(receiving_mutex_);
+    receiving_.erase(id);
+}
+
+bool SpoolWriter::receiving(const QueueId& id) const {
+    std::lock_guard lock(receiving_mutex_);
+    return receiving_.count(id) > 0;
 }
 
 void SpoolWriter::process(std::vector<Work>& batch) {
@@ -170,6 +190,7 @@ void SpoolWriter::process(std::vector<Work>& batch) {
         queued->header = std::move(message.header);
         queued->path = message.path;
         queued->content_size = message.content_size;
+        queued->file_length = message.file_length;
         queued->facts = message.facts.facts();
         if (work->in_memory) queued->content = budget_.keep(std::move(work->content));
         queued->prepare();
@@ -180,7 +201,9 @@ void SpoolWriter::process(std::vector<Work>& batch) {
                                  {"nrcpt", queued->recipients.size()},
                                  {"size", queued->content_size},
                                  {"session", queued->header.reception.session_id}});
+        const QueueId id = queued->header.id;
         on_committed_(std::move(queued));
+        forget(id);  // after the hand-over: the scheduler knows it, or finds a whole file
     }
 }
 

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "delivery/durability.hpp"
@@ -39,6 +40,7 @@ struct SpoolingMessage {
     std::string error;              // set once writing failed; the commit then fails
     std::uint32_t checksum = 0;     // CRC-32C of everything written so far
     std::uint64_t content_size = 0;
+    std::uint64_t file_length = 0;  // octets written
     ContentFactsScanner facts;
     // Chunks handed over and not yet written (any thread): the receiving side stops reading
     // from its client while this is high, so a fast client and a slow disk cannot pile up
@@ -69,6 +71,10 @@ public:
                 std::function<void(bool)> done);
     void abort(std::shared_ptr<SpoolingMessage> message);
 
+    // A file of this id is being written and not yet handed over (any thread): whoever looks
+    // through the queue directory must neither take it up nor take it for a torn one.
+    bool receiving(const QueueId& id) const;
+
 private:
     struct Work {
         enum class Kind { Chunk, Commit, Abort } kind;
@@ -90,6 +96,10 @@ private:
     ContentBudget budget_;
     CommittedHandler on_committed_;
     delivery::FileDescriptor queue_dir_fd_;
+
+    mutable std::mutex receiving_mutex_;
+    std::unordered_set<QueueId> receiving_;  // files created and not yet committed or removed
+    void forget(const QueueId& id);
 
     std::mutex mutex_;
     std::condition_variable wake_;

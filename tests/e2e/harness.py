@@ -669,6 +669,7 @@ class QueueEntry:
         m = re.search(r"<([^>]*)>", line)
         self.sender = m.group(1) if m else None
         self.state = parts[-1]
+        self.damage = None            # for a quarantined file (state "corrupt"): what is wrong
         self.recipients = []          # [{"address", "status", "attempts", "next", "last", "line"}]
 
     def add_recipient(self, line):
@@ -693,7 +694,9 @@ def parse_queue_list(text):
         if not line.strip():
             continue
         if line[:1] in (" ", "\t"):
-            if current is not None:
+            if current is not None and line.strip().startswith("damage: "):
+                current.damage = line.strip()[len("damage: "):]
+            elif current is not None:
                 current.add_recipient(line.strip())
         elif re.match(r"^[0-9A-Za-z]+\s+\S+\s+\d+\s+<", line):
             current = QueueEntry(line)

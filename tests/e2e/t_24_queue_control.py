@@ -145,6 +145,39 @@ class QueueControl(harness.E2ETest):
         # deleting it again: an error
         self.assertNotEqual(server.queue("delete", qid).returncode, 0)
 
+    def test_a_damaged_file_is_quarantined_listed_and_kept_until_deleted(self):
+        # A byte of a committed message changes while the server is down (a bad disk): at the
+        # restart it is neither delivered nor deleted, but moved aside, logged at error level,
+        # listed as corrupt with the reason, and removed only by the operator.
+        server, peer, qid = self.deferred_message("damaged")
+        server.stop()
+        path = os.path.join(server.spool_path, "queue", qid)
+        with open(path, "r+b") as f:
+            data = bytearray(f.read())
+            at = data.find(b"Subject:")
+            data[at] ^= 0x20
+            f.seek(0)
+            f.write(data)
+        server.start()
+        quarantined = os.path.join(server.spool_path, "corrupt", qid)
+        self.assertTrue(os.path.exists(quarantined))
+        self.assertFalse(os.path.exists(path))
+        self.assertTrue([e for e in server.log_events("corrupt") if e.get("id") == qid], server.log_tail())
+        self.assertRegex(server.log_text(), r"Z error event=corrupt id=" + qid)
+        entry = server.queue_list()[qid]
+        self.assertEqual(entry.state, "corrupt")
+        self.assertIn("checksum", entry.damage or "", entry)
+        self.assertEqual(entry.sender, LOCAL_SENDER, "what can still be read is shown")
+        peer.accepting = True
+        server.queue_ok("flush")
+        time.sleep(2.0)
+        self.assertEqual(peer.messages(), [], "a damaged file was delivered")
+        self.assertTrue(os.path.exists(quarantined), "kept for the operator")
+        self.assertIn("damage:", server.queue_ok("show", qid))
+        server.queue_ok("delete", qid)
+        self.assertFalse(os.path.exists(quarantined))
+        self.assertNotIn(qid, server.queue_list())
+
     def test_control_socket_is_mode_0600(self):
         server = self.start_sender()
         path = server.control_socket

@@ -36,7 +36,7 @@ TEST(SampleFile, WritesOutEveryKey) {
           "[spool]", "path =", "sync =", "[relay]", "trusted_networks =", "[smtp]", "vrfy =",
           "recipient_delimiter =", "[log]", "level =", "file =", "dialog =", "[[domain]]", "name =",
           "catch_all =", "mailboxes =", "maildir_root =", "postmaster =", "dsn =", "[delivery]", "retry_min =",
-          "retry_max =", "lifetime =", "delay_warning =", "max_received =", "null_sender_failures_to =", "[outbound]",
+          "retry_max =", "lifetime =", "delay_warning =", "max_received =", "active_messages =", "active_recipients =", "null_sender_failures_to =", "[outbound]",
           "helo_name =", "connections_per_destination =", "messages_per_connection =", "connect_timeout =",
           "timeout_scale =", "[dns]", "forwarders =", "timeout =", "dnssec =", "[control]", "socket =", "[tls]", "handshake_timeout =",
           "certificates =", "[auth]", "users_file =", "plaintext_loopback =", "bind_sender =",

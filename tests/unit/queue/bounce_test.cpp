@@ -285,9 +285,10 @@ TEST_F(Onward, ABounceOwedAtACrashIsSentAfterTheRestart) {
         held.start();
         id = receive(held, envelope(kBob, {{"x", "one.test"}}), kContent);
         held.stop();
+        forget_attempts(queue_file(id));
     }
     std::string bytes = read_file(queue_file(id));
-    RecipientState failed{DeliveryStatus::Failed, 1, 1'700'000'000'000'000, 0, "550 5.1.1 No such user"};
+    RecipientState failed{DeliveryStatus::Failed, 1, 1'700'000'000'000'000, 0, "550 5.1.1 No such user", {}, false};
     write_file(queue_file(id), bytes + encode_state_record(0, failed));
 
     clock.advance(10);  // the restart comes later (queue ids are made from the time)
@@ -304,9 +305,10 @@ TEST_F(Onward, AReportedFailureIsNotReportedAgainAfterARestart) {
         held.start();
         id = receive(held, envelope(kBob, {{"x", "one.test"}, {"y", "one.test"}}), kContent);
         held.stop();
+        forget_attempts(queue_file(id));
     }
     std::string bytes = read_file(queue_file(id));
-    RecipientState failed{DeliveryStatus::Failed, 1, 1'700'000'000'000'000, 0, "550 5.1.1 No such user"};
+    RecipientState failed{DeliveryStatus::Failed, 1, 1'700'000'000'000'000, 0, "550 5.1.1 No such user", {}, false};
     bytes += encode_state_record(0, failed);
     bytes += encode_message_event({MessageEventKind::Reported, 1, {0}, "0000000000000000"});
     write_file(queue_file(id), bytes);

@@ -142,9 +142,9 @@ NotificationOptions notification_options() {
     return o;
 }
 
-const RecipientState kFailed{DeliveryStatus::Failed, 1, 1700000050000000, 0, "550 5.1.1 No such user"};
-const RecipientState kExpired{DeliveryStatus::Failed, 5, 1700000050000000, 0, "expired: 451 4.7.1 Later"};
-const RecipientState kDelivered{DeliveryStatus::Delivered, 1, 1700000050000000, 0, "/srv/mail/x/new/1"};
+const RecipientState kFailed{DeliveryStatus::Failed, 1, 1700000050000000, 0, "550 5.1.1 No such user", {}, false};
+const RecipientState kExpired{DeliveryStatus::Failed, 5, 1700000050000000, 0, "expired: 451 4.7.1 Later", {}, false};
+const RecipientState kDelivered{DeliveryStatus::Delivered, 1, 1700000050000000, 0, "/srv/mail/x/new/1", {}, false};
 
 TEST(Notification, WhatIsOwed_Rfc3461_4_1) {
     const smtp::Mailbox bob{"bob", "example.org"};
@@ -160,7 +160,7 @@ TEST(Notification, WhatIsOwed_Rfc3461_4_1) {
 }
 
 TEST(Notification, DelayIsOwedOnceWhenConfiguredAndDue_Rfc3464_2_3_3) {
-    const RecipientState deferred{DeliveryStatus::Deferred, 2, 1700000050000000, 1700000200000000, "451 4.7.1 Later"};
+    const RecipientState deferred{DeliveryStatus::Deferred, 2, 1700000050000000, 1700000200000000, "451 4.7.1 Later", {}, false};
     auto f = facts_with(smtp::Mailbox{"bob", "example.org"}, {deferred});
     delivery::RetryPolicy policy;
     const auto at = [](std::int64_t s) { return delivery::TimePoint(std::chrono::seconds(s)); };

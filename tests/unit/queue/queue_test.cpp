@@ -83,6 +83,21 @@ TEST(Queue, EachRecipientGetsItsOwnCopy) {
     EXPECT_EQ(read_file(carol[0]), "Return-Path: <>\nx\n");
 }
 
+// RFC 5321 3.3: a recipient named twice in one transaction is delivered once (the domain's
+// case does not make it another; the local part's does, 2.4).
+TEST(Queue, ARecipientNamedTwiceGetsOneCopy_Rfc5321_3_3) {
+    TempDir dir;
+    Queue queue(options_in(dir), maildir_router(dir.path() / "mail"));
+    queue.start();
+    smtp::Envelope env = envelope(kSender, {kAlice, {"alice", "EXAMPLE.com"}, kAlice, {"carol", "example.com"}});
+    const std::string id = receive(queue, env, "x\r\n");
+    ASSERT_FALSE(id.empty());
+    ASSERT_TRUE(eventually([&] { return !std::filesystem::exists(dir.path() / "spool" / "queue" / id); }));
+    EXPECT_EQ(queue.stats().delivered, 2u);
+    EXPECT_EQ(files_in(dir.path() / "mail" / "alice" / "new").size(), 1u);
+    EXPECT_EQ(files_in(dir.path() / "mail" / "carol" / "new").size(), 1u);
+}
+
 TEST(Queue, ManyConcurrentCommitsShareFewSyncs) {
     // 8 receiving threads commit 200 messages each. Every one must be acknowledged, and the
     // group commit must make them durable with far fewer syncs than messages.

@@ -1,5 +1,9 @@
-// The queue logs every message; the tests keep only warnings and errors.
+// The queue logs every message; the tests keep only warnings and errors (EHLO_TEST_LOG=debug
+// shows everything, for a failure to be understood).
 #include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string_view>
 
 #include "observe/log.hpp"
 
@@ -7,7 +11,11 @@ namespace {
 
 class QuietLog : public ::testing::Environment {
 public:
-    void SetUp() override { ehlo::observe::init({ehlo::observe::Level::Warn, "", false}); }
+    void SetUp() override {
+        const char* wanted = std::getenv("EHLO_TEST_LOG");
+        const bool all = wanted && std::string_view(wanted) == "debug";
+        ehlo::observe::init({all ? ehlo::observe::Level::Debug : ehlo::observe::Level::Warn, "", false});
+    }
 };
 
 [[maybe_unused]] const auto* const kQuietLog = ::testing::AddGlobalTestEnvironment(new QuietLog);

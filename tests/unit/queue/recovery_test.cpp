@@ -35,12 +35,15 @@ protected:
         return files_in(mail() / user / "new").size() + files_in(mail() / user / "cur").size();
     }
 
-    // A message that stays queued (all held), as a crash before delivery leaves it.
+    // A message that stays queued, as a crash right after its 250 leaves it.
     std::string queue_held(const smtp::Envelope& env, std::string_view content) {
         Queue queue(options(), hold_router());
         queue.start();
         std::string id = receive(queue, env, content);
         queue.stop();
+        // This queue tried the messages that were there (no route: deferred); a crash right
+        // after the 250s would have left none of it.
+        for (const auto& file : files_in(spool() / "queue")) forget_attempts(file);
         return id;
     }
 
@@ -123,36 +126,51 @@ TEST_F(Recovery, ADeliveryAlreadyReadIntoCurIsNotMadeTwice) {
     EXPECT_FALSE(std::filesystem::exists(queue_file(id)));
 }
 
-TEST_F(Recovery, HeldRecipientsStayQueuedAcrossRestarts) {
+// A recipient without a route (its mailbox removed while the mail waited) is deferred like any
+// other (RFC 3463 X.4.4), keeps its state across restarts and is delivered once it has a route.
+TEST_F(Recovery, UnroutedRecipientsAreDeferredAcrossRestartsUntilTheyHaveARoute) {
     const std::string id = queue_held(envelope(kSender, {kAlice, kCarol}), "x\r\n");
     {
         Queue queue(options(), hold_router());
         queue.start();
-        ASSERT_TRUE(eventually([&] { return queue.stats().held == 2; }));
+        ASSERT_TRUE(eventually([&] { return queue.stats().deferred == 2; }));
         queue.stop();
         EXPECT_EQ(queue.stats().recovered, 1u);
-        EXPECT_EQ(queue.stats().held, 2u) << "logged once per recipient";
     }
     ASSERT_TRUE(std::filesystem::exists(queue_file(id)));
+    {
+        auto spooled = read_spool_file(queue_file(id));
+        ASSERT_EQ(spooled.status, SpoolFileStatus::Ok);
+        for (const RecipientState& state : spooled.contents.recipients) {
+            EXPECT_EQ(state.status, DeliveryStatus::Deferred);
+            EXPECT_NE(state.text.find("451 4.4.4"), std::string::npos) << state.text;
+            EXPECT_GT(state.next_attempt_us, state.updated_us) << "retried later, with back-off";
+        }
+    }
 
-    // Alice gets a route; Carol is still held: Alice's outcome is recorded, the file stays.
+    // Alice gets a route; Carol has none yet: Alice's outcome is recorded, the file stays.
     auto alice_only = [this](const smtp::Mailbox& m) {
         return m.local_part == "alice" ? Route{Route::Kind::Maildir, mail() / "alice"} : Route{};
     };
     {
         Queue queue(options(), alice_only);
         queue.start();
-        ASSERT_TRUE(eventually([&] { return queue.stats().delivered == 1 && queue.stats().held == 1; }));
+        EXPECT_EQ(queue.flush(id), 2u);
+        ASSERT_TRUE(eventually([&] { return queue.stats().delivered == 1 && queue.stats().deferred == 1; }));
         queue.stop();
     }
     auto spooled = read_spool_file(queue_file(id));
     ASSERT_EQ(spooled.status, SpoolFileStatus::Ok);
     EXPECT_EQ(spooled.contents.recipients[0].status, DeliveryStatus::Delivered);
-    EXPECT_EQ(spooled.contents.recipients[1].status, DeliveryStatus::Pending);
+    EXPECT_EQ(spooled.contents.recipients[1].status, DeliveryStatus::Deferred);
+    EXPECT_EQ(spooled.contents.recipients[1].attempts, 2u);
 
     // Everyone routed: only Carol is delivered now, and the message leaves the queue.
-    auto stats = run_delivering([](const Queue::Stats& s) { return s.delivered == 1; });
-    EXPECT_EQ(stats.delivered, 1u);
+    Queue queue(options(), maildir_router(mail()));
+    queue.start();
+    EXPECT_EQ(queue.flush(id), 1u);
+    ASSERT_TRUE(eventually([&] { return queue.stats().delivered == 1; }));
+    queue.stop();
     EXPECT_EQ(delivered_files("alice"), 1u);
     EXPECT_EQ(delivered_files("carol"), 1u);
     EXPECT_FALSE(std::filesystem::exists(queue_file(id)));
@@ -160,7 +178,7 @@ TEST_F(Recovery, HeldRecipientsStayQueuedAcrossRestarts) {
 
 TEST_F(Recovery, ATornStateRecordIsCutOffBeforeNewOnesAreAppended) {
     const std::string id = queue_held(envelope(kSender, {kAlice, kCarol}), "x\r\n");
-    const std::string torn = encode_state_record(1, {DeliveryStatus::Delivered, 1, 1, 0, "/x"}).substr(0, 9);
+    const std::string torn = encode_state_record(1, {DeliveryStatus::Delivered, 1, 1, 0, "/x", {}, false}).substr(0, 9);
     {
         std::string bytes = read_file(queue_file(id));
         write_file(queue_file(id), bytes + torn);
@@ -175,14 +193,80 @@ TEST_F(Recovery, ATornStateRecordIsCutOffBeforeNewOnesAreAppended) {
     auto spooled = read_spool_file(queue_file(id));
     ASSERT_EQ(spooled.status, SpoolFileStatus::Ok);
     EXPECT_EQ(spooled.contents.recipients[0].status, DeliveryStatus::Delivered) << "the new record is readable";
-    EXPECT_EQ(spooled.contents.recipients[1].status, DeliveryStatus::Pending);
+    // Carol has no route: deferred with the reason, in a record after the one cut off.
+    EXPECT_EQ(spooled.contents.recipients[1].status, DeliveryStatus::Deferred);
+    EXPECT_NE(spooled.contents.recipients[1].text.find("4.4.4"), std::string::npos);
     EXPECT_EQ(spooled.contents.intact_length, spooled.contents.file_length);
+}
+
+// A state append that fails part-way (ENOSPC after a few bytes) is cut back and written again
+// with the next one: nothing recorded after it is lost at a restart, and nothing is delivered
+// twice.
+TEST_F(Recovery, AFailedStateAppendIsCutBackAndWrittenAgain) {
+    auto alice_only = [this](const smtp::Mailbox& m) {
+        return m.local_part == "alice" ? Route{Route::Kind::Maildir, mail() / "alice"} : Route{};
+    };
+    std::string id;
+    {
+        QueueOptions o = options();
+        std::atomic<int> appends{0};
+        o.state_write_fault = [&appends](std::size_t size) -> std::size_t {
+            return appends.fetch_add(1) == 0 ? std::min<std::size_t>(size - 1, 7) : size;
+        };
+        Queue queue(o, alice_only);
+        queue.start();
+        id = receive(queue, envelope(kSender, {kAlice, kCarol}), "x\r\n");
+        ASSERT_TRUE(eventually([&] { return queue.stats().delivered == 1 && queue.stats().deferred == 1; }));
+        ASSERT_TRUE(eventually([&] { return appends.load() >= 2; })) << "written again";
+        queue.stop();
+    }
+    auto spooled = read_spool_file(queue_file(id));
+    ASSERT_EQ(spooled.status, SpoolFileStatus::Ok) << spooled.detail;
+    EXPECT_EQ(spooled.contents.intact_length, spooled.contents.file_length) << "no partial record left";
+    EXPECT_EQ(spooled.contents.recipients[0].status, DeliveryStatus::Delivered);
+    EXPECT_EQ(spooled.contents.recipients[1].status, DeliveryStatus::Deferred);
+
+    Queue queue(options(), alice_only);
+    queue.start();
+    EXPECT_EQ(queue.flush(id), 1u) << "only Carol is still to be tried";
+    ASSERT_TRUE(eventually([&] { return queue.stats().deferred == 1; }));
+    queue.stop();
+    EXPECT_EQ(queue.stats().delivered, 0u);
+    EXPECT_EQ(delivered_files("alice"), 1u);
+}
+
+// The disk stays full until the server stops: no record of the outcomes reaches the file, and
+// none of a failed append's bytes stay in it. After the restart the delivered copy is found
+// in the Maildir, not made again.
+TEST_F(Recovery, AppendsThatKeepFailingLeaveAnIntactFileAndNoSecondCopy) {
+    auto alice_only = [this](const smtp::Mailbox& m) {
+        return m.local_part == "alice" ? Route{Route::Kind::Maildir, mail() / "alice"} : Route{};
+    };
+    std::string id;
+    {
+        QueueOptions o = options();
+        o.state_write_fault = [](std::size_t size) -> std::size_t { return size / 2; };
+        Queue queue(o, alice_only);
+        queue.start();
+        id = receive(queue, envelope(kSender, {kAlice, kCarol}), "x\r\n");
+        ASSERT_TRUE(eventually([&] { return queue.stats().delivered == 1 && queue.stats().deferred == 1; }));
+        queue.stop();
+    }
+    auto spooled = read_spool_file(queue_file(id));
+    ASSERT_EQ(spooled.status, SpoolFileStatus::Ok) << spooled.detail;
+    EXPECT_EQ(spooled.contents.intact_length, spooled.contents.file_length) << "no partial record left";
+    EXPECT_EQ(spooled.contents.recipients[0].status, DeliveryStatus::Pending);
+
+    run_delivering([](const Queue::Stats& s) { return s.delivered == 2; });
+    EXPECT_EQ(delivered_files("alice"), 1u);
+    EXPECT_EQ(delivered_files("carol"), 1u);
+    EXPECT_FALSE(std::filesystem::exists(queue_file(id)));
 }
 
 TEST_F(Recovery, AMessageWhoseUnlinkWasLostIsRemoved) {
     const std::string id = queue_held(envelope(kSender, {kAlice}), "x\r\n");
     std::string bytes = read_file(queue_file(id));
-    write_file(queue_file(id), bytes + encode_state_record(0, {DeliveryStatus::Delivered, 1, 1, 0, "/x"}));
+    write_file(queue_file(id), bytes + encode_state_record(0, {DeliveryStatus::Delivered, 1, 1, 0, "/x", {}, false}));
     Queue queue(options(), maildir_router(mail()));
     queue.start();
     queue.stop();

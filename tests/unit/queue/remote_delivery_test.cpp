@@ -153,6 +153,38 @@ TEST_F(Onward, AtTheEndOfItsLifetimeARecipientFailsWith447) {
     EXPECT_EQ(queue().stats().failed, 1u);
 }
 
+// A recipient with no route (its mailbox removed while the mail waited) is retried like a
+// deferred one, flushed on request, and bounced when its lifetime ends (RFC 3463 4.4.7, with
+// the 4.4.4 reason), never left pending for ever.
+TEST_F(Onward, ARecipientWithoutARouteIsRetriedThenBouncedAtTheEndOfItsLifetime) {
+    QueueOptions o = options();
+    o.lifetime = std::chrono::seconds(300);
+    o.retry_max = std::chrono::seconds(3600);
+    Router routed = router();
+    Queue queue(o, [routed](const smtp::Mailbox& m) { return m.local_part == "gone" ? Route{} : routed(m); }, &transport);
+    queue.start();
+    const std::string id = receive(queue, envelope(kBob, {{"gone", kLocalDomain}}), kContent);
+    ASSERT_FALSE(id.empty());
+    std::uint32_t attempts = 1;
+    for (std::int64_t step : {60, 120}) {
+        ASSERT_TRUE(eventually([&] { return spooled(id).recipients[0].attempts == attempts; })) << attempts;
+        EXPECT_EQ(spooled(id).recipients[0].status, DeliveryStatus::Deferred);
+        clock.advance(step);
+        ++attempts;
+    }
+    ASSERT_TRUE(eventually([&] { return spooled(id).recipients[0].attempts == attempts; })) << attempts;
+    EXPECT_EQ(queue.flush(id), 1u) << "flush reaches it too";
+    ASSERT_TRUE(eventually([&] { return spooled(id).recipients[0].attempts == attempts + 1; }));
+    clock.advance(300);
+    ASSERT_TRUE(eventually([&] { return !queued(id) && mailbox("bob").size() == 1; }));
+    queue.stop();
+    EXPECT_EQ(transport.job_count(), 0u);
+    const std::string bounce = mailbox("bob")[0];
+    EXPECT_TRUE(contains(bounce, "Final-Recipient: rfc822; gone@example.org")) << bounce;
+    EXPECT_TRUE(contains(bounce, "Status: 4.4.7")) << bounce;
+    EXPECT_TRUE(contains(bounce, "4.4.4 No route")) << bounce;
+}
+
 // RFC 5321 6.3: more Received fields than max_received is a loop: 554 5.4.6, never sent on.
 TEST_F(Onward, AMailLoopFailsEveryRemoteRecipientWith546_Rfc5321_6_3) {
     QueueOptions o = options();
@@ -183,15 +215,19 @@ TEST_F(Onward, ExactlyMaxReceivedFieldsIsNotALoop_Rfc5321_6_3) {
     ASSERT_TRUE(eventually([&] { return !queued(id); }));
 }
 
-TEST_F(Onward, WithoutATransportRemoteRecipientsAreHeld) {
+// Without a transport nothing can carry them: a deferral with the reason (RFC 3463 X.4.4), tried
+// again with back-off and bounced at the end of its lifetime, never left pending for ever.
+TEST_F(Onward, WithoutATransportRemoteRecipientsAreDeferredWithTheReason) {
     Queue queue(options(), router(), nullptr);
     queue.start();
     const std::string id = receive(queue, envelope(kBob, {{"a", "one.test"}}), kContent);
-    ASSERT_TRUE(eventually([&] { return queue.stats().held == 1; }));
+    ASSERT_TRUE(eventually([&] { return queue.stats().deferred == 1; }));
     EXPECT_TRUE(queued(id));
     auto listed = queue.list();
     ASSERT_EQ(listed.size(), 1u);
-    EXPECT_EQ(listed[0].recipients[0].status, "held");
+    EXPECT_EQ(listed[0].recipients[0].status, "deferred");
+    EXPECT_NE(listed[0].recipients[0].last_error.find("4.4.4"), std::string::npos) << listed[0].recipients[0].last_error;
+    EXPECT_GT(listed[0].recipients[0].next_attempt, 0);
 }
 
 TEST_F(Onward, StopWaitsForRemoteDeliveriesInProgress) {

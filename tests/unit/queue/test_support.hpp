@@ -2,6 +2,8 @@
 // threads without long sleeps.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -13,7 +15,12 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "delivery/content.hpp"
+#include "delivery/file_io.hpp"
+#include "queue/spool_record.hpp"
 #include "queue/queue.hpp"
 
 namespace ehlo::queue::testing {
@@ -89,8 +96,22 @@ inline bool eventually(const std::function<bool()>& done, std::chrono::milliseco
 inline Router maildir_router(std::filesystem::path root) {
     return [root](const smtp::Mailbox& m) { return Route{Route::Kind::Maildir, root / m.local_part}; };
 }
+// No route for anyone: every recipient is deferred (4.4.4) and tried again with back-off.
 inline Router hold_router() {
     return [](const smtp::Mailbox&) { return Route{}; };
+}
+
+// The file as a crash right after the message's 250 leaves it: committed, never attempted
+// (every record after End cut off).
+inline void forget_attempts(const std::filesystem::path& path) {
+    std::error_code ec;
+    delivery::FileDescriptor fd = delivery::open_file(path, O_RDWR, 0, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    RecordReader reader(fd.get());
+    while (reader.next() == RecordReader::Status::Record)
+        if (reader.type() == RecordType::End) break;
+    ASSERT_EQ(reader.type(), RecordType::End);
+    ASSERT_EQ(::ftruncate(fd.get(), static_cast<off_t>(reader.offset())), 0);
 }
 
 // Receives one message and waits for the commit's verdict; returns the id ("" if refused).
