@@ -9,7 +9,8 @@ DEB_PACKAGES := g++ cmake ninja-build ccache pkg-config \
 	libsodium-dev libcrypt-dev \
 	python3 swaks libnet-ssleay-perl libio-socket-ssl-perl curl openssl postfix unbound dnsmasq-base dns-root-data \
 	prometheus \
-	publicsuffix python3-dkim python3-spf postsrsd
+	publicsuffix python3-dkim python3-spf postsrsd \
+	dovecot-lmtpd dovecot-imapd
 CONFIG ?=
 
 .PHONY: all deps build run test clean bench

@@ -39,10 +39,6 @@ std::string safe(std::string_view s) {
     return out;
 }
 
-std::string lmtp_text(const config::LmtpTarget& t) {
-    return t.kind == config::LmtpTarget::Kind::Unix ? "unix:" + t.path : t.host + ":" + std::to_string(t.port);
-}
-
 class TreePrinter {
 public:
     TreePrinter(const policy::Policy& policy, const policy::RcptVerdict& verdict) : policy_(policy), verdict_(verdict) {}
@@ -81,17 +77,19 @@ private:
         const auto* d = destination(node);
         std::string text = node.detail.empty() ? "mailbox " : safe(node.detail) + ": mailbox ";
         if (!d) return text + "(refused)";
-        text += safe(d->maildir.string());
         const auto route = policy_.route(d->address);  // the folder, as delivery will find it
+        if (route.kind == queue::Route::Kind::Remote && route.remote.lmtp) {
+            const auto& t = route.remote;
+            return text + "by LMTP to " +
+                   safe(t.socket.empty() ? t.host.value_or(t.domain) + ":" + std::to_string(t.port) : "unix:" + t.socket);
+        }
+        text += safe(d->maildir.string());
         if (route.kind == queue::Route::Kind::Maildir && route.maildir != d->maildir) {
             text += ", folder " + safe(route.maildir.filename().string());
         } else if (!d->folder.empty()) {
             text += ", no folder ." + safe(d->folder) + ": inbox";
         }
         if (d->over_quota) text += ", over quota";
-        if (d->domain && d->domain->lmtp.kind != config::LmtpTarget::Kind::None) {
-            text += " (lmtp " + safe(lmtp_text(d->domain->lmtp)) + " configured, not yet used)";
-        }
         return text;
     }
 

@@ -12,6 +12,8 @@
 
 #include "cli/commands.hpp"
 #include "config/config.hpp"
+#include "delivery/forwarding_transport.hpp"
+#include "delivery/lmtp_delivery.hpp"
 #include "delivery/remote_delivery.hpp"
 #include "delivery/resolver.hpp"
 #include "net/control_server.hpp"
@@ -102,6 +104,17 @@ int serve(const ServeOptions& options) {
         for (const auto& route : cfg.routes)
             if (!route.tls_ca_file.empty()) rmo.tls_ca_files.push_back(route.tls_ca_file);
         delivery::RemoteDelivery remote(rmo, resolver);
+        // Mailboxes of domains with an LMTP server (Dovecot): LMTP jobs of the same queue.
+        delivery::LmtpOptions lmo;
+        lmo.lhlo_name = rmo.helo_name;
+        lmo.connect_timeout = rmo.connect_timeout;
+        lmo.timeout_scale = rmo.timeout_scale;
+        lmo.max_messages_per_connection = rmo.max_messages_per_connection;
+        delivery::LmtpDelivery lmtp(lmo);
+        delivery::TransportSwitch transports(remote, lmtp);
+        // Mail an alias of ours forwards to another domain carries the SRS form of its sender.
+        delivery::ForwardingTransport forwarding(
+            transports, [&policy](const std::optional<smtp::Mailbox>& sender) { return policy.forward_sender(sender); });
 
         // The history of every message (ehlo trace): its own writer thread; advisory.
         std::unique_ptr<observe::History> history;
@@ -126,7 +139,7 @@ int serve(const ServeOptions& options) {
         qo.active_messages = cfg.delivery.active_messages;
         qo.active_recipients = cfg.delivery.active_recipients;
         qo.null_sender_failures_to = config::failure_notice_address(cfg);
-        queue::Queue queue(qo, [&policy](const smtp::Mailbox& rcpt) { return policy.route(rcpt); }, &remote);
+        queue::Queue queue(qo, [&policy](const smtp::Mailbox& rcpt) { return policy.route(rcpt); }, &forwarding);
 
         // Certificates are read once here, and again on SIGHUP or `ehlo reload`.
         std::vector<net::CertificateFiles> certificates;
@@ -177,6 +190,7 @@ int serve(const ServeOptions& options) {
         remote.drain();  // nothing new goes on the wire; what is there may finish
         queue.stop();
         remote.stop();
+        lmtp.stop();
         resolver.stop();
         if (history) history->stop();  // what the queue recorded last is written
     } catch (const std::exception& e) {

@@ -65,10 +65,11 @@ struct LocalDomain {
     std::string postmaster = "postmaster";    // mailbox that receives postmaster@ (RFC 5321 4.5.1)
     std::string alias_file{};                 // this domain's aliases (docs/configuration.md); empty = none
     std::string alias_of{};                   // lower-case: every address here is that domain's; empty = none
-    LmtpTarget lmtp{};                        // mailboxes delivered by LMTP (not yet used: Maildir)
+    LmtpTarget lmtp{};                        // this domain's mailboxes delivered by LMTP, not to a Maildir
     bool folders = false;                     // USER+FOLDER@ goes to the Maildir++ folder .FOLDER if it exists
     Quota quota{};                            // every mailbox's, unless mailbox_quota names it
     std::map<std::string, Quota> mailbox_quota{};  // per mailbox name
+    std::map<std::string, LmtpTarget> mailbox_lmtp{};  // per mailbox name, replacing `lmtp` for it
     // (Every member added after postmaster has an initializer, so that the short aggregate
     // form LocalDomain{name, catch_all, mailboxes, root, postmaster} stays warning-free.)
 

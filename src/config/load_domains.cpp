@@ -48,11 +48,36 @@ void read_mailbox_quota(TableReader& r, LocalDomain& domain) {
     }
 }
 
+// mailbox_lmtp = { alice = "unix:/run/dovecot/lmtp", bob = "127.0.0.1:24" }
+void read_mailbox_lmtp(TableReader& r, LocalDomain& domain) {
+    const auto* table = r.typed<toml::table>("mailbox_lmtp", toml::node_type::table);
+    if (!table) return;
+    for (const auto& [key, node] : *table) {
+        const std::string name(key.str());
+        if (!is_mailbox_name(name)) {
+            r.error(key.source(), "mailbox_lmtp",
+                    "names " + in_quotes(name) + ", not a mailbox name (" + kMailboxNameRule + ")");
+            continue;
+        }
+        const auto* text = node.as_string();
+        if (!text) {
+            r.error(node.source(), "mailbox_lmtp", "must map " + in_quotes(name) + " to \"unix:PATH\" or \"HOST:PORT\"");
+            continue;
+        }
+        auto parsed = parse_lmtp_target(text->get());
+        if (!parsed.value) {
+            r.error(node.source(), "mailbox_lmtp", "has " + in_quotes(text->get()) + " for " + in_quotes(name) + ": " + parsed.error);
+            continue;
+        }
+        domain.mailbox_lmtp[name] = *parsed.value;
+    }
+}
+
 // An alias_of domain has no mailboxes of its own: a key that only a mailbox domain uses would
 // be silently ignored, so it is an error.
 constexpr std::string_view kMailboxDomainKeys[] = {"catch_all",  "mailboxes",      "maildir_root", "postmaster",
                                                    "alias_file", "lmtp",           "folders",      "quota_bytes",
-                                                   "quota_messages", "mailbox_quota"};
+                                                   "quota_messages", "mailbox_quota", "mailbox_lmtp"};
 
 LocalDomain read_domain(TableReader& r, const toml::table& table, std::optional<Located>& alias_of) {
     LocalDomain domain;
@@ -112,6 +137,7 @@ LocalDomain read_domain(TableReader& r, const toml::table& table, std::optional<
     r.boolean("folders", domain.folders);
     read_quota(r, domain.quota, "quota_bytes", "quota_messages");
     read_mailbox_quota(r, domain);
+    read_mailbox_lmtp(r, domain);
     return domain;
 }
 

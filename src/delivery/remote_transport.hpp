@@ -26,11 +26,16 @@ struct RemoteTarget {
     // must chain to under Verify ("" = the system's trust store).
     TlsPolicy tls = TlsPolicy::May;
     std::string tls_ca_file{};
+    // The local mailbox server by LMTP (RFC 2033), not SMTP: over the Unix socket `socket`
+    // when it is set, else to host:port (never by MX).
+    bool lmtp = false;
+    std::string socket{};  // (an initializer: the short aggregate form {domain, host, port} stays warning-free)
 
     bool operator==(const RemoteTarget&) const = default;
     // Connections are pooled per key: a connection opened under one TLS policy never carries
     // a message that requires another.
     std::string key() const {
+        if (lmtp) return socket.empty() ? "lmtp:" + host.value_or(domain) + ":" + std::to_string(port) : "lmtp:unix:" + socket;
         std::string k = host ? *host + ":" + std::to_string(port) : domain;
         if (tls != TlsPolicy::May || !tls_ca_file.empty()) {
             k += " tls=";

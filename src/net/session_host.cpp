@@ -1,6 +1,7 @@
 #include "net/session_host.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <ctime>
 
 #include "observe/log.hpp"
@@ -24,6 +25,9 @@ SessionHost::SessionHost(std::string session_id, const smtp::ClientInfo& client,
 SessionHost::~SessionHost() { abort_message(); }
 
 smtp::Reply SessionHost::check_mail(const smtp::Envelope& envelope) {
+    // A new transaction: nothing of an earlier one's recipients is carried into it.
+    expanded_.clear();
+    expanded_keys_.clear();
     // An authenticated user sends as itself (or the senders listed for it), never as anyone.
     if (session_ && auth_ && !session_->authenticated_user().empty()) {
         const std::string sender = envelope.sender_str();
@@ -43,10 +47,51 @@ smtp::Reply SessionHost::check_mail(const smtp::Envelope& envelope) {
     return {250, "2.1.0", "Ok"};
 }
 
-smtp::Reply SessionHost::check_rcpt(const smtp::Envelope&, const smtp::Recipient& rcpt) {
+smtp::Reply SessionHost::check_rcpt(const smtp::Envelope& envelope, const smtp::Recipient& rcpt) {
     // RFC 6409 / RFC 4954: an authenticated client may relay, as a trusted network may.
     const bool authenticated = session_ && !session_->authenticated_user().empty();
-    return policy_.check_rcpt(rcpt.address, trusted_ || authenticated);
+    // RFC 1870 6: SIZE= lets a full mailbox be refused now (552 5.2.2) rather than after DATA.
+    const policy::RcptVerdict verdict =
+        policy_.resolve_rcpt(rcpt.address, trusted_ || authenticated, envelope.declared_size.value_or(0));
+    if (!verdict.accepted()) return verdict.reply;
+    // RFC 5321 3.9.1: the alias is replaced by what it expands to, now, so that the queue gets
+    // the final recipients and what the client was told is what is delivered. A mailbox
+    // reached twice in one transaction (an alias and its member, two aliases sharing one) is
+    // given one copy: duplicates collapse across RCPTs as they do inside one expansion.
+    std::vector<smtp::Recipient> fresh;
+    std::unordered_set<std::string> fresh_keys;
+    for (auto& r : policy::expanded_recipients(rcpt, verdict)) {
+        std::string key = recipient_key(r.address);
+        if (expanded_keys_.count(key) || !fresh_keys.insert(std::move(key)).second) continue;
+        fresh.push_back(std::move(r));
+    }
+    // Bounded memory: each RCPT reaches at most kMaxExpansionDestinations, and the whole
+    // transaction at most kMaxTransactionRecipients; beyond, this RCPT is put off
+    // (RFC 5321 4.5.3.1.10: 452, the client sends the rest in another transaction).
+    if (expanded_.size() + fresh.size() > kMaxTransactionRecipients)
+        return {452, "4.5.3", "Too many recipients"};
+    for (auto& r : fresh) expanded_.push_back(std::move(r));
+    expanded_keys_.merge(fresh_keys);
+    // A bounce to an SRS address of ours goes back to the address it was made from.
+    if (!verdict.srs_original.empty()) event("srs-reversed", "<" + verdict.srs_original + ">");
+    return verdict.reply;
+}
+
+std::string SessionHost::recipient_key(const smtp::Mailbox& address) {
+    std::string key = address.unquoted_local_part();
+    key += '@';
+    key += address.domain;
+    std::transform(key.begin(), key.end(), key.begin(),
+                   [](unsigned char c) { return c < 0x80 ? static_cast<char>(std::tolower(c)) : static_cast<char>(c); });
+    return key;
+}
+
+smtp::Envelope SessionHost::queued_envelope(const smtp::Envelope& envelope) const {
+    smtp::Envelope queued = envelope;
+    // Every recipient the session holds had its verdict from check_rcpt, which kept what it
+    // stands for; the session refuses the others itself and never adds them.
+    if (!expanded_.empty()) queued.recipients = expanded_;
+    return queued;
 }
 
 void SessionHost::authenticate(const std::string& user, std::string password) {
@@ -70,7 +115,7 @@ void SessionHost::authenticate(const std::string& user, std::string password) {
 
 std::optional<smtp::Reply> SessionHost::begin_message(const smtp::Envelope& envelope) {
     const std::string helo = session_ ? session_->helo_name() : std::string{};
-    message_ = queue_.begin(envelope, queue::Reception{session_id_, client_.address, helo});
+    message_ = queue_.begin(queued_envelope(envelope), queue::Reception{session_id_, client_.address, helo});
     if (!message_) return smtp::Reply{451, "4.3.0", "Queue unavailable, try again later"};
 
     // RFC 5321 4.4: the trace header goes first; "for" only when it names the one recipient,

@@ -5,6 +5,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_set>
+#include <vector>
 
 #include "net/tls_context.hpp"
 #include "policy/auth_service.hpp"
@@ -13,6 +15,10 @@
 #include "smtp/session.hpp"
 
 namespace ehlo::net {
+
+// Final recipients one transaction may reach once its aliases are expanded (each RCPT reaches at
+// most policy::kMaxExpansionDestinations).
+inline constexpr std::size_t kMaxTransactionRecipients = 10 * policy::kMaxExpansionDestinations;
 
 class SessionHost final : public smtp::SessionHost {
 public:
@@ -57,6 +63,13 @@ private:
     CommitNotifier on_committed_;
     policy::AuthService* auth_;
     AuthNotifier on_auth_;
+    // The recipients of the transaction as the queue gets them: each accepted RCPT replaced by
+    // its alias expansion (RFC 5321 3.9.1), duplicates left out, in the order first reached.
+    static std::string recipient_key(const smtp::Mailbox& address);
+    smtp::Envelope queued_envelope(const smtp::Envelope& envelope) const;
+    std::vector<smtp::Recipient> expanded_;
+    std::unordered_set<std::string> expanded_keys_;
+
     const smtp::Session* session_ = nullptr;
     std::unique_ptr<queue::IncomingMessage> message_;
     std::optional<TlsParameters> tls_;

@@ -57,6 +57,24 @@ smtp::Reply unknown_mailbox(const smtp::Mailbox& rcpt) {
     return refused(550, "5.1.1", rcpt, "Recipient address rejected: mailbox unknown");
 }
 
+// The LMTP server of a mailbox, if it has one: its own (mailbox_lmtp), else its domain's.
+// The recipient's mail then goes there as a remote job of the queue, by LMTP (RFC 2033).
+std::optional<delivery::RemoteTarget> lmtp_target(const config::LocalDomain& domain, const std::string& mailbox) {
+    const auto it = domain.mailbox_lmtp.find(mailbox);
+    const config::LmtpTarget& t = it != domain.mailbox_lmtp.end() ? it->second : domain.lmtp;
+    if (t.kind == config::LmtpTarget::Kind::None) return std::nullopt;
+    delivery::RemoteTarget target;
+    target.domain = domain.name;
+    target.lmtp = true;
+    if (t.kind == config::LmtpTarget::Kind::Unix) {
+        target.socket = t.path;
+    } else {
+        target.host = t.host;
+        target.port = t.port;
+    }
+    return target;
+}
+
 }  // namespace
 
 struct Policy::Impl {
@@ -383,6 +401,7 @@ queue::Route Policy::route(const smtp::Mailbox& rcpt) const {
     if (rcpt.domain.empty()) {
         const config::LocalDomain* first = m.domains.first();
         if (local_key(rcpt) != kPostmaster || !first) return {};
+        if (auto lmtp = lmtp_target(*first, first->postmaster)) return queue::Route(std::move(*lmtp));
         return {queue::Route::Kind::Maildir, LocalDomains::maildir(*first, first->postmaster)};
     }
     if (!m.domains.find(rcpt.domain)) return queue::Route(m.remote_target(rcpt));
@@ -391,6 +410,7 @@ queue::Route Policy::route(const smtp::Mailbox& rcpt) const {
     auto match = m.domains.listed_mailbox(*domain, local);
     if (!match) match = m.domains.catch_all_mailbox(*domain, local);
     if (!match) return {};
+    if (auto lmtp = lmtp_target(*domain, match->mailbox)) return queue::Route(std::move(*lmtp));
     const auto maildir = LocalDomains::maildir(*domain, match->mailbox);
     if (domain->folders && !match->extension.empty()) {
         // The extension as written: a folder's name keeps its case.
@@ -421,7 +441,11 @@ std::shared_ptr<const AliasTable> Policy::alias_table() const { return impl_->al
 
 std::vector<smtp::Recipient> expanded_recipients(const smtp::Recipient& rcpt, const RcptVerdict& verdict) {
     if (verdict.destinations.empty()) return {rcpt};
-    if (verdict.destinations.size() == 1 && verdict.destinations.front().address == rcpt.address) return {rcpt};
+    if (verdict.destinations.size() == 1 && verdict.destinations.front().address == rcpt.address) {
+        smtp::Recipient same = rcpt;
+        same.forwarded = verdict.destinations.front().kind == Destination::Kind::Remote && verdict.destinations.front().forwarded;
+        return {same};
+    }
     // RFC 3461 4.2: addr-type "rfc822", or "utf-8" for an address that needs it (RFC 6533 3).
     const std::string orcpt =
         !rcpt.orcpt.empty() ? rcpt.orcpt : (rcpt.address.needs_smtputf8() ? "utf-8;" : "rfc822;") + rcpt.address.str();
@@ -432,6 +456,7 @@ std::vector<smtp::Recipient> expanded_recipients(const smtp::Recipient& rcpt, co
         r.address = d.address;
         r.orcpt = orcpt;
         r.notify = rcpt.notify;
+        r.forwarded = d.kind == Destination::Kind::Remote && d.forwarded;
         out.push_back(std::move(r));
     }
     return out;

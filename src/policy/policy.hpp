@@ -111,6 +111,7 @@ private:
 // with the RCPT's NOTIFY, and with ORCPT set to the address the client gave unless the client
 // gave one (RFC 3461: aliases pass NOTIFY and ORCPT on to each address), so DSNs still name
 // the address the sender used. An RCPT that is its own single destination comes back as it is.
+// A remote destination reached through an alias is marked `forwarded` (its sender gets SRS).
 std::vector<smtp::Recipient> expanded_recipients(const smtp::Recipient& rcpt, const RcptVerdict& verdict);
 
 // Problems of the files a configuration names besides itself, one "FILE:LINE: message" each:

@@ -57,6 +57,9 @@ std::string encode_recipient(const smtp::Recipient& r) {
     w.str(r.address.domain);
     w.str(r.orcpt);
     w.u32(r.notify);
+    // Written only when set: the record of every other recipient stays as older versions
+    // wrote it (and read it).
+    if (r.forwarded) w.u8(1);
     return p;
 }
 
@@ -114,6 +117,7 @@ bool decode_recipient(std::string_view payload, smtp::Envelope& e) {
     rcpt.address.domain = r.str();
     rcpt.orcpt = r.str();
     rcpt.notify = r.u32();
+    if (r.ok() && !r.ok_and_done()) rcpt.forwarded = r.u8() == 1;
     if (!r.ok_and_done()) return false;
     e.recipients.push_back(std::move(rcpt));
     return true;

@@ -22,6 +22,9 @@ struct Recipient {
     Mailbox address;
     std::string orcpt;    // ORCPT=, as received (xtext decoded), empty if none
     unsigned notify = 0;  // notify:: bits, 0 = not given
+    // Not from the client: an alias of ours sent this recipient's mail to another domain, so
+    // onward delivery gives it the SRS form of the sender (SPF at the next hop checks us).
+    bool forwarded = false;
 };
 
 struct Envelope {

@@ -43,6 +43,7 @@ folders = true
 quota_bytes = 1073741824
 quota_messages = 100000
 mailbox_quota = { alice = { bytes = 5368709120 }, bob = { messages = 10 } }
+mailbox_lmtp = { bob = "127.0.0.1:2424" }
 
 [[domain]]
 name = "example.net"
@@ -72,6 +73,8 @@ TEST(MailboxKeys, EveryKeyReachesItsField) {
     EXPECT_EQ(org.quota, (Quota{1073741824, 100000}));
     EXPECT_EQ(org.mailbox_quota.at("alice"), (Quota{5368709120, 0}));
     EXPECT_EQ(org.mailbox_quota.at("bob"), (Quota{0, 10}));
+    EXPECT_EQ(org.mailbox_lmtp.at("bob"), (LmtpTarget{LmtpTarget::Kind::Tcp, "", "127.0.0.1", 2424}));
+    EXPECT_EQ(org.mailbox_lmtp.count("alice"), 0u);
     EXPECT_EQ(c.domains[1].alias_of, "example.org");
     EXPECT_EQ(c.domains[2].lmtp, (LmtpTarget{LmtpTarget::Kind::Tcp, "", "::1", 24}));
 }
@@ -117,6 +120,13 @@ TEST(MailboxKeys, LmtpDestination_Rfc2033) {
     EXPECT_CONFIG_ERROR("[[domain]]\nname = \"a.example\"\nlmtp = \"127.0.0.1:25\"\n", 3, "RFC 2033 5");
     EXPECT_CONFIG_ERROR("[[domain]]\nname = \"a.example\"\nlmtp = \"::1:24\"\n", 3, "must be in brackets");
     EXPECT_CONFIG_ERROR("[[domain]]\nname = \"a.example\"\nlmtp = \"bad_host!:24\"\n", 3, "not an IP address or a host name");
+}
+
+TEST(MailboxKeys, MailboxLmtpIsCheckedLikeLmtp) {
+    EXPECT_CONFIG_ERROR("[[domain]]\nname = \"a.example\"\nmailbox_lmtp = { bob = \"127.0.0.1:25\" }\n", 3, "RFC 2033 5");
+    EXPECT_CONFIG_ERROR("[[domain]]\nname = \"a.example\"\nmailbox_lmtp = { bob = 24 }\n", 3, "must map 'bob'");
+    EXPECT_CONFIG_ERROR("[[domain]]\nname = \"a.example\"\nmailbox_lmtp = { \"../x\" = \"unix:/s\" }\n", 3,
+                        "not a mailbox name");
 }
 
 TEST(MailboxKeys, LmtpTargetForms) {

@@ -43,7 +43,7 @@ TEST(SampleFile, WritesOutEveryKey) {
           "max_failures =", "lockout =", "failure_delay =", "[history]", "enabled =", "retention =", "transcripts =",
           "[aliases]", "files =", "virtual_files =", "[srs]", "domain =", "secret_file =", "max_age =",
           "hash_length =", "alias_file =", "alias_of =", "lmtp =", "folders =", "quota_bytes =",
-          "quota_messages =", "mailbox_quota ="}) {
+          "quota_messages =", "mailbox_quota =", "mailbox_lmtp ="}) {
         EXPECT_NE(s.find(std::string("\n") + key), std::string::npos) << key;
     }
 }

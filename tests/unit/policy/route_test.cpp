@@ -173,5 +173,33 @@ TEST(PolicyRouteTls, DefaultIsMay) {
     EXPECT_EQ(r.key(), "elsewhere.example");
 }
 
+// RFC 2033: a domain (or a mailbox) with an LMTP server gets its mail there, as a remote job
+// of the queue whose target says lmtp; never by MX, never to the Maildir.
+TEST(PolicyRouteLmtp, DomainAndMailboxLmtpServers_Rfc2033) {
+    auto config = test::test_config();
+    auto& org = config.domains.front();
+    ASSERT_EQ(org.name, "example.org");
+    org.lmtp = {config::LmtpTarget::Kind::Unix, "/run/dovecot/lmtp", "", 0};
+    org.mailbox_lmtp["alice"] = {config::LmtpTarget::Kind::Tcp, "", "192.0.2.24", 24};
+    Policy policy(config);
+
+    const auto bob = policy.route(test::mbox("Bob+lists", "Example.Org"));
+    ASSERT_EQ(bob.kind, queue::Route::Kind::Remote);
+    EXPECT_TRUE(bob.remote.lmtp);
+    EXPECT_EQ(bob.remote.socket, "/run/dovecot/lmtp");
+    EXPECT_EQ(bob.remote.key(), "lmtp:unix:/run/dovecot/lmtp");
+
+    const auto alice = policy.route(test::mbox("alice", "example.org"));
+    ASSERT_EQ(alice.kind, queue::Route::Kind::Remote);
+    EXPECT_TRUE(alice.remote.lmtp);
+    EXPECT_TRUE(alice.remote.socket.empty());
+    EXPECT_EQ(alice.remote.host, "192.0.2.24");
+    EXPECT_EQ(alice.remote.port, 24);
+
+    // An unknown mailbox is still held; another domain is still SMTP.
+    EXPECT_EQ(policy.route(test::mbox("nobody", "example.org")).kind, queue::Route::Kind::Hold);
+    EXPECT_FALSE(policy.route(test::mbox("x", "elsewhere.example")).remote.lmtp);
+}
+
 }  // namespace
 }  // namespace ehlo::policy

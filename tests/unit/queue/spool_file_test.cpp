@@ -76,6 +76,18 @@ TEST(SpoolFile, RoundTripsTheEnvelopeAndContent) {
     EXPECT_EQ(read_back, content);
 }
 
+TEST(SpoolFile, ForwardedRecipientKeepsItsMark) {
+    TempDir dir;
+    auto h = sample_header();
+    h.envelope.recipients[1].forwarded = true;  // reached through an alias: SRS onward
+    auto path = dir.path() / h.id;
+    write_file(path, spool_file_bytes(h, "x\r\n"));
+    auto r = read_spool_file(path);
+    ASSERT_EQ(r.status, SpoolFileStatus::Ok) << r.detail;
+    EXPECT_FALSE(r.contents.header.envelope.recipients[0].forwarded);
+    EXPECT_TRUE(r.contents.header.envelope.recipients[1].forwarded);
+}
+
 TEST(SpoolFile, NullSenderRoundTrips) {
     TempDir dir;
     auto h = sample_header();
