@@ -634,6 +634,18 @@ class Server:
                                      f"{timeout} s; alive={self.alive()}\n" + self.log_tail())
             time.sleep(0.05)
 
+    def wait_log_where(self, event, predicate, timeout=DELIVERY_TIMEOUT):
+        """Wait until a log line with event=EVENT satisfies predicate(fields) (the log is written
+        by a thread of its own, so a line comes a moment after what it tells); its fields."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [f for f in self.log_events(event) if predicate(f)]
+            if found:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no event={event} line as wanted within {timeout} s\n" + self.log_tail())
+            time.sleep(0.05)
+
     # -- queue control (ehlo queue)
 
     @property

@@ -162,7 +162,7 @@ class QueueControl(harness.E2ETest):
         quarantined = os.path.join(server.spool_path, "corrupt", qid)
         self.assertTrue(os.path.exists(quarantined))
         self.assertFalse(os.path.exists(path))
-        self.assertTrue([e for e in server.log_events("corrupt") if e.get("id") == qid], server.log_tail())
+        server.wait_log("corrupt", timeout=10, id=qid)
         self.assertRegex(server.log_text(), r"Z error event=corrupt id=" + qid)
         entry = server.queue_list()[qid]
         self.assertEqual(entry.state, "corrupt")

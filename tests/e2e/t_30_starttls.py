@@ -70,7 +70,7 @@ class StartTls(harness.E2ETest):
         lines = server.log_events("tls")
         self.assertEqual(len(lines), 1, lines)
         self.assertIn("cipher", lines[0])
-        self.assertTrue(any(f.get("tls", "").startswith("TLSv1.") for f in server.log_events("disconnect")))
+        server.wait_log_where("disconnect", lambda f: f.get("tls", "").startswith("TLSv1."), timeout=10)
 
     def test_smtplib_starttls(self):
         server = self.tls_server()

@@ -133,8 +133,8 @@ class Auth(harness.E2ETest):
         # a new connection from the same address is locked out too
         with self.assertRaises(smtplib.SMTPException):
             self.login(server.ports["submission"])
-        self.assertTrue(server.log_events("auth-failed"))
-        self.assertTrue(server.log_events("auth-locked"))
+        server.wait_log("auth-failed", timeout=10)
+        server.wait_log("auth-locked", timeout=10)
 
     def test_relay_refused_without_auth_allowed_with_it(self):
         # loopback is NOT trusted here: only AUTH opens relaying

@@ -55,7 +55,7 @@ class AliasesReload(harness.E2ETest):
         self.assertEqual(self.rcpt("sales@example.test"), 550)
         self.write("team: alice, bob\nsales: carol\n")
         self.wait_for("sales@example.test", 250)
-        self.assertTrue(self.srv.log_events("aliases-loaded"))
+        self.srv.wait_log("aliases-loaded", timeout=10)
 
     def test_sighup_reads_the_files_at_once(self):
         # A change a stat cannot see (same size, inode and modification time): only SIGHUP
@@ -69,7 +69,7 @@ class AliasesReload(harness.E2ETest):
         self.wait_for("mate@example.test", 250)
         self.assertEqual(self.rcpt("team@example.test"), 550)
         self.assertTrue(self.srv.alive())
-        self.assertTrue([e for e in self.srv.log_events("reload") if e.get("signal") == "SIGHUP"])
+        self.srv.wait_log("reload", timeout=10, signal="SIGHUP")
 
     def test_a_bad_file_keeps_the_table_and_logs_the_line(self):
         self.write("team: alice, bob\nsales: carol\nbroken: |/bin/sh\n")
