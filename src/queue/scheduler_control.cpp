@@ -116,25 +116,21 @@ std::size_t DeliveryScheduler::flush(const std::string& id_or_domain) {
     return count;
 }
 
+// Hold, release and remove run on the delivery thread, which alone takes messages up and sets
+// them aside: the message stays where it was found (in memory or on disk) for the whole change.
 bool DeliveryScheduler::set_held(const QueueId& id, bool held) {
+    auto done = std::make_shared<bool>(false);
+    const bool ran = on_delivery_thread([this, done, id, held] { *done = set_held_here(id, held); });
+    return ran && *done;
+}
+
+bool DeliveryScheduler::set_held_here(const QueueId& id, bool held) {
     std::shared_ptr<QueuedMessage> message;
     {
         std::lock_guard lock(core_->mutex);
         message = find(id);
     }
-    if (!message) {
-        // On disk: changed by the delivery thread, which looks in memory again first.
-        auto done = std::make_shared<bool>(false);
-        on_delivery_thread([this, done, id, held] {
-            bool active = false;
-            {
-                std::lock_guard lock(core_->mutex);
-                active = find(id) != nullptr;
-            }
-            *done = active ? set_held(id, held) : set_held_on_disk(id, held);
-        });
-        return *done;
-    }
+    if (!message) return set_held_on_disk(id, held);
     // The file lock first, so that the records of two calls land in the order they changed
     // the state.
     std::lock_guard file_lock(message->file_mutex);
@@ -161,31 +157,29 @@ bool DeliveryScheduler::hold(const QueueId& id) { return set_held(id, true); }
 bool DeliveryScheduler::release(const QueueId& id) { return set_held(id, false); }
 
 bool DeliveryScheduler::remove(const QueueId& id) {
+    auto done = std::make_shared<bool>(false);
+    const bool ran = on_delivery_thread([this, done, id] { *done = remove_here(id); });
+    return ran && *done;
+}
+
+bool DeliveryScheduler::remove_here(const QueueId& id) {
     std::shared_ptr<QueuedMessage> message;
     {
         std::lock_guard lock(core_->mutex);
         message = find(id);
-        // Out of the registry: timers skip it, outcomes still to come are dropped.
-        if (message) leave(*message);
     }
-    if (!message) {
-        auto done = std::make_shared<bool>(false);
-        on_delivery_thread([this, done, id] {
-            std::shared_ptr<QueuedMessage> now_active;
-            {
-                std::lock_guard lock(core_->mutex);
-                now_active = find(id);
-            }
-            *done = now_active ? remove(id) : remove_on_disk(id);
-        });
-        return *done;
-    }
+    if (!message) return remove_on_disk(id);
     std::lock_guard file_lock(message->file_mutex);
     if (message->removed) return false;  // left the queue by itself meanwhile
-    message->removed = true;
     if (auto ec = delivery::remove_file(message->path)) {
         observe::error("queue-error", {{"id", id}, {"error", delivery::describe("cannot remove", message->path, ec)}});
         return false;
+    }
+    message->removed = true;
+    {
+        // Out of the registry: timers skip it, outcomes still to come are dropped.
+        std::lock_guard lock(core_->mutex);
+        leave(*message);
     }
     observe::info("removed", {{"id", id},
                               {"from", reverse_path_text(message->header.envelope)},

@@ -210,7 +210,7 @@ void DeliveryScheduler::set_aside(const std::shared_ptr<QueuedMessage>& message,
         // threads and changes a message in memory): then it stays, to be tried as asked. Its
         // file's later time does no harm; it is set again when the message goes to disk.
         if (message->in_ready || message->jobs_in_flight > 0 || message->reporting) return;
-        for (std::size_t i = 0; i < message->recipients.size(); ++i) {
+        for (std::size_t i = 0; due_us != kHeldDue && i < message->recipients.size(); ++i) {
             const RecipientState& state = message->recipients[i];
             if (!state.final() && !message->busy[i] && state.next_attempt_us < due_us) {
                 schedule(message, state.next_attempt_us);

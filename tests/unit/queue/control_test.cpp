@@ -1,5 +1,7 @@
 // Queue control: list, show, flush, hold, release, remove; list_spool for a server that is
 // down; and what a restart keeps (back-off schedules, holds).
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include "onward_fixture.hpp"
@@ -124,6 +126,27 @@ TEST_F(Control, AHeldMessageIsNotAttemptedUntilReleased) {
     ASSERT_TRUE(jobs_reach(2));
     ASSERT_TRUE(eventually([&] { return !queued(id); }));
     EXPECT_FALSE(queue().hold(id)) << "no longer queued";
+}
+
+// A held message leaves memory for its file (due in the year 2200 until released), so that a
+// hold costs no room in the active set, however long it lasts.
+TEST_F(Control, AHeldMessageWaitsOnDiskNotInMemory) {
+    transport.set_script(always_later);
+    start();
+    const std::string id = deferred_message({"a", "one.test"});
+    ASSERT_TRUE(queue().hold(id));
+    ASSERT_TRUE(eventually([&] {
+        struct stat st {};
+        return ::stat(queue_file(id).c_str(), &st) == 0 && st.st_mtim.tv_sec > 4'000'000'000;
+    })) << "set aside with the held due time";
+    auto list = queue().list();
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_TRUE(list[0].held) << "listed from its file";
+    clock.advance(600);  // past its next attempt: a release lets it go then
+    ASSERT_TRUE(queue().release(id));
+    transport.set_script(always_ok);
+    ASSERT_TRUE(jobs_reach(2));
+    ASSERT_TRUE(eventually([&] { return !queued(id); }));
 }
 
 TEST_F(Control, AHoldLastsAcrossARestart) {

@@ -401,6 +401,25 @@ TEST(SpoolDamage, ALengthThatHidesTheEndRecordIsStillDamage) {
     }
 }
 
+// Both at once: a damaged length hides the End, and the last state record was torn by a crash
+// in its append (whole length, wrong checksum). The End is still seen: damaged, never torn.
+TEST(SpoolDamage, AHiddenEndIsFoundPastATornLastStateRecord) {
+    TempDir dir;
+    const auto h = sample_header();
+    const auto path = dir.path() / h.id;
+    std::string whole = committed_with_states(h);
+    const auto records = records_of(whole);
+    whole[whole.size() - 2] ^= 0x10;  // in the last state record's checksum
+    for (const RecordSpan& r : records) {
+        if (r.type != RecordType::Recipient) continue;
+        std::string damaged = whole;
+        store_u32(damaged.data() + r.offset + 1, static_cast<std::uint32_t>(whole.size()));  // past the end
+        write_file(path, damaged);
+        const auto read = read_spool_file(path);
+        EXPECT_EQ(read.status, SpoolFileStatus::Damaged) << read.detail;
+    }
+}
+
 // The last state record, torn by a crash in the middle of its append (or cut back after a failed
 // one), is the only damage that is expected: it is cut off, and what precedes it stands.
 TEST(SpoolDamage, ATornLastStateRecordIsCutOffNotDamage) {
