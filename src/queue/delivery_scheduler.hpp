@@ -156,6 +156,7 @@ private:
     std::optional<MessageDetail> show_on_disk(const QueueId& id) const;
     std::size_t flush_on_disk(const std::string& id, const std::string& domain, std::uint64_t now);
     bool set_held_on_disk(const QueueId& id, bool held);
+    std::shared_ptr<QueuedMessage> find_settled(const QueueId& id) const;
     bool set_held_here(const QueueId& id, bool held);  // on the delivery thread
     bool remove_here(const QueueId& id);               // on the delivery thread
     bool remove_on_disk(const QueueId& id);

@@ -3,7 +3,9 @@
 // (its spool file only appended to or unlinked under its file lock); one on disk is read from
 // its file, and changed by the delivery thread (scheduler_disk.cpp).
 #include <algorithm>
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "delivery/file_io.hpp"
 #include "observe/log.hpp"
@@ -124,12 +126,23 @@ bool DeliveryScheduler::set_held(const QueueId& id, bool held) {
     return ran && *done;
 }
 
-bool DeliveryScheduler::set_held_here(const QueueId& id, bool held) {
-    std::shared_ptr<QueuedMessage> message;
-    {
-        std::lock_guard lock(core_->mutex);
-        message = find(id);
+// The message by id, in memory; or null when it is on disk only. A message in its hand-over
+// from the spool writer (committed, not yet known here) is waited for, briefly: its file must
+// not be changed behind the hand-over.
+std::shared_ptr<QueuedMessage> DeliveryScheduler::find_settled(const QueueId& id) const {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    for (;;) {
+        {
+            std::lock_guard lock(core_->mutex);
+            if (auto message = find(id)) return message;
+        }
+        if (!injector_.receiving || !injector_.receiving(id) || std::chrono::steady_clock::now() >= until) return nullptr;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+}
+
+bool DeliveryScheduler::set_held_here(const QueueId& id, bool held) {
+    std::shared_ptr<QueuedMessage> message = find_settled(id);
     if (!message) return set_held_on_disk(id, held);
     // The file lock first, so that the records of two calls land in the order they changed
     // the state.
@@ -163,11 +176,7 @@ bool DeliveryScheduler::remove(const QueueId& id) {
 }
 
 bool DeliveryScheduler::remove_here(const QueueId& id) {
-    std::shared_ptr<QueuedMessage> message;
-    {
-        std::lock_guard lock(core_->mutex);
-        message = find(id);
-    }
+    std::shared_ptr<QueuedMessage> message = find_settled(id);
     if (!message) return remove_on_disk(id);
     std::lock_guard file_lock(message->file_mutex);
     if (message->removed) return false;  // left the queue by itself meanwhile
