@@ -24,27 +24,14 @@
 #include <unordered_map>
 #include <utility>
 
+#include "delivery/openssl_errors.hpp"
 #include "smtp/text.hpp"
 #include "smtp/tls_settings.hpp"
 
 namespace ehlo::delivery {
 namespace {
 
-std::string openssl_errors() {
-    std::string out;
-    while (unsigned long e = ERR_get_error()) {
-        char buf[256];
-        ERR_error_string_n(e, buf, sizeof buf);
-        if (!out.empty()) out += "; ";
-        out += buf;
-    }
-    return out.empty() ? "unknown OpenSSL error" : out;
-}
-
-struct CtxFree {
-    void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
-};
-using CtxPtr = std::unique_ptr<SSL_CTX, CtxFree>;
+using CtxPtr = SslCtxPtr;
 
 bool is_ip_address(const std::string& host) {
     unsigned char buf[16];

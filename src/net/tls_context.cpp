@@ -21,6 +21,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "delivery/openssl_errors.hpp"
 #include "smtp/tls_settings.hpp"
 
 namespace ehlo::net {
@@ -33,21 +34,8 @@ using smtp::tls::kTls13Ciphers;
 // A self-signed certificate made for `make run` is valid this long.
 constexpr long kSelfSignedDays = 3650;
 
-std::string openssl_errors() {
-    std::string out;
-    while (unsigned long e = ERR_get_error()) {
-        char buf[256];
-        ERR_error_string_n(e, buf, sizeof buf);
-        if (!out.empty()) out += "; ";
-        out += buf;
-    }
-    return out.empty() ? "unknown OpenSSL error" : out;
-}
-
-struct CtxFree {
-    void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
-};
-using CtxPtr = std::unique_ptr<SSL_CTX, CtxFree>;
+using CtxPtr = delivery::SslCtxPtr;
+using delivery::openssl_errors;
 
 std::string lower(std::string s) {
     for (char& c : s)
