@@ -14,6 +14,16 @@ std::string client_address(const tcp::endpoint& ep) {
     return a.to_string();
 }
 
+// Whom a rate limit counts: an IPv4 address, or an IPv6 client's /64, since one host is
+// usually given a whole /64 and could otherwise step past any limit by changing address.
+std::string rate_key(const tcp::endpoint& ep) {
+    auto a = ep.address();
+    if (!a.is_v6() || a.to_v6().is_v4_mapped()) return client_address(ep);
+    auto bytes = a.to_v6().to_bytes();
+    for (std::size_t i = 8; i < bytes.size(); ++i) bytes[i] = 0;
+    return asio::ip::address_v6(bytes).to_string() + "/64";
+}
+
 std::string new_session_id() {
     // Unique across restarts: the start time in the high bits, a counter in the low ones.
     static std::atomic<std::uint64_t> next{static_cast<std::uint64_t>(std::time(nullptr)) << 24};
@@ -192,10 +202,18 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
                               {"listener", kind_name(listener.kind)}});
     auto verdict = limiter.admit(c->address);
     c->admitted = verdict == policy::ConnectionLimiter::Verdict::Admitted;
+    // Trusted networks are not rate limited (as Postfix's smtpd_client_event_limit_exceptions,
+    // $mynetworks by default): they are our own hosts, and they send in bulk.
+    const bool too_fast = c->admitted && !policy.trusted(c->address) &&
+                          !connection_rate.hit(rate_key(peer), policy::RateLimiter::Clock::now());
+    if (too_fast)
+        observe::warn("rate-limited", {{"session", c->host->session_id()}, {"client", c->address},
+                                       {"limit", "connection_rate"},
+                                       {"per_minute", config.limits.connection_rate}});
     // RFC 8314 3.3: on a submissions port TLS comes first, the 220 after it. A connection
     // refused anyway is closed without a handshake.
     if (implicit_tls) {
-        if (stopping || !c->admitted) {
+        if (stopping || !c->admitted || too_fast) {
             observe::info("disconnect", {{"session", c->host->session_id()}, {"client", c->address}, {"refused", "limits"}});
             co_return;
         }
@@ -209,6 +227,9 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
         c->session->start_refused({421, "", "4.7.0 " + hostname + " Too many connections, try again later"});
     } else if (verdict == policy::ConnectionLimiter::Verdict::TooManyFromClient) {
         c->session->start_refused({421, "", "4.7.0 " + hostname + " Too many connections from your address"});
+    } else if (too_fast) {
+        c->session->start_refused(
+            {421, "", "4.7.0 " + hostname + " Error: too many connections from your address, try again later"});
     } else {
         c->session->start();
     }

@@ -20,6 +20,7 @@
 #include "net/tls_context.hpp"
 #include "observe/log.hpp"
 #include "policy/connection_limiter.hpp"
+#include "policy/rate_limiter.hpp"
 #include "smtp/session.hpp"
 #include "net/server.hpp"
 
@@ -135,6 +136,7 @@ struct Server::Impl {
     smtp::SessionConfig session_config;
     std::string hostname;
     policy::ConnectionLimiter limiter;
+    policy::RateLimiter connection_rate;  // new connections per client and minute
     std::vector<std::unique_ptr<Worker>> workers;
     std::vector<std::unique_ptr<Listener>> listeners;  // on workers[0]
     std::atomic<std::size_t> next_worker{0};
@@ -156,6 +158,7 @@ struct Server::Impl {
           auth(a),
           hostname(std::move(host)),
           limiter(c.limits.connections, c.limits.connections_per_client),
+          connection_rate(c.limits.connection_rate),
           workers(make_workers(threads)),
           signals(workers.front()->io, SIGINT, SIGTERM, SIGHUP) {}
 

@@ -4,7 +4,8 @@
 Message size (RFC 1870: declared SIZE= over the limit at MAIL, and actual content over it at
 the end of data, both 552 5.3.4), recipients per message (RFC 5321 4.5.3.1.8 allows a
 limit of no less than 100; beyond it 452 4.5.3, RFC 5321 4.5.3.1.10), connections per
-client and in all (421 4.7.0 at greeting, RFC 5321 3.8).
+client and in all, and new connections per client and minute (421 4.7.0 at greeting,
+RFC 5321 3.8, 4.2.5: a 421 reply ends the session).
 """
 import os
 import time
@@ -125,6 +126,29 @@ class Limits(harness.E2ETest):
         finally:
             for c in held:
                 c.close()
+
+    def test_rfc5321_3_8_connection_rate_per_client_421(self):
+        server = self.start_server(limits={"connection_rate": 4})
+        for _ in range(4):
+            with server.connect(source="127.0.0.2") as c:
+                c.expect(220)
+                c.line("QUIT")
+                c.expect(221)
+        # the 5th new connection within the minute from .2, though none is open any more
+        self.refused_at_greeting(server, source="127.0.0.2")
+        fields = server.wait_log("rate-limited", timeout=5, client="127.0.0.2", limit="connection_rate")
+        self.assertEqual(fields[0]["per_minute"], "4")
+        # another untrusted address has a window of its own
+        with server.connect(source="127.0.0.3") as c:
+            c.expect(220)
+        # a trusted network (127.0.0.1/32 in the harness' [relay]) is not counted
+        for _ in range(6):
+            with server.connect(source="127.0.0.1") as c:
+                c.expect(220)
+                c.line("QUIT")
+                c.expect(221)
+        # the refused client is still refused (a refusal is not counted, nor forgiven)
+        self.refused_at_greeting(server, source="127.0.0.2")
 
     def test_rfc5321_3_8_connections_in_all_421(self):
         server = self.start_server(limits={"connections": 5})
