@@ -56,6 +56,8 @@ void read_limits(TableReader& r, Config::Limits& limits) {
     r.integer("connections", limits.connections, 1, kNoMax);
     r.integer("connections_per_client", limits.connections_per_client, 0, kNoMax, "0 = no limit");
     r.integer("connection_rate", limits.connection_rate, 0, kNoMax, "per minute; 0 = no limit");
+    r.integer("message_rate", limits.message_rate, 0, kNoMax, "per minute; 0 = no limit");
+    r.integer("recipient_rate", limits.recipient_rate, 0, kNoMax, "per minute; 0 = no limit");
     r.integer("errors", limits.errors, 1, kNoMax);
     r.integer("command_timeout", limits.command_timeout, kMinTimeout, kMaxTimeout, "seconds");
     r.integer("data_timeout", limits.data_timeout, kMinTimeout, kMaxTimeout, "seconds");

@@ -183,6 +183,7 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
     connection_config.auth_plaintext = config.auth.plaintext_loopback && loopback;
     c->session = std::make_unique<smtp::Session>(connection_config, client, *c->host);
     c->host->attach(*c->session);
+    c->host->count_rates(&message_rate, &recipient_rate, rate_key(peer));
     auto it = w.connections.insert(w.connections.end(), c);
     // Runs however the coroutine ends (also by an exception or the loop's destruction), so a
     // connection slot is never leaked.

@@ -137,6 +137,8 @@ struct Server::Impl {
     std::string hostname;
     policy::ConnectionLimiter limiter;
     policy::RateLimiter connection_rate;  // new connections per client and minute
+    policy::RateLimiter message_rate;     // MAIL commands per client and minute
+    policy::RateLimiter recipient_rate;   // RCPT commands per client and minute
     std::vector<std::unique_ptr<Worker>> workers;
     std::vector<std::unique_ptr<Listener>> listeners;  // on workers[0]
     std::atomic<std::size_t> next_worker{0};
@@ -159,6 +161,8 @@ struct Server::Impl {
           hostname(std::move(host)),
           limiter(c.limits.connections, c.limits.connections_per_client),
           connection_rate(c.limits.connection_rate),
+          message_rate(c.limits.message_rate),
+          recipient_rate(c.limits.recipient_rate),
           workers(make_workers(threads)),
           signals(workers.front()->io, SIGINT, SIGTERM, SIGHUP) {}
 

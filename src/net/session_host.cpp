@@ -24,6 +24,12 @@ SessionHost::SessionHost(std::string session_id, const smtp::ClientInfo& client,
 
 SessionHost::~SessionHost() { abort_message(); }
 
+bool SessionHost::over_rate(policy::RateLimiter* rate, const char* limit) {
+    if (!rate || trusted_ || rate->hit(rate_key_, policy::RateLimiter::Clock::now())) return false;
+    observe::warn("rate-limited", {{"session", session_id_}, {"client", client_.address}, {"limit", limit}});
+    return true;
+}
+
 smtp::Reply SessionHost::check_mail(const smtp::Envelope& envelope) {
     // A new transaction: nothing of an earlier one's recipients is carried into it.
     expanded_.clear();
@@ -44,12 +50,16 @@ smtp::Reply SessionHost::check_mail(const smtp::Envelope& envelope) {
     const queue::Queue::Storage storage = queue_.storage();
     if (storage.low() || (envelope.declared_size && *envelope.declared_size > storage.room()))
         return {452, "4.3.1", "Insufficient system storage"};
+    // As Postfix's anvil: a 4xx (RFC 5321 4.2.5, X.7.1 RFC 3463), so the client comes back later.
+    if (over_rate(message_rate_, "message_rate")) return {450, "4.7.1", "Error: too much mail from your address, try again later"};
     return {250, "2.1.0", "Ok"};
 }
 
 smtp::Reply SessionHost::check_rcpt(const smtp::Envelope& envelope, const smtp::Recipient& rcpt) {
     // RFC 6409 / RFC 4954: an authenticated client may relay, as a trusted network may.
     const bool authenticated = session_ && !session_->authenticated_user().empty();
+    if (over_rate(recipient_rate_, "recipient_rate"))
+        return {450, "4.7.1", "Error: too many recipients from your address, try again later"};
     // RFC 1870 6: SIZE= lets a full mailbox be refused now (552 5.2.2) rather than after DATA.
     const policy::RcptVerdict verdict =
         policy_.resolve_rcpt(rcpt.address, trusted_ || authenticated, envelope.declared_size.value_or(0));

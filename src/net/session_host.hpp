@@ -11,6 +11,7 @@
 #include "net/tls_context.hpp"
 #include "policy/auth_service.hpp"
 #include "policy/policy.hpp"
+#include "policy/rate_limiter.hpp"
 #include "queue/queue.hpp"
 #include "smtp/session.hpp"
 
@@ -34,6 +35,13 @@ public:
     ~SessionHost() override;
 
     void attach(const smtp::Session& session) { session_ = &session; }
+    // The server's per-client counters of MAIL and RCPT commands, and whom they count (the
+    // client's address, or its /64); a client of the trusted networks is never counted.
+    void count_rates(policy::RateLimiter* messages, policy::RateLimiter* recipients, std::string key) {
+        message_rate_ = messages;
+        recipient_rate_ = recipients;
+        rate_key_ = std::move(key);
+    }
     const std::string& session_id() const { return session_id_; }
     // The TLS handshake finished: logged, and named in the Received header of what follows.
     void tls_established(const TlsParameters& parameters);
@@ -69,6 +77,11 @@ private:
     smtp::Envelope queued_envelope(const smtp::Envelope& envelope) const;
     std::vector<smtp::Recipient> expanded_;
     std::unordered_set<std::string> expanded_keys_;
+
+    bool over_rate(policy::RateLimiter* rate, const char* limit);
+    policy::RateLimiter* message_rate_ = nullptr;
+    policy::RateLimiter* recipient_rate_ = nullptr;
+    std::string rate_key_;
 
     const smtp::Session* session_ = nullptr;
     std::unique_ptr<queue::IncomingMessage> message_;

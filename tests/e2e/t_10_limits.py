@@ -150,6 +150,51 @@ class Limits(harness.E2ETest):
         # the refused client is still refused (a refusal is not counted, nor forgiven)
         self.refused_at_greeting(server, source="127.0.0.2")
 
+    def test_rfc5321_4_2_5_message_rate_per_client_450(self):
+        server = self.start_server(limits={"message_rate": 2})
+        with server.connect(source="127.0.0.2") as c:
+            c.expect(220)
+            c.cmd("EHLO client.test")
+            for _ in range(2):
+                c.line("MAIL FROM:<sender@client.test>")
+                c.expect(250, "250 2.1.0")
+                c.line("RSET")
+                c.expect(250)
+            c.line("MAIL FROM:<sender@client.test>")
+            c.expect(450, "450 4.7.1")
+            # the session goes on: a 4xx refuses one command, not the connection
+            c.line("NOOP")
+            c.expect(250)
+        server.wait_log("rate-limited", timeout=5, client="127.0.0.2", limit="message_rate")
+        # trusted networks are not counted
+        with server.connect(source="127.0.0.1") as c:
+            c.expect(220)
+            c.cmd("EHLO client.test")
+            for _ in range(4):
+                c.line("MAIL FROM:<sender@client.test>")
+                c.expect(250, "250 2.1.0")
+                c.line("RSET")
+                c.expect(250)
+
+    def test_rfc5321_4_2_5_recipient_rate_per_client_450(self):
+        server = self.start_server(limits={"recipient_rate": 3})
+        with server.connect(source="127.0.0.2") as c:
+            c.expect(220)
+            c.cmd("EHLO client.test")
+            c.line("MAIL FROM:<sender@client.test>")
+            c.expect(250)
+            for _ in range(3):
+                c.line("RCPT TO:<alice@example.test>")
+                c.expect(250)
+            c.line("RCPT TO:<alice@example.test>")
+            c.expect(450, "450 4.7.1")
+            # what was accepted is still delivered
+            c.line("DATA")
+            c.expect(354)
+            c.send(harness.simple_message("rate") + b".\r\n")
+            c.expect(250)
+        server.wait_log("rate-limited", timeout=5, client="127.0.0.2", limit="recipient_rate")
+
     def test_rfc5321_3_8_connections_in_all_421(self):
         server = self.start_server(limits={"connections": 5})
         held = self.open_greeted(server, 3, source="127.0.0.2") + self.open_greeted(server, 2)

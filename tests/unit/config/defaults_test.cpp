@@ -20,6 +20,8 @@ TEST(ConfigDefaults, Limits) {
     EXPECT_EQ(c.limits.connections, 10000u);
     EXPECT_EQ(c.limits.connections_per_client, 50u);
     EXPECT_EQ(c.limits.connection_rate, 120u);
+    EXPECT_EQ(c.limits.message_rate, 300u);
+    EXPECT_EQ(c.limits.recipient_rate, 1200u);
     EXPECT_EQ(c.limits.errors, 10u);
     EXPECT_EQ(c.limits.data_timeout, 600u);
     EXPECT_EQ(c.limits.data_total_timeout, 3600u);
