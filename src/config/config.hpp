@@ -115,6 +115,7 @@ struct Config {
         std::size_t connection_rate = 120;          // new connections per client and minute; 0 = no limit
         std::size_t message_rate = 300;             // MAIL commands per client and minute; 0 = no limit
         std::size_t recipient_rate = 1200;          // RCPT commands per client and minute; 0 = no limit
+        double greeting_delay = 1.0;                // seconds before the 220; who speaks first gets 554
         std::size_t errors = 10;                    // bad commands before 421 4.7.0 and close
         unsigned command_timeout = 300;             // seconds (RFC 5321 4.5.3.2.7: >= 5 min)
         unsigned data_timeout = 600;                // seconds idle within message content

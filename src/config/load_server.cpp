@@ -58,6 +58,7 @@ void read_limits(TableReader& r, Config::Limits& limits) {
     r.integer("connection_rate", limits.connection_rate, 0, kNoMax, "per minute; 0 = no limit");
     r.integer("message_rate", limits.message_rate, 0, kNoMax, "per minute; 0 = no limit");
     r.integer("recipient_rate", limits.recipient_rate, 0, kNoMax, "per minute; 0 = no limit");
+    r.number("greeting_delay", limits.greeting_delay, 0, 60);
     r.integer("errors", limits.errors, 1, kNoMax);
     r.integer("command_timeout", limits.command_timeout, kMinTimeout, kMaxTimeout, "seconds");
     r.integer("data_timeout", limits.data_timeout, kMinTimeout, kMaxTimeout, "seconds");

@@ -138,6 +138,31 @@ asio::awaitable<bool> Server::Impl::start_tls(std::shared_ptr<Connection> c) {
     co_return true;
 }
 
+// Waits [limits] greeting_delay for the client to say something; true when it did (a close
+// before the greeting is not speaking: the connection is simply gone, and marked closed).
+asio::awaitable<bool> Server::Impl::spoke_before_greeting(std::shared_ptr<Connection> c) {
+    auto pause = std::make_shared<asio::steady_timer>(
+        c->socket.get_executor(), std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(config.limits.greeting_delay)));
+    // The loop is one thread, so `waited` is read and set there only: a timer that fires after
+    // the wait ended must not cancel whatever the connection waits for next.
+    auto waited = std::make_shared<bool>(false);
+    std::weak_ptr<Connection> weak = c;
+    pause->async_wait([weak, waited](asio::error_code e) {
+        if (e || *waited) return;
+        if (auto conn = weak.lock()) conn->socket.cancel();
+    });
+    auto [wait_ec] = co_await c->socket.async_wait(tcp::socket::wait_read, use_tuple);
+    *waited = true;
+    pause->cancel();
+    if (wait_ec) co_return false;  // the delay ran out in silence: greet
+    asio::error_code ec;
+    if (c->socket.available(ec) > 0 && !ec) co_return true;
+    c->peer_gone = true;
+    c->close();
+    co_return false;
+}
+
 asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const Listener& listener) {
     asio::error_code ec;
     auto peer = socket.remote_endpoint(ec);
@@ -231,9 +256,16 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
     } else if (too_fast) {
         c->session->start_refused(
             {421, "", "4.7.0 " + hostname + " Error: too many connections from your address, try again later"});
-    } else {
+    } else if (!implicit_tls && !policy.trusted(c->address) && config.limits.greeting_delay > 0 &&
+               co_await spoke_before_greeting(c)) {
+        // As Postfix's postscreen pregreet test: an SMTP client waits for the 220 (RFC 5321
+        // 3.1); what talks first is a spam engine that does not listen. It is not served.
+        observe::warn("pregreet", {{"session", c->host->session_id()}, {"client", c->address}});
+        c->session->start_refused({554, "", "5.5.1 " + hostname + " Protocol error: you spoke before my greeting"});
+    } else if (!c->closed) {
         c->session->start();
     }
+    if (c->closed) co_return;
     const auto command_timeout = std::chrono::seconds(config.limits.command_timeout);
     const auto data_timeout = std::chrono::seconds(config.limits.data_timeout);
     const auto data_total_timeout = std::chrono::seconds(config.limits.data_total_timeout);

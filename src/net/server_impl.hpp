@@ -175,6 +175,7 @@ struct Server::Impl {
     void bind_listeners();
     asio::awaitable<void> accept_loop(Listener& listener);
     asio::awaitable<void> serve(Worker& w, tcp::socket socket, const Listener& listener);
+    asio::awaitable<bool> spoke_before_greeting(std::shared_ptr<Connection> c);
     // The TLS handshake (after STARTTLS's 220, or first thing on a submissions listener),
     // bounded by tls.handshake_timeout. False: it failed and the connection is closed.
     asio::awaitable<bool> start_tls(std::shared_ptr<Connection> c);

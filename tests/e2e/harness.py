@@ -374,7 +374,7 @@ class Server:
         tables = {
             "server": {"hostname": "mx.test", "listen": [listen], "threads": 2},
             "limits": {"message_size": 26214400, "recipients": 1000, "connections": 10000,
-                       "connections_per_client": 50, "errors": 10,
+                       "connections_per_client": 50, "errors": 10, "greeting_delay": 0,
                        "command_timeout": 300, "data_timeout": 600},
             "spool": {"path": os.path.join(self.dir, "spool"), "sync": "syncfs"},
             "relay": {"trusted_networks": ["127.0.0.1/32", "::1/128"]},

@@ -5,7 +5,9 @@ Message size (RFC 1870: declared SIZE= over the limit at MAIL, and actual conten
 the end of data, both 552 5.3.4), recipients per message (RFC 5321 4.5.3.1.8 allows a
 limit of no less than 100; beyond it 452 4.5.3, RFC 5321 4.5.3.1.10), connections per
 client and in all, and new connections per client and minute (421 4.7.0 at greeting,
-RFC 5321 3.8, 4.2.5: a 421 reply ends the session).
+RFC 5321 3.8, 4.2.5: a 421 reply ends the session), MAIL and RCPT per client and minute
+(450 4.7.1), and a client that speaks before the greeting (RFC 5321 3.1: 554, as Postfix's
+postscreen pregreet test).
 """
 import os
 import time
@@ -194,6 +196,33 @@ class Limits(harness.E2ETest):
             c.send(harness.simple_message("rate") + b".\r\n")
             c.expect(250)
         server.wait_log("rate-limited", timeout=5, client="127.0.0.2", limit="recipient_rate")
+
+    def test_rfc5321_3_1_pregreet_554_and_the_greeting_delay(self):
+        server = self.start_server(limits={"greeting_delay": 0.6})
+        # speaks first: refused, closed, logged
+        with server.connect(source="127.0.0.2") as c:
+            c.send(b"EHLO spammer.test\r\nMAIL FROM:<x@spammer.test>\r\n")
+            r = c.reply()
+            self.assertTrue(r.last.startswith(b"554 5.5.1"), r.text)
+            self.assertTrue(c.closed_by_peer(), "no close after the pregreet 554")
+        server.wait_log("pregreet", timeout=5, client="127.0.0.2")
+        # closes during the delay: nothing else happens
+        with server.connect(source="127.0.0.2"):
+            pass
+        # waits, as a client should: greeted after the delay, and served
+        start = time.monotonic()
+        with server.connect(source="127.0.0.2") as c:
+            c.expect(220)
+            self.assertGreaterEqual(time.monotonic() - start, 0.5)
+            r = c.cmd("EHLO client.test")
+            self.assertEqual(r.code, 250, r.text)
+            c.line("QUIT")
+            c.expect(221)
+        # a trusted network is greeted at once
+        start = time.monotonic()
+        with server.connect(source="127.0.0.1") as c:
+            c.expect(220)
+            self.assertLess(time.monotonic() - start, 0.5)
 
     def test_rfc5321_3_8_connections_in_all_421(self):
         server = self.start_server(limits={"connections": 5})

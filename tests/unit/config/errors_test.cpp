@@ -141,6 +141,7 @@ TEST(ConfigErrors, OtherLimits) {
     EXPECT_CONFIG_ERROR("[limits]\nconnection_rate = -1\n", 2, 0, "at least 0");
     EXPECT_CONFIG_ERROR("[limits]\nmessage_rate = -1\n", 2, 0, "at least 0");
     EXPECT_CONFIG_ERROR("[limits]\nrecipient_rate = -1\n", 2, 0, "at least 0");
+    EXPECT_CONFIG_ERROR("[limits]\ngreeting_delay = 61\n", 2, 0, "must be 0 to 60");
     EXPECT_CONFIG_ERROR("[limits]\nerrors = 0\n", 2, 0, "'errors' in [limits] must be at least 1");
     EXPECT_CONFIG_ERROR("[server]\nthreads = -1\n", 2, 0, "must be 0 to 1024");
     EXPECT_CONFIG_ERROR("[server]\nthreads = 1025\n", 2, 0, "must be 0 to 1024");

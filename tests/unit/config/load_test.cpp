@@ -25,6 +25,7 @@ connections_per_client = 0
 connection_rate = 30
 message_rate = 40
 recipient_rate = 50
+greeting_delay = 0.25
 errors = 3
 command_timeout = 60
 data_timeout = 120
@@ -103,7 +104,7 @@ Config full_expected() {
     c.server.hostname = "mx.example.org";
     c.server.listen = {{"0.0.0.0", 25}, {"::", 25}, {"2001:db8::1", 587}};
     c.server.threads = 4;
-    c.limits = {1048576, 100, 500, 0, 30, 40, 50, 3, 60, 120, 900};
+    c.limits = {1048576, 100, 500, 0, 30, 40, 50, 0.25, 3, 60, 120, 900};
     c.spool = {"/var/spool/ehlo", SyncMode::Fsync, 1048576};
     c.relay.trusted_networks = {"10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::1"};
     c.smtp = {true, "-", true};

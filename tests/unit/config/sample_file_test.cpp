@@ -31,7 +31,7 @@ TEST(SampleFile, WritesOutEveryKey) {
     const std::string s = text.str();
     for (const char* key :
          {"[server]", "hostname =", "listen =", "threads =", "[limits]", "message_size =", "recipients =",
-          "connections =", "connections_per_client =", "connection_rate =", "message_rate =", "recipient_rate =", "errors =", "command_timeout =", "data_timeout =",
+          "connections =", "connections_per_client =", "connection_rate =", "message_rate =", "recipient_rate =", "greeting_delay =", "errors =", "command_timeout =", "data_timeout =",
           "data_total_timeout =",
           "[spool]", "path =", "sync =", "min_free =", "[relay]", "trusted_networks =", "[smtp]", "vrfy =",
           "recipient_delimiter =", "[log]", "level =", "file =", "dialog =", "[[domain]]", "name =",
