@@ -14,16 +14,6 @@ std::string client_address(const tcp::endpoint& ep) {
     return a.to_string();
 }
 
-// Whom a rate limit counts: an IPv4 address, or an IPv6 client's /64, since one host is
-// usually given a whole /64 and could otherwise step past any limit by changing address.
-std::string rate_key(const tcp::endpoint& ep) {
-    auto a = ep.address();
-    if (!a.is_v6() || a.to_v6().is_v4_mapped()) return client_address(ep);
-    auto bytes = a.to_v6().to_bytes();
-    for (std::size_t i = 8; i < bytes.size(); ++i) bytes[i] = 0;
-    return asio::ip::address_v6(bytes).to_string() + "/64";
-}
-
 std::string new_session_id() {
     // Unique across restarts: the start time in the high bits, a counter in the low ones.
     static std::atomic<std::uint64_t> next{static_cast<std::uint64_t>(std::time(nullptr)) << 24};
@@ -208,7 +198,12 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
     connection_config.auth_plaintext = config.auth.plaintext_loopback && loopback;
     c->session = std::make_unique<smtp::Session>(connection_config, client, *c->host);
     c->host->attach(*c->session);
-    c->host->count_rates(&message_rate, &recipient_rate, rate_key(peer));
+    // Trusted networks are not rate limited nor kept waiting for the greeting (as Postfix's
+    // smtpd_client_event_limit_exceptions, $mynetworks by default): they are our own hosts,
+    // and they send in bulk.
+    const bool trusted = c->host->client_trusted();
+    const std::string rate_client = policy::rate_limit_key(c->address);
+    if (!trusted) c->host->count_rates(&message_rate, &recipient_rate, rate_client);
     auto it = w.connections.insert(w.connections.end(), c);
     // Runs however the coroutine ends (also by an exception or the loop's destruction), so a
     // connection slot is never leaked.
@@ -228,10 +223,8 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
                               {"listener", kind_name(listener.kind)}});
     auto verdict = limiter.admit(c->address);
     c->admitted = verdict == policy::ConnectionLimiter::Verdict::Admitted;
-    // Trusted networks are not rate limited (as Postfix's smtpd_client_event_limit_exceptions,
-    // $mynetworks by default): they are our own hosts, and they send in bulk.
-    const bool too_fast = c->admitted && !policy.trusted(c->address) &&
-                          !connection_rate.hit(rate_key(peer), policy::RateLimiter::Clock::now());
+    const bool too_fast =
+        c->admitted && !trusted && !connection_rate.hit(rate_client, policy::RateLimiter::Clock::now());
     if (too_fast)
         observe::warn("rate-limited", {{"session", c->host->session_id()}, {"client", c->address},
                                        {"limit", "connection_rate"},
@@ -256,7 +249,7 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
     } else if (too_fast) {
         c->session->start_refused(
             {421, "", "4.7.0 " + hostname + " Error: too many connections from your address, try again later"});
-    } else if (!implicit_tls && !policy.trusted(c->address) && config.limits.greeting_delay > 0 &&
+    } else if (!implicit_tls && !trusted && config.limits.greeting_delay > 0 &&
                co_await spoke_before_greeting(c)) {
         // As Postfix's postscreen pregreet test: an SMTP client waits for the 220 (RFC 5321
         // 3.1); what talks first is a spam engine that does not listen. It is not served.

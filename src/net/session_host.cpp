@@ -25,7 +25,7 @@ SessionHost::SessionHost(std::string session_id, const smtp::ClientInfo& client,
 SessionHost::~SessionHost() { abort_message(); }
 
 bool SessionHost::over_rate(policy::RateLimiter* rate, const char* limit) {
-    if (!rate || trusted_ || rate->hit(rate_key_, policy::RateLimiter::Clock::now())) return false;
+    if (!rate || rate->hit(rate_key_, policy::RateLimiter::Clock::now())) return false;
     observe::warn("rate-limited", {{"session", session_id_}, {"client", client_.address}, {"limit", limit}});
     return true;
 }

@@ -35,14 +35,15 @@ public:
     ~SessionHost() override;
 
     void attach(const smtp::Session& session) { session_ = &session; }
-    // The server's per-client counters of MAIL and RCPT commands, and whom they count (the
-    // client's address, or its /64); a client of the trusted networks is never counted.
+    // The server's per-client counters of MAIL and RCPT commands, and whom they count
+    // (policy::rate_limit_key); not given for a client of the trusted networks.
     void count_rates(policy::RateLimiter* messages, policy::RateLimiter* recipients, std::string key) {
         message_rate_ = messages;
         recipient_rate_ = recipients;
         rate_key_ = std::move(key);
     }
     const std::string& session_id() const { return session_id_; }
+    bool client_trusted() const { return trusted_; }  // inside [relay] trusted_networks
     // The TLS handshake finished: logged, and named in the Received header of what follows.
     void tls_established(const TlsParameters& parameters);
     // "TLSv1.3 with cipher ... (256/256 bits)", or "none".

@@ -1,6 +1,16 @@
 #include "policy/rate_limiter.hpp"
 
+#include "config/network.hpp"
+
 namespace ehlo::policy {
+
+std::string rate_limit_key(std::string_view client_address) {
+    auto ip = config::parse_ip_address(client_address);
+    if (!ip) return std::string(client_address);
+    if (ip->family == config::IpAddress::Family::V4) return ip->str();
+    for (std::size_t i = 8; i < ip->bytes.size(); ++i) ip->bytes[i] = 0;
+    return ip->str() + "/64";
+}
 
 RateLimiter::RateLimiter(std::size_t limit, Clock::duration window, std::size_t max_tracked)
     : limit_(limit), window_(window), max_tracked_(max_tracked == 0 ? 1 : max_tracked) {}

@@ -11,9 +11,15 @@
 #include <list>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace ehlo::policy {
+
+// Whom a rate limit counts for a textual client address: an IPv4 address itself (also when
+// written IPv4-mapped), an IPv6 client by its /64 ("2001:db8:1:2::/64"), since one host is
+// usually given a whole /64 and could otherwise step past any limit by changing address.
+std::string rate_limit_key(std::string_view client_address);
 
 class RateLimiter {
 public:

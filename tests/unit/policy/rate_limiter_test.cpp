@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+using ehlo::policy::rate_limit_key;
 using ehlo::policy::RateLimiter;
 using namespace std::chrono_literals;
 
@@ -55,4 +56,16 @@ TEST(RateLimiter, ARenewedWindowMovesBehindTheOthersForEviction) {
     EXPECT_TRUE(r.hit("c", t0 + 62s));  // so b goes, not a
     EXPECT_FALSE(r.hit("a", t0 + 63s));
     EXPECT_TRUE(r.hit("b", t0 + 63s));
+}
+
+TEST(RateLimitKey, AnIpv4ClientIsItsAddressAlsoWhenWrittenMapped) {
+    EXPECT_EQ(rate_limit_key("192.0.2.7"), "192.0.2.7");
+    EXPECT_EQ(rate_limit_key("::ffff:192.0.2.7"), "192.0.2.7");
+}
+
+TEST(RateLimitKey, AnIpv6ClientIsItsSlash64) {
+    EXPECT_EQ(rate_limit_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+    EXPECT_EQ(rate_limit_key("2001:db8:1:2:bbbb:cccc:dddd:eeee"), "2001:db8:1:2::/64");
+    EXPECT_NE(rate_limit_key("2001:db8:1:3::1"), rate_limit_key("2001:db8:1:2::1"));
+    EXPECT_EQ(rate_limit_key("::1"), "::/64");
 }
