@@ -152,16 +152,19 @@ class Limits(harness.E2ETest):
         # the refused client is still refused (a refusal is not counted, nor forgiven)
         self.refused_at_greeting(server, source="127.0.0.2")
 
+    def mail_then_rset(self, c, n):
+        for _ in range(n):
+            c.line("MAIL FROM:<sender@client.test>")
+            c.expect(250, "250 2.1.0")
+            c.line("RSET")
+            c.expect(250)
+
     def test_rfc5321_4_2_5_message_rate_per_client_450(self):
         server = self.start_server(limits={"message_rate": 2})
         with server.connect(source="127.0.0.2") as c:
             c.expect(220)
             c.cmd("EHLO client.test")
-            for _ in range(2):
-                c.line("MAIL FROM:<sender@client.test>")
-                c.expect(250, "250 2.1.0")
-                c.line("RSET")
-                c.expect(250)
+            self.mail_then_rset(c, 2)
             c.line("MAIL FROM:<sender@client.test>")
             c.expect(450, "450 4.7.1")
             # the session goes on: a 4xx refuses one command, not the connection
@@ -172,11 +175,7 @@ class Limits(harness.E2ETest):
         with server.connect(source="127.0.0.1") as c:
             c.expect(220)
             c.cmd("EHLO client.test")
-            for _ in range(4):
-                c.line("MAIL FROM:<sender@client.test>")
-                c.expect(250, "250 2.1.0")
-                c.line("RSET")
-                c.expect(250)
+            self.mail_then_rset(c, 4)
 
     def test_rfc5321_4_2_5_recipient_rate_per_client_450(self):
         server = self.start_server(limits={"recipient_rate": 3})
@@ -196,6 +195,8 @@ class Limits(harness.E2ETest):
             c.send(harness.simple_message("rate") + b".\r\n")
             c.expect(250)
         server.wait_log("rate-limited", timeout=5, client="127.0.0.2", limit="recipient_rate")
+        harness.wait_until(lambda: len(server.maildir_files("alice")) == 1, harness.DELIVERY_TIMEOUT,
+                           "the message delivered to alice once")
 
     def test_rfc5321_3_1_pregreet_554_and_the_greeting_delay(self):
         server = self.start_server(limits={"greeting_delay": 0.6})
