@@ -120,6 +120,7 @@ struct Config {
         unsigned command_timeout = 300;             // seconds (RFC 5321 4.5.3.2.7: >= 5 min)
         unsigned data_timeout = 600;                // seconds idle within message content
         unsigned data_total_timeout = 3600;         // seconds for a whole message's content
+        std::size_t min_data_rate = 500;            // octets/s a message's content must average; 0 = none
 
         bool operator==(const Limits&) const = default;
     } limits;

@@ -63,6 +63,7 @@ void read_limits(TableReader& r, Config::Limits& limits) {
     r.integer("command_timeout", limits.command_timeout, kMinTimeout, kMaxTimeout, "seconds");
     r.integer("data_timeout", limits.data_timeout, kMinTimeout, kMaxTimeout, "seconds");
     r.integer("data_total_timeout", limits.data_total_timeout, kMinTimeout, kMaxTimeout, "seconds");
+    r.integer("min_data_rate", limits.min_data_rate, 0, kNoMax, "octets per second; 0 = no limit");
 }
 
 void read_spool(TableReader& r, Config::Spool& spool) {

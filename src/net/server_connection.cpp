@@ -1,6 +1,9 @@
 // One connection: the coroutine that feeds the sans-I/O smtp::Session and writes its replies,
 // the TLS handshake, the idle, message and handshake timers, and the last words before a close.
+#include <algorithm>
 #include <ctime>
+
+#include <fmt/format.h>
 
 #include "net/server_impl.hpp"
 
@@ -29,7 +32,7 @@ void Server::Impl::arm_watchdog(const std::shared_ptr<Connection>& c) {
     // The message's overall limit applies only while its content is coming in (not while the
     // queue commits it: then the client waits for us).
     const bool in_message = c->session && c->session->in_message();
-    c->watchdog.expires_at(in_message ? std::min(c->deadline, c->message_deadline) : c->deadline);
+    c->watchdog.expires_at(in_message ? std::min({c->deadline, c->message_deadline, c->rate_check}) : c->deadline);
     c->watchdog.async_wait([this, c](asio::error_code ec) {
         if (ec || c->closed) return;
         const auto now = Clock::now();
@@ -44,6 +47,14 @@ void Server::Impl::arm_watchdog(const std::shared_ptr<Connection>& c) {
             c->session->message_timeout();
         } else if (now >= c->deadline) {
             c->session->timeout();
+        } else if (now >= c->rate_check && c->session->in_message()) {
+            const double seconds = std::chrono::duration<double>(now - c->message_started).count();
+            if (static_cast<double>(c->message_octets) >= seconds * static_cast<double>(config.limits.min_data_rate)) {
+                c->rate_check = now + kDataRateCheck;
+                return arm_watchdog(c);
+            }
+            c->session->message_too_slow(fmt::format("{} octets in {:.1f} s, under {} octets/s", c->message_octets,
+                                                     seconds, config.limits.min_data_rate));
         } else {
             return arm_watchdog(c);  // activity moved the deadline
         }
@@ -316,9 +327,16 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
         // it flows: a client sending a byte every few seconds keeps no session for days.
         if (in_message && !was_in_message) {
             c->message_deadline = Clock::now() + data_total_timeout;
+            c->message_started = Clock::now();
+            c->message_octets = n;
+            c->rate_check = config.limits.min_data_rate > 0 ? c->message_started + kDataRateGrace
+                                                             : Clock::time_point::max();
             arm_watchdog(c);
-        } else if (!in_message) {
+        } else if (in_message) {
+            c->message_octets += n;
+        } else {
             c->message_deadline = Clock::time_point::max();
+            c->rate_check = Clock::time_point::max();
         }
         std::string replies = c->session->take_output();
         if (!replies.empty() && !c->session->in_message()) c->deadline = Clock::now() + command_timeout;
@@ -333,10 +351,15 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
         }
         // Back-pressure: while the spool thread has not written this message's earlier chunks,
         // read no more of it (TCP flow control then slows the client down).
-        while (!c->closed && c->host->backlogged()) {
-            c->deadline = Clock::now() + data_timeout;
-            asio::steady_timer pause(c->socket.get_executor(), kBackPressurePause);
-            co_await pause.async_wait(use_tuple);
+        if (!c->closed && c->host->backlogged()) {
+            const auto paused_at = Clock::now();
+            while (!c->closed && c->host->backlogged()) {
+                c->deadline = Clock::now() + data_timeout;
+                asio::steady_timer pause(c->socket.get_executor(), kBackPressurePause);
+                co_await pause.async_wait(use_tuple);
+            }
+            // We did not read meanwhile: that time is not the client's slowness.
+            c->message_started += Clock::now() - paused_at;
         }
     }
     co_await flush(c);

@@ -48,6 +48,10 @@ constexpr std::size_t kLingerBytes = 1 << 20;
 constexpr std::size_t kTlsReadChunk = 16 * 1024;
 // A TLS session that timed out still gets its 421 written through TLS, within this time.
 constexpr auto kFinalWriteTime = std::chrono::seconds(5);
+// limits.min_data_rate is judged only once a message's content has flowed this long (a slow
+// start, TCP's and the client's, is not slowness), then once a second.
+constexpr auto kDataRateGrace = std::chrono::seconds(5);
+constexpr auto kDataRateCheck = std::chrono::seconds(1);
 
 using TlsStream = asio::ssl::stream<tcp::socket&>;
 
@@ -63,6 +67,11 @@ struct Connection : std::enable_shared_from_this<Connection> {
     Clock::time_point deadline = Clock::time_point::max();
     // The overall limit of the message being received (limits.data_total_timeout).
     Clock::time_point message_deadline = Clock::time_point::max();
+    // limits.min_data_rate: when the content began (moved on by the time we did not read,
+    // under back-pressure), the octets since then and when to look at the rate next.
+    Clock::time_point message_started;
+    std::uint64_t message_octets = 0;
+    Clock::time_point rate_check = Clock::time_point::max();
     bool peer_gone = false;  // end of stream or an error seen: nothing left to drain
     // TLS, once STARTTLS or the listener started it. `tls_keep` holds the certificates the
     // handshake used, even after a reload.

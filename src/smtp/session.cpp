@@ -259,6 +259,12 @@ void Session::message_timeout() {
     impl_->close_with(Reply(421, "4.4.2", impl_->config_.hostname + " Message transfer time limit exceeded, closing connection"));
 }
 
+void Session::message_too_slow(std::string_view detail) {
+    if (impl_->state_ == Impl::State::Closed || !in_message()) return;
+    impl_->host_.event("data-too-slow", detail);
+    impl_->close_with(Reply(421, "4.4.2", impl_->config_.hostname + " Transfer too slow, closing connection"));
+}
+
 void Session::shutdown() {
     if (impl_->state_ == Impl::State::Closed) return;
     impl_->host_.event("shutdown", "");

@@ -123,7 +123,7 @@ public:
     virtual void trace(bool from_client, std::string_view line) { (void)from_client; (void)line; }
     // A protocol event worth one log line: "helo", "mail", "rcpt", "rejected" (any 4xx/5xx
     // reply, as detail), "data", "rset", "quit", "starttls", "too-many-errors", "timeout",
-    // "shutdown", "data-timeout", "chunk-too-big", "auth", "auth-failed", "auth-locked".
+    // "shutdown", "data-timeout", "data-too-slow", "chunk-too-big", "auth", "auth-failed", "auth-locked".
     virtual void event(std::string_view what, std::string_view detail) { (void)what; (void)detail; }
 };
 
@@ -156,6 +156,10 @@ public:
     // overall time limit: 421 4.4.2 and close; the content is aborted through the host. The
     // network layer keeps that clock; see in_message().
     void message_timeout();
+    // The message's content arrives slower than the minimum data rate the network layer
+    // measures: 421 4.4.2 and close, content aborted, as message_timeout() does. `detail`
+    // (what was measured) goes to the host's event.
+    void message_too_slow(std::string_view detail);
     // The server is stopping: 421 4.3.2 and close, as timeout() does.
     void shutdown();
 

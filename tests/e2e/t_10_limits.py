@@ -6,10 +6,12 @@ the end of data, both 552 5.3.4), recipients per message (RFC 5321 4.5.3.1.8 all
 limit of no less than 100; beyond it 452 4.5.3, RFC 5321 4.5.3.1.10), connections per
 client and in all, and new connections per client and minute (421 4.7.0 at greeting,
 RFC 5321 3.8, 4.2.5: a 421 reply ends the session), MAIL and RCPT per client and minute
-(450 4.7.1), and a client that speaks before the greeting (RFC 5321 3.1: 554, as Postfix's
-postscreen pregreet test).
+(450 4.7.1), a client that speaks before the greeting (RFC 5321 3.1: 554, as Postfix's
+postscreen pregreet test), and message content slower than the minimum data rate (421 4.4.2,
+as Postfix's smtpd_min_data_rate; RFC 5321 4.5.3.2 lets a server set its own time limits).
 """
 import os
+import select
 import time
 
 import harness
@@ -224,6 +226,49 @@ class Limits(harness.E2ETest):
         with server.connect(source="127.0.0.1") as c:
             c.expect(220)
             self.assertLess(time.monotonic() - start, 0.5)
+
+    def test_rfc5321_4_5_3_2_min_data_rate_421(self):
+        # 2000 octets/s: the slow client trickles 80/s, the steady one sends 6000/s; both
+        # are judged after the same 5 s of grace.
+        server = self.start_server(limits={"min_data_rate": 2000})
+        slow, steady = server.connect(), server.connect()
+        try:
+            for c, who in ((slow, "slow"), (steady, "steady")):
+                c.expect(220)
+                c.cmd("EHLO client.test")
+                c.send(b"MAIL FROM:<sender@client.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n")
+                c.expect(250)
+                c.expect(250)
+                c.expect(354)
+                c.send(harness.simple_message(who))
+            line = b"z" * 98 + b"\r\n"
+            refused = None
+            start = time.monotonic()
+            while time.monotonic() - start < 12 and refused is None:
+                steady.send(line * 15)
+                try:
+                    slow.send(b"x" * 18 + b"\r\n")
+                except OSError:
+                    pass  # closed by the server: its 421 is in the socket
+                if select.select([slow.sock], [], [], 0.25)[0]:
+                    refused = slow.reply()
+            self.assertIsNotNone(refused, "the slow client was never refused")
+            self.assertTrue(refused.last.startswith(b"421 4.4.2"), refused.text)
+            self.assertIn(b"Transfer too slow", refused.last)
+            self.assertGreaterEqual(time.monotonic() - start, 4.5, "refused before the grace ran out")
+            self.assertTrue(slow.closed_by_peer(), "no close after the 421")
+            steady.send(b".\r\n")
+            steady.expect(250, "250 2.0.0 Ok: queued as")
+            steady.line("QUIT")
+            steady.expect(221)
+        finally:
+            slow.close()
+            steady.close()
+        server.wait_log("data-too-slow", timeout=5)
+        (path,) = server.wait_for_delivery("alice", 1)
+        server.assert_stays("alice", 1)
+        with open(path, "rb") as f:
+            self.assertIn(b"Subject: test steady", f.read())
 
     def test_rfc5321_3_8_connections_in_all_421(self):
         server = self.start_server(limits={"connections": 5})

@@ -26,6 +26,7 @@ TEST(ConfigDefaults, Limits) {
     EXPECT_EQ(c.limits.errors, 10u);
     EXPECT_EQ(c.limits.data_timeout, 600u);
     EXPECT_EQ(c.limits.data_total_timeout, 3600u);
+    EXPECT_EQ(c.limits.min_data_rate, 500u);
 }
 
 TEST(ConfigDefaults, RecipientsAtLeast100_Rfc5321_4_5_3_1_8) {

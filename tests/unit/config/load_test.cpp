@@ -30,6 +30,7 @@ errors = 3
 command_timeout = 60
 data_timeout = 120
 data_total_timeout = 900
+min_data_rate = 200
 
 [spool]
 path = "/var/spool/ehlo"
@@ -104,7 +105,7 @@ Config full_expected() {
     c.server.hostname = "mx.example.org";
     c.server.listen = {{"0.0.0.0", 25}, {"::", 25}, {"2001:db8::1", 587}};
     c.server.threads = 4;
-    c.limits = {1048576, 100, 500, 0, 30, 40, 50, 0.25, 3, 60, 120, 900};
+    c.limits = {1048576, 100, 500, 0, 30, 40, 50, 0.25, 3, 60, 120, 900, 200};
     c.spool = {"/var/spool/ehlo", SyncMode::Fsync, 1048576};
     c.relay.trusted_networks = {"10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::1"};
     c.smtp = {true, "-", true};

@@ -32,7 +32,7 @@ TEST(SampleFile, WritesOutEveryKey) {
     for (const char* key :
          {"[server]", "hostname =", "listen =", "threads =", "[limits]", "message_size =", "recipients =",
           "connections =", "connections_per_client =", "connection_rate =", "message_rate =", "recipient_rate =", "greeting_delay =", "errors =", "command_timeout =", "data_timeout =",
-          "data_total_timeout =",
+          "data_total_timeout =", "min_data_rate =",
           "[spool]", "path =", "sync =", "min_free =", "[relay]", "trusted_networks =", "[smtp]", "vrfy =",
           "recipient_delimiter =", "[log]", "level =", "file =", "dialog =", "[[domain]]", "name =",
           "catch_all =", "mailboxes =", "maildir_root =", "postmaster =", "dsn =", "[delivery]", "retry_min =",

@@ -3,6 +3,8 @@
 // RFC 3461 4), refusals that count as errors (RFC 5321 4.2.2), and the message time limit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "fake_host.hpp"
 
 namespace ehlo::smtp::test {
@@ -152,6 +154,31 @@ TEST(MessageTimeout, OverallLimitBetweenBdatChunksAbortsToo_Rfc3030_2) {
     d.session->message_timeout();
     EXPECT_EQ(d.session->take_output().substr(0, 10), "421 4.4.2 ");
     EXPECT_EQ(d.host.aborts, 1);
+}
+
+TEST(MinDataRate, TooSlowContentAbortsAndCloses_Rfc5321_4_5_3_2) {
+    Dialog d;
+    d.open_transaction();
+    d.send("DATA\r\nSubject: trickle\r\n");
+    ASSERT_TRUE(d.session->in_message());
+    d.session->message_too_slow("10 octets in 6.0 s");
+    EXPECT_EQ(d.session->take_output(), "421 4.4.2 mx.example Transfer too slow, closing connection\r\n");
+    EXPECT_TRUE(d.session->wants_close());
+    EXPECT_EQ(d.host.aborts, 1);
+    EXPECT_TRUE(d.host.saw_event("data-too-slow"));
+    const auto slow = std::find_if(d.host.events.begin(), d.host.events.end(),
+                                   [](const auto& e) { return e.first == "data-too-slow"; });
+    ASSERT_NE(slow, d.host.events.end());
+    EXPECT_EQ(slow->second, "10 octets in 6.0 s");
+    EXPECT_TRUE(d.host.messages.empty());
+}
+
+TEST(MinDataRate, NoEffectOutsideAMessage) {
+    Dialog d;
+    d.open_transaction();
+    d.session->message_too_slow("10 octets in 6.0 s");
+    EXPECT_EQ(d.session->take_output(), "");
+    EXPECT_FALSE(d.session->wants_close());
 }
 
 TEST(MessageTimeout, NoEffectOutsideAMessage) {
