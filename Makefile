@@ -12,6 +12,8 @@ DEB_PACKAGES := g++ cmake ninja-build ccache pkg-config \
 	publicsuffix python3-dkim python3-spf postsrsd \
 	dovecot-lmtpd dovecot-imapd
 CONFIG ?=
+# The account ehlo runs as once started by root ([server] user).
+DAEMON_USER := ehlo
 
 .PHONY: all deps build run test clean bench
 
@@ -33,6 +35,11 @@ deps:
 				echo " $$missing " | grep -q " $$s " && { systemctl disable --now $$s || true; }; \
 			done; \
 		fi; \
+	fi
+	@# Started as root, ehlo binds its ports and then runs as this account (docs/security.md).
+	@if [ "$$(id -u)" = 0 ] && ! id -u $(DAEMON_USER) >/dev/null 2>&1; then \
+		echo "creating the system user $(DAEMON_USER), which ehlo runs as"; \
+		useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $(DAEMON_USER); \
 	fi
 
 $(BUILD_DIR)/build.ninja:

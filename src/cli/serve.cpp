@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cli/commands.hpp"
+#include "cli/privileges.hpp"
 #include "config/config.hpp"
 #include "delivery/forwarding_transport.hpp"
 #include "delivery/lmtp_delivery.hpp"
@@ -81,8 +82,13 @@ int serve(const ServeOptions& options) {
     observe::init({parse_level(cfg.log.level), cfg.log.file, cfg.log.dialog || options.dialog});
     ::signal(SIGPIPE, SIG_IGN);
     raise_file_limit();
+    // Nothing the daemon makes is for others: files it creates are 0600 at most, folders 0700.
+    ::umask(077);
 
     try {
+        // Started as root: the account to become once the listeners are bound (checked first,
+        // so that a missing user stops the start before anything is made as root).
+        const std::optional<RunAs> run_as = account_to_run_as(cfg);
         policy::Policy policy(cfg);
 
         // Onward delivery: DNS (libunbound on its own thread) and the SMTP client (its own loop).
@@ -147,10 +153,14 @@ int serve(const ServeOptions& options) {
         if (certificates.empty() && !options.self_signed_dir.empty()) {
             const std::string base = (std::filesystem::path(options.self_signed_dir) / cfg.server.hostname).string();
             net::CertificateFiles files{base + ".pem", base + ".key"};
+            // Made by root, read again after the drop (SIGHUP): the folder (and those made for
+            // it) and the files are the daemon's.
+            if (run_as) hand_over_directory(options.self_signed_dir, *run_as);
             const bool created = net::ensure_self_signed(cfg.server.hostname, files);
             observe::warn("tls-self-signed", {{"host", cfg.server.hostname}, {"chain", files.chain}, {"key", files.key},
                                               {"created", created ? "now" : "before"},
                                               {"note", "clients cannot verify it; set [tls] certificates for real use"}});
+            if (run_as) hand_over_directory(options.self_signed_dir, *run_as);
             certificates.push_back(std::move(files));
         }
         std::unique_ptr<net::TlsContexts> tls;
@@ -172,7 +182,20 @@ int serve(const ServeOptions& options) {
             auth = std::make_unique<policy::AuthService>(*credentials, limits, cfg.auth.threads, kMaxPendingAuth);
         }
 
+        // Keys and the users file were read above, as root; the spool and Maildirs the daemon
+        // writes become its user's before it binds (ports below 1024 need root) and drops.
+        if (run_as) hand_over_state(cfg, *run_as);
         net::Server server(cfg, policy, queue, tls.get(), auth.get());
+        if (run_as) drop_privileges(*run_as);
+        observe::info("privileges", {{"user", run_as ? run_as->user : "(as started)"},
+                                     {"uid", std::to_string(::getuid())},
+                                     {"gid", std::to_string(::getgid())},
+                                     {"dropped", run_as ? "yes" : "no: not started as root"}});
+        for (const auto& file : files_read_again(cfg))
+            if (!readable_now(file))
+                observe::warn("unreadable-file", {{"file", file.string()},
+                                                  {"note", "read again on reload or change, and this user cannot: "
+                                                           "make it readable by ehlo's user or group (chgrp, chmod 640)"}});
         // SIGHUP and `ehlo reload` read the alias files again too; a bad one keeps the table in
         // use (policy logs the file, the line and the problem).
         server.also_reload([&policy]() -> std::optional<std::string> {
@@ -182,8 +205,10 @@ int serve(const ServeOptions& options) {
         queue.start();
         if (history) history->start();
         // After start(): the queue holds the spool lock, so the socket in it is ours to replace.
+        std::optional<unsigned> control_group;
+        if (!cfg.control.group.empty()) control_group = group_id(cfg.control.group);
         auto control = std::make_unique<net::ControlServer>(config::control_socket_path(cfg), queue,
-                                                            [&server] { return server.reload(); });
+                                                            [&server] { return server.reload(); }, control_group);
         observe::info("started", {{"version", EHLO_VERSION}, {"config", options.config_file.empty() ? "embedded" : options.config_file}});
         server.run();
         control.reset();

@@ -103,6 +103,10 @@ struct Config {
         std::string hostname;                 // empty = the system's host name
         std::vector<ListenAddress> listen{{"127.0.0.1", 2525}};
         unsigned threads = 0;                 // event loops; 0 = one per core
+        // Started as root (to bind ports below 1024), ehlo runs as this account once its
+        // listeners are bound; group empty = the user's own group.
+        std::string user = "ehlo";
+        std::string group;
 
         bool operator==(const Server&) const = default;
     } server;
@@ -223,6 +227,7 @@ struct Config {
 
     struct Control {
         std::string socket;  // empty = <spool.path>/control.sock
+        std::string group;   // may use the socket besides its owner; empty = the owner only
 
         bool operator==(const Control&) const = default;
     } control;

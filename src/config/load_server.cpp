@@ -19,6 +19,15 @@ constexpr std::size_t kMaxSocketPath = 107;
 // Dot-string local part), and not '.', which separates atoms.
 constexpr std::string_view kDelimiterChars = "!#$%&'*+-/=?^_`{|}~";
 
+// A user or group name as useradd(8) accepts it (and no more: it names an account to run as).
+bool is_account_name(std::string_view name) {
+    if (name.empty() || name.size() > 32 || name[0] == '-') return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+               c == '-' || c == '.';
+    });
+}
+
 }  // namespace
 
 void read_server(TableReader& r, Config::Server& server) {
@@ -48,6 +57,22 @@ void read_server(TableReader& r, Config::Server& server) {
         }
     }
     r.integer("threads", server.threads, 0, kMaxThreads, "0 = one per core");
+    if (auto user = r.string("user")) {
+        if (!is_account_name(user->value)) {
+            r.error(user->where, "user", "must be an account name, not " + in_quotes(user->value));
+        } else if (user->value == "root") {
+            r.error(user->where, "user", "must not be root: ehlo does not run as root");
+        } else {
+            server.user = user->value;
+        }
+    }
+    if (auto group = r.string("group")) {
+        if (!group->value.empty() && !is_account_name(group->value)) {
+            r.error(group->where, "group", "must be a group name, not " + in_quotes(group->value));
+        } else {
+            server.group = group->value;
+        }
+    }
 }
 
 void read_limits(TableReader& r, Config::Limits& limits) {
@@ -155,6 +180,13 @@ void read_control(TableReader& r, Config::Control& control) {
             r.error(socket->where, "socket", "is longer than " + std::to_string(kMaxSocketPath) + " octets (a Unix socket path)");
         } else {
             control.socket = socket->value;
+        }
+    }
+    if (auto group = r.string("group")) {
+        if (!group->value.empty() && !is_account_name(group->value)) {
+            r.error(group->where, "group", "must be a group name, not " + in_quotes(group->value));
+        } else {
+            control.group = group->value;
         }
     }
 }

@@ -139,14 +139,16 @@ struct ControlServer::Impl {
     }
 };
 
-ControlServer::ControlServer(std::filesystem::path socket_path, queue::Queue& queue, Reload reload)
+ControlServer::ControlServer(std::filesystem::path socket_path, queue::Queue& queue, Reload reload,
+                             std::optional<unsigned> group)
     : impl_(std::make_unique<Impl>(std::move(socket_path), queue, std::move(reload))) {
     auto& d = *impl_;
     (void)socket_address(d.path);  // the real name must fit too: refused now, not at rename
     d.listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (d.listener < 0) throw std::system_error(errno, std::generic_category(), "control socket");
-    // Bound under a temporary name, made 0600, then renamed into place: under its real name
-    // it never has wider permissions. (No umask: that would apply to the whole process.)
+    // Bound under a temporary name, given its mode and group, then renamed into place: under
+    // its real name it never has wider permissions. (Not by umask alone: the daemon's is 077,
+    // but a socket's mode is what is checked on connect, so it is set explicitly.)
     const std::filesystem::path temporary = d.path.string() + ".new";
     sockaddr_un tmp_addr = socket_address(temporary);
     auto fail = [&](const std::string& what) {
@@ -158,6 +160,9 @@ ControlServer::ControlServer(std::filesystem::path socket_path, queue::Queue& qu
     ::unlink(temporary.c_str());
     if (::bind(d.listener, reinterpret_cast<sockaddr*>(&tmp_addr), sizeof tmp_addr) < 0) fail("control socket");
     if (::chmod(temporary.c_str(), 0600) < 0) fail("control socket");
+    if (group && (::chown(temporary.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(*group)) < 0 ||
+                  ::chmod(temporary.c_str(), 0660) < 0))
+        fail("control socket group");
     // A socket left by a crash is ours to replace: only one daemon owns the spool (its lock is
     // taken before this).
     if (!remove_stale_socket(d.path)) {

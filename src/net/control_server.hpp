@@ -1,6 +1,7 @@
 // The queue control socket: `ehlo queue ...` talks to the running daemon through it.
 //
-// A Unix socket with mode 0600 in the spool (only the server's user may connect). One request
+// A Unix socket with mode 0600 in the spool (only the server's user may connect), or 0660 and
+// of a configured group whose members may too. One request
 // line per connection ("list", "show ID", "flush [ID|DOMAIN]", "hold ID", "release ID",
 // "delete ID", "reload"); the answer is "ok" or "error: TEXT" on the first line, then the report, then
 // the server closes. Requests are rare, so one thread serves them in turn, off the event loops.
@@ -25,8 +26,10 @@ public:
     // nothing on success, else why the old ones stay. Called on the control thread.
     using Reload = std::function<std::optional<std::string>()>;
 
-    // Binds the socket (replacing a stale one) and starts serving. Throws std::system_error.
-    ControlServer(std::filesystem::path socket_path, queue::Queue& queue, Reload reload = {});
+    // Binds the socket (replacing a stale one) and starts serving; `group`, when given, may
+    // use it too. Throws std::system_error.
+    ControlServer(std::filesystem::path socket_path, queue::Queue& queue, Reload reload = {},
+                  std::optional<unsigned> group = std::nullopt);
     ~ControlServer();  // stops serving and removes the socket
     ControlServer(const ControlServer&) = delete;
     ControlServer& operator=(const ControlServer&) = delete;

@@ -81,6 +81,60 @@ def _die_with_parent():
         pass
 
 
+# Run as root (as `make test` is on a fresh machine), ehlo drops to its own account once its
+# ports are bound, as it does in production (docs/security.md). The folders tests make for a
+# server are then that account's, as an administrator makes them, and keys are root:ehlo 0640.
+DAEMON_USER = "ehlo"
+
+
+def daemon_account():
+    """(uid, gid) of the account the server drops to when the tests run as root, else None."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+    try:
+        pw = pwd.getpwnam(DAEMON_USER)
+    except KeyError:
+        raise RuntimeError(f"running as root, the server drops to user {DAEMON_USER!r}, which is "
+                           "missing: `make deps` creates it") from None
+    return pw.pw_uid, pw.pw_gid
+
+
+def give_to_daemon(path):
+    """Make a folder the tests made the daemon's (when it drops privileges); no-op otherwise."""
+    account = daemon_account()
+    if account:
+        os.chown(path, *account)
+
+
+def as_daemon_user():
+    """preexec_fn: a command run as the daemon's account, as `sudo -u ehlo` would."""
+    account = daemon_account()
+    if account:
+        os.setgroups([])
+        os.setgid(account[1])
+        os.setuid(account[0])
+
+
+def copy_keeping_owner(source, target):
+    """Copy a file with its mode and owner (cp -p), as an administrator installs a key."""
+    shutil.copy(source, target)
+    st = os.stat(source)
+    if os.geteuid() == 0:
+        os.chown(target, st.st_uid, st.st_gid)
+
+
+if os.geteuid() == 0:
+    _plain_mkdtemp = tempfile.mkdtemp
+
+    def _daemon_mkdtemp(*args, **kwargs):
+        path = _plain_mkdtemp(*args, **kwargs)
+        give_to_daemon(path)
+        return path
+
+    tempfile.mkdtemp = _daemon_mkdtemp  # TemporaryDirectory uses it too
+
+
 def require_tool(name):
     """The path of a command-line tool, or SKIPPED when it is not installed."""
     path = shutil.which(name)
@@ -100,6 +154,10 @@ def make_certificate(folder, name, cn="mx.test", sans=None, days=2):
                     "-addext", f"subjectAltName={san}"],
                    check=True, capture_output=True, timeout=60)
     os.chmod(key, 0o600)
+    account = daemon_account()
+    if account:
+        os.chown(key, 0, account[1])
+        os.chmod(key, 0o640)
     return chain, key
 
 

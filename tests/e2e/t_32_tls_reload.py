@@ -39,8 +39,8 @@ class TlsReload(harness.E2ETest):
         self.install(self.old)
 
     def install(self, pair):
-        shutil.copy(pair[0], self.chain + ".tmp")
-        shutil.copy(pair[1], self.key + ".tmp")
+        harness.copy_keeping_owner(pair[0], self.chain + ".tmp")
+        harness.copy_keeping_owner(pair[1], self.key + ".tmp")
         os.replace(self.chain + ".tmp", self.chain)
         os.replace(self.key + ".tmp", self.key)
 
@@ -90,8 +90,8 @@ class TlsReload(harness.E2ETest):
         server.wait_log("reload-failed", timeout=10)
         self.assertEqual(self.peer_certificate(server), der_of(self.new[0]))
         # a key that belongs to another certificate: refused too
-        shutil.copy(self.new[0], self.chain)
-        shutil.copy(self.old[1], self.key)
+        harness.copy_keeping_owner(self.new[0], self.chain)
+        harness.copy_keeping_owner(self.old[1], self.key)
         r = subprocess.run(reload, capture_output=True, timeout=30)
         self.assertEqual(r.returncode, 1)
         self.assertIn(b"live.key", r.stderr)             # OpenSSL: "key values mismatch"

@@ -38,7 +38,7 @@ class Auth(harness.E2ETest):
     def user(self, *args, password=None, check=True):
         r = subprocess.run([harness.ehlo_binary(), "user", "--file", self.users, *args],
                            input=(password + "\n").encode() if password is not None else b"",
-                           capture_output=True, timeout=60)
+                           capture_output=True, timeout=60, preexec_fn=harness.as_daemon_user)
         if check:
             self.assertEqual(r.returncode, 0, r.stderr)
         return r

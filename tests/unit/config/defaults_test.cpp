@@ -27,6 +27,9 @@ TEST(ConfigDefaults, Limits) {
     EXPECT_EQ(c.limits.data_timeout, 600u);
     EXPECT_EQ(c.limits.data_total_timeout, 3600u);
     EXPECT_EQ(c.limits.min_data_rate, 500u);
+    EXPECT_EQ(c.server.user, "ehlo");
+    EXPECT_EQ(c.server.group, "");
+    EXPECT_EQ(c.control.group, "");
 }
 
 TEST(ConfigDefaults, RecipientsAtLeast100_Rfc5321_4_5_3_1_8) {

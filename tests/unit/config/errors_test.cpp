@@ -51,6 +51,19 @@ TEST(ConfigErrors, DuplicateKeyIsASyntaxError) {
 
 // ---- unknown names ---------------------------------------------------------------------------
 
+// ---- accounts (least privilege) ----------------------------------------------------------------
+
+TEST(ConfigErrors, ServerUserMustNotBeRoot) {
+    EXPECT_CONFIG_ERROR("[server]\nuser = \"root\"\n", 2, 0, "must not be root");
+}
+
+TEST(ConfigErrors, AccountNamesAreNames) {
+    EXPECT_CONFIG_ERROR("[server]\nuser = \"\"\n", 2, 0, "must be an account name");
+    EXPECT_CONFIG_ERROR("[server]\nuser = \"-rf\"\n", 2, 0, "must be an account name");
+    EXPECT_CONFIG_ERROR("[server]\ngroup = \"a b\"\n", 2, 0, "must be a group name");
+    EXPECT_CONFIG_ERROR("[control]\ngroup = \"x/y\"\n", 2, 0, "must be a group name");
+}
+
 TEST(ConfigErrors, UnknownKeyNamesKeyAndTable) {
     const auto e = error_of("[server]\nhostname = \"a.example\"\nlistne = [\"127.0.0.1:25\"]\n");
     EXPECT_EQ(e.line, 3u);

@@ -16,6 +16,8 @@ constexpr const char* kFull = R"(
 hostname = "mx.example.org"
 listen = ["0.0.0.0:25", "[::]:25", "[2001:db8::1]:587"]
 threads = 4
+user = "mail"
+group = "mail"
 
 [limits]
 message_size = 1048576
@@ -81,6 +83,7 @@ host = "smarthost.example.net"
 
 [control]
 socket = "/run/ehlo/control.sock"
+group = "adm"
 
 [history]
 enabled = false
@@ -105,6 +108,8 @@ Config full_expected() {
     c.server.hostname = "mx.example.org";
     c.server.listen = {{"0.0.0.0", 25}, {"::", 25}, {"2001:db8::1", 587}};
     c.server.threads = 4;
+    c.server.user = "mail";
+    c.server.group = "mail";
     c.limits = {1048576, 100, 500, 0, 30, 40, 50, 0.25, 3, 60, 120, 900, 200};
     c.spool = {"/var/spool/ehlo", SyncMode::Fsync, 1048576};
     c.relay.trusted_networks = {"10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::1"};
@@ -115,6 +120,7 @@ Config full_expected() {
     c.dns = {{"192.0.2.53", "127.0.0.1@5353", "2001:db8::53"}, 3, true};
     c.routes = {{"partner.example", "192.0.2.25", 2525}, {"*", "smarthost.example.net", 25}};
     c.control.socket = "/run/ehlo/control.sock";
+    c.control.group = "adm";
     c.history = {false, "/var/lib/ehlo/history.db", 30, HistoryTranscripts::All};
     c.domains = {
         LocalDomain{"example.org", false, {"alice", "bob.smith", "c_d-e"}, "/srv/mail/example.org", "alice"},

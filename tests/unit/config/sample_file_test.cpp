@@ -30,7 +30,7 @@ TEST(SampleFile, WritesOutEveryKey) {
     text << in.rdbuf();
     const std::string s = text.str();
     for (const char* key :
-         {"[server]", "hostname =", "listen =", "threads =", "[limits]", "message_size =", "recipients =",
+         {"[server]", "hostname =", "listen =", "threads =", "user =", "group =", "[limits]", "message_size =", "recipients =",
           "connections =", "connections_per_client =", "connection_rate =", "message_rate =", "recipient_rate =", "greeting_delay =", "errors =", "command_timeout =", "data_timeout =",
           "data_total_timeout =", "min_data_rate =",
           "[spool]", "path =", "sync =", "min_free =", "[relay]", "trusted_networks =", "[smtp]", "vrfy =",

@@ -1,0 +1,148 @@
+#include "cli/privileges.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <system_error>
+#include <vector>
+
+namespace ehlo::cli {
+namespace {
+
+std::runtime_error failure(const std::string& what) {
+    return std::runtime_error(what + ": " + std::strerror(errno));
+}
+
+// The buffer getpwnam_r and getgrnam_r fill; the system's hint, or a size that always does.
+std::vector<char> entry_buffer(int which) {
+    const long hint = ::sysconf(which);
+    return std::vector<char>(hint > 0 ? static_cast<std::size_t>(hint) : 16384);
+}
+
+void give(const std::filesystem::path& path, const struct stat& st, const RunAs& who) {
+    if (st.st_uid == who.uid && st.st_gid == who.gid) return;
+    if (::lchown(path.c_str(), who.uid, who.gid) != 0) throw failure("cannot give " + path.string() + " to " + who.user);
+}
+
+}  // namespace
+
+std::optional<RunAs> account_to_run_as(const config::Config& config) {
+    if (::geteuid() != 0) return std::nullopt;
+    RunAs who;
+    who.user = config.server.user;
+    passwd pw{};
+    passwd* found = nullptr;
+    auto buffer = entry_buffer(_SC_GETPW_R_SIZE_MAX);
+    const int e = ::getpwnam_r(who.user.c_str(), &pw, buffer.data(), buffer.size(), &found);
+    if (e != 0 || !found) {
+        throw std::runtime_error("started as root, ehlo runs as [server] user \"" + who.user +
+                                 "\" once its ports are bound, and there is no such user (create it: "
+                                 "useradd --system --user-group --no-create-home --shell /usr/sbin/nologin " +
+                                 who.user + "; `make run` does)");
+    }
+    if (found->pw_uid == 0) {
+        throw std::runtime_error("[server] user \"" + who.user + "\" is root's account (uid 0): ehlo does not run as root");
+    }
+    who.uid = found->pw_uid;
+    who.gid = found->pw_gid;
+    if (!config.server.group.empty()) {
+        who.group = config.server.group;
+        who.gid = group_id(who.group);
+    } else {
+        group gr{};
+        group* g = nullptr;
+        auto gbuffer = entry_buffer(_SC_GETGR_R_SIZE_MAX);
+        who.group = ::getgrgid_r(who.gid, &gr, gbuffer.data(), gbuffer.size(), &g) == 0 && g ? g->gr_name
+                                                                                              : std::to_string(who.gid);
+    }
+    if (who.gid == 0) throw std::runtime_error("[server] group \"" + who.group + "\" is root's group (gid 0): ehlo does not run with it");
+    return who;
+}
+
+gid_t group_id(const std::string& name) {
+    group gr{};
+    group* found = nullptr;
+    auto buffer = entry_buffer(_SC_GETGR_R_SIZE_MAX);
+    const int e = ::getgrnam_r(name.c_str(), &gr, buffer.data(), buffer.size(), &found);
+    if (e != 0 || !found) throw std::runtime_error("there is no group \"" + name + "\"");
+    return found->gr_gid;
+}
+
+void hand_over_directory(const std::filesystem::path& dir, const RunAs& who) {
+    // The missing parents are made here, so they are ours to give too; existing ones are the
+    // administrator's and stay as they are.
+    std::vector<std::filesystem::path> missing;
+    for (auto p = std::filesystem::absolute(dir); !p.empty(); p = p.parent_path()) {
+        struct stat st {};
+        if (::lstat(p.c_str(), &st) == 0) break;
+        missing.push_back(p);
+        if (p == p.parent_path()) break;
+    }
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+        if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) throw failure("cannot create " + it->string());
+        if (::lchown(it->c_str(), who.uid, who.gid) != 0) throw failure("cannot give " + it->string() + " to " + who.user);
+    }
+    struct stat st {};
+    if (::lstat(dir.c_str(), &st) != 0) throw failure("cannot read " + dir.string());
+    if (!S_ISDIR(st.st_mode)) throw std::runtime_error(dir.string() + " is not a directory");
+    give(dir, st, who);
+    std::error_code ec;
+    for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (::lstat(it->path().c_str(), &st) == 0) give(it->path(), st, who);
+    }
+    if (ec) throw std::runtime_error("cannot read " + dir.string() + ": " + ec.message());
+}
+
+void hand_over_file(const std::filesystem::path& file, const RunAs& who) {
+    struct stat st {};
+    if (::lstat(file.c_str(), &st) != 0) return;
+    give(file, st, who);
+}
+
+void hand_over_state(const config::Config& config, const RunAs& who) {
+    hand_over_directory(config.spool.path, who);
+    for (const auto& domain : config.domains)
+        if (!domain.maildir_root.empty()) hand_over_directory(domain.maildir_root, who);
+    if (!config.log.file.empty()) hand_over_file(config.log.file, who);
+}
+
+std::vector<std::filesystem::path> files_read_again(const config::Config& config) {
+    std::vector<std::filesystem::path> files;
+    for (const auto& c : config.tls.certificates) {
+        files.emplace_back(c.chain);
+        files.emplace_back(c.key);
+    }
+    if (!config.auth.users_file.empty()) files.emplace_back(config.auth.users_file);
+    for (const auto& f : config.aliases.files) files.emplace_back(f);
+    for (const auto& f : config.aliases.virtual_files) files.emplace_back(f);
+    for (const auto& d : config.domains)
+        if (!d.alias_file.empty()) files.emplace_back(d.alias_file);
+    return files;
+}
+
+void drop_privileges(const RunAs& who) {
+    // setgroups, setgid and setuid act on every thread of the process (glibc signals each
+    // one), so threads started earlier (DNS, password hashing) are dropped with it.
+    if (::setgroups(0, nullptr) != 0) throw failure("cannot drop the supplementary groups");
+    if (::setgid(who.gid) != 0) throw failure("cannot become group " + who.group);
+    if (::setuid(who.uid) != 0) throw failure("cannot become user " + who.user);
+    if (::getuid() != who.uid || ::geteuid() != who.uid || ::getgid() != who.gid || ::getegid() != who.gid)
+        throw std::runtime_error("the ids after the drop are not " + who.user + "'s");
+    // setuid as root changes the saved id too; should it not have, root would be one call away.
+    if (::setuid(0) == 0 || ::seteuid(0) == 0) throw std::runtime_error("root could be regained after the drop");
+}
+
+bool readable_now(const std::filesystem::path& file) {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    ::close(fd);
+    return true;
+}
+
+}  // namespace ehlo::cli
