@@ -61,7 +61,8 @@ std::optional<RunAs> account_to_run_as(const config::Config& config) {
         who.group = ::getgrgid_r(who.gid, &gr, gbuffer.data(), gbuffer.size(), &g) == 0 && g ? g->gr_name
                                                                                               : std::to_string(who.gid);
     }
-    if (who.gid == 0) throw std::runtime_error("[server] group \"" + who.group + "\" is root's group (gid 0): ehlo does not run with it");
+    if (!config.control.group.empty()) who.control_group = group_id(config.control.group);
+    if (who.gid == 0 || who.control_group == gid_t{0}) throw std::runtime_error("[server] group \"" + who.group + "\" is root's group (gid 0): ehlo does not run with it");
     return who;
 }
 
@@ -129,7 +130,9 @@ std::vector<std::filesystem::path> files_read_again(const config::Config& config
 void drop_privileges(const RunAs& who) {
     // setgroups, setgid and setuid act on every thread of the process (glibc signals each
     // one), so threads started earlier (DNS, password hashing) are dropped with it.
-    if (::setgroups(0, nullptr) != 0) throw failure("cannot drop the supplementary groups");
+    const gid_t kept = who.control_group.value_or(0);
+    if (::setgroups(who.control_group ? 1 : 0, who.control_group ? &kept : nullptr) != 0)
+        throw failure("cannot drop the supplementary groups");
     if (::setgid(who.gid) != 0) throw failure("cannot become group " + who.group);
     if (::setuid(who.uid) != 0) throw failure("cannot become user " + who.user);
     if (::getuid() != who.uid || ::geteuid() != who.uid || ::getgid() != who.gid || ::getegid() != who.gid)

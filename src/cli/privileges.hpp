@@ -20,6 +20,9 @@ struct RunAs {
     std::string group;
     uid_t uid = 0;
     gid_t gid = 0;
+    // The only supplementary group kept: [control] group, to which the daemon gives its
+    // control socket (only a member may).
+    std::optional<gid_t> control_group;
 };
 
 // The account to become, when the process runs as root; nothing when it does not (it then runs
@@ -42,7 +45,7 @@ void hand_over_state(const config::Config& config, const RunAs& who);
 // change (the users file, alias files).
 std::vector<std::filesystem::path> files_read_again(const config::Config& config);
 
-// Drops supplementary groups, then the group, then the user, and checks that root cannot be
+// Drops supplementary groups (but the control group), then the group, then the user, and checks that root cannot be
 // regained. Throws std::runtime_error when any step fails: the caller must not go on.
 void drop_privileges(const RunAs& who);
 
