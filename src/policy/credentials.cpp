@@ -119,7 +119,16 @@ void write_credentials_file(const std::filesystem::path& path, const std::vector
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) throw std::runtime_error(tmp.string() + ": cannot create: " + std::strerror(errno));
     std::size_t done = 0;
-    bool ok = ::fchmod(fd, 0600) == 0;
+    // A file replaced keeps its owner, its group and their read rights (the daemon reads it
+    // as its own user, e.g. root:ehlo 0640), never anything for others; a new one is 0600.
+    struct stat old {};
+    mode_t mode = 0600;
+    if (::stat(path.c_str(), &old) == 0) {
+        mode = (old.st_mode & 0640) | 0600;
+        if (::fchown(fd, old.st_uid, old.st_gid) != 0 && ::fchown(fd, static_cast<uid_t>(-1), old.st_gid) != 0)
+            mode = 0600;  // the group could not be kept: its read right is not given to ours
+    }
+    bool ok = ::fchmod(fd, mode) == 0;
     while (ok && done < text.size()) {
         const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
         if (n < 0 && errno == EINTR) continue;

@@ -84,6 +84,20 @@ TEST(CredentialsFile, WrittenAtomicallyWithMode0600) {
     EXPECT_EQ(read_credentials_file(path).size(), 1u);
 }
 
+TEST(CredentialsFile, ARewriteKeepsTheGroupsReadRightButNeverOthers) {
+    // root:ehlo 0640 lets the daemon, running as ehlo, read the file again after a change.
+    TempDir d;
+    const auto path = d.path / "users";
+    write_credentials_file(path, {{"alice", "$6$a$b", {}}});
+    ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+    write_credentials_file(path, {{"alice", "$6$a$b", {}}, {"bob", "$6$c$d", {}}});
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0640u);
+    EXPECT_EQ(st.st_gid, ::getegid());
+    EXPECT_EQ(read_credentials_file(path).size(), 2u);
+}
+
 TEST(Credentials, SeesChangesWithoutRestartAndKeepsOldUsersOnABadFile) {
     TempDir d;
     const auto path = d.path / "users";
