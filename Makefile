@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 DEB_PACKAGES := g++ cmake ninja-build ccache pkg-config \
 	libasio-dev libssl-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev \
 	libunbound-dev libgtest-dev libgmock-dev libsqlite3-dev nlohmann-json3-dev libbenchmark-dev \
-	libsodium-dev libcrypt-dev \
+	libsodium-dev libcrypt-dev libhttp-parser-dev \
 	python3 swaks libnet-ssleay-perl libio-socket-ssl-perl curl openssl postfix unbound dnsmasq-base dns-root-data \
 	prometheus \
 	publicsuffix python3-dkim python3-spf postsrsd \

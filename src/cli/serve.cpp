@@ -17,10 +17,13 @@
 #include "delivery/lmtp_delivery.hpp"
 #include "delivery/remote_delivery.hpp"
 #include "delivery/resolver.hpp"
+#include "net/console.hpp"
 #include "net/control_server.hpp"
 #include "net/server.hpp"
 #include "net/tls_context.hpp"
+#include "observe/ehlo_metrics.hpp"
 #include "observe/history.hpp"
+#include "observe/metrics.hpp"
 #include "observe/log.hpp"
 #include "policy/auth_service.hpp"
 #include "policy/credentials.hpp"
@@ -90,6 +93,9 @@ int serve(const ServeOptions& options) {
         // so that a missing user stops the start before anything is made as root).
         const std::optional<RunAs> run_as = account_to_run_as(cfg);
         policy::Policy policy(cfg);
+        // What /metrics shows: counted by the sessions, the queue and the deliveries.
+        observe::metrics::Registry registry;
+        observe::EhloMetrics metrics(registry);
 
         // Onward delivery: DNS (libunbound on its own thread) and the SMTP client (its own loop).
         delivery::ResolverOptions ro;
@@ -105,6 +111,7 @@ int serve(const ServeOptions& options) {
         rmo.max_messages_per_connection = cfg.outbound.messages_per_connection;
         rmo.connect_timeout = std::chrono::seconds(cfg.outbound.connect_timeout);
         rmo.timeout_scale = cfg.outbound.timeout_scale;
+        rmo.metrics = &metrics;
         // CA files for `verify` destinations are read now, not on the delivery loop.
         if (!cfg.outbound.tls_ca_file.empty()) rmo.tls_ca_files.push_back(cfg.outbound.tls_ca_file);
         for (const auto& route : cfg.routes)
@@ -133,6 +140,8 @@ int serve(const ServeOptions& options) {
 
         queue::QueueOptions qo;
         qo.history = history.get();
+        qo.metrics = &metrics;
+        if (history) metrics.watch(*history);
         qo.spool_dir = cfg.spool.path;
         qo.sync = safe_sync_mode(cfg.spool.sync);
         qo.min_free = cfg.spool.min_free;
@@ -185,7 +194,7 @@ int serve(const ServeOptions& options) {
         // Keys and the users file were read above, as root; the spool and Maildirs the daemon
         // writes become its user's before it binds (ports below 1024 need root) and drops.
         if (run_as) hand_over_state(cfg, *run_as);
-        net::Server server(cfg, policy, queue, tls.get(), auth.get());
+        net::Server server(cfg, policy, queue, tls.get(), auth.get(), &metrics);
         if (run_as) drop_privileges(*run_as);
         observe::info("privileges", {{"user", run_as ? run_as->user : "(as started)"},
                                      {"uid", std::to_string(::getuid())},
@@ -209,8 +218,13 @@ int serve(const ServeOptions& options) {
         if (!cfg.control.group.empty()) control_group = group_id(cfg.control.group);
         auto control = std::make_unique<net::ControlServer>(config::control_socket_path(cfg), queue,
                                                             [&server] { return server.reload(); }, control_group);
+        // The console after the queue: its pages read the queue.
+        net::Console console(queue, registry, metrics, cfg.server.hostname);
+        std::unique_ptr<net::ConsoleServer> console_server;
+        if (cfg.console.enabled) console_server = std::make_unique<net::ConsoleServer>(cfg.console.listen, console);
         observe::info("started", {{"version", EHLO_VERSION}, {"config", options.config_file.empty() ? "embedded" : options.config_file}});
         server.run();
+        console_server.reset();
         control.reset();
         remote.drain();  // nothing new goes on the wire; what is there may finish
         queue.stop();

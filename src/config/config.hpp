@@ -232,6 +232,14 @@ struct Config {
         bool operator==(const Control&) const = default;
     } control;
 
+    // The web console's HTTP listener: /metrics (Prometheus) and the console's pages and API.
+    struct Console {
+        bool enabled = true;
+        ListenAddress listen{"127.0.0.1", 8025};  // loopback only: no TLS or login on it yet
+
+        bool operator==(const Console&) const = default;
+    } console;
+
     // The history of every message, for `ehlo trace` and the console; advisory: mail flows
     // whether or not it can be written.
     struct History {

@@ -43,7 +43,8 @@ Config read_config(Errors& errors, const toml::table& root) {
         const bool known = name == "server" || name == "limits" || name == "spool" || name == "relay" ||
                            name == "smtp" || name == "log" || name == "delivery" || name == "outbound" ||
                            name == "dns" || name == "control" || name == "tls" || name == "auth" ||
-                           name == "history" || name == "aliases" || name == "srs";
+                           name == "history" || name == "aliases" || name == "srs" ||
+                           name == "console";
         if (!known) {
             errors.add(key.source(), node.is_table() ? "unknown table [" + std::string(name) + "]"
                                                      : "unknown key " + in_quotes(name));
@@ -65,6 +66,7 @@ Config read_config(Errors& errors, const toml::table& root) {
         if (name == "outbound") read_outbound(r, config.outbound);
         if (name == "dns") read_dns(r, config.dns);
         if (name == "control") read_control(r, config.control);
+        if (name == "console") read_console(r, config.console);
         if (name == "history") read_history(r, config.history);
         if (name == "aliases") read_aliases(r, config.aliases);
         if (name == "srs") read_srs(r, config.srs, later);

@@ -28,6 +28,10 @@ bool is_account_name(std::string_view name) {
     });
 }
 
+bool is_loopback_host(const std::string& host) {
+    return host == "::1" || host.rfind("127.", 0) == 0;
+}
+
 }  // namespace
 
 void read_server(TableReader& r, Config::Server& server) {
@@ -187,6 +191,23 @@ void read_control(TableReader& r, Config::Control& control) {
             r.error(group->where, "group", "must be a group name, not " + in_quotes(group->value));
         } else {
             control.group = group->value;
+        }
+    }
+}
+
+void read_console(TableReader& r, Config::Console& console) {
+    r.boolean("enabled", console.enabled);
+    if (auto listen = r.string("listen")) {
+        auto parsed = parse_listen_address(listen->value);
+        if (!parsed.value) {
+            r.error(listen->where, "listen", "has " + in_quotes(listen->value) + ": " + parsed.error);
+        } else if (!is_loopback_host(parsed.value->host)) {
+            // What the console shows (every message's sender, recipients, the peers' replies)
+            // and does (delete, bounce) is for the machine's administrator.
+            r.error(listen->where, "listen", "must be a loopback address (127.0.0.0/8 or ::1): the console has no "
+                                             "TLS or login for other networks");
+        } else {
+            console.listen = *parsed.value;
         }
     }
 }

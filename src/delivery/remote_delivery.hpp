@@ -19,6 +19,10 @@
 
 #include "delivery/remote_transport.hpp"
 
+namespace ehlo::observe {
+class EhloMetrics;
+}
+
 namespace ehlo::delivery {
 
 class Resolver;
@@ -36,6 +40,9 @@ struct RemoteOptions {
     // constructor.
     std::vector<std::string> tls_ca_files;
     std::size_t tls_sessions = 1000;  // TLS sessions kept for resumption, in all
+    // Octets to and from peers are counted here (ehlo_network_*_bytes_total{side="outbound"});
+    // none when null. Must outlive the delivery.
+    observe::EhloMetrics* metrics = nullptr;
 };
 
 class RemoteDelivery final : public RemoteTransport {

@@ -3,6 +3,7 @@
 // source a piece at a time, read off the loop, as the socket takes it. After STARTTLS the same
 // bytes go through the connection's TLS stream, whose handshake is done here too.
 #include "delivery/remote_internal.hpp"
+#include "observe/ehlo_metrics.hpp"
 
 namespace ehlo::delivery {
 
@@ -14,6 +15,7 @@ asio::awaitable<Io> RemoteDelivery::Impl::read(ConnPtr c, Clock::time_point dead
         const bool timed_out = c->disarm();
         if (ec) co_return timed_out ? Io::Timeout : ec == asio::error::operation_aborted ? Io::Interrupted : Io::Lost;
         bytes.assign(c->tls_buffer.data(), n);
+        if (options.metrics) options.metrics->outbound_received_bytes.inc(n);
         co_return Io::Ok;
     }
     while (true) {
@@ -27,6 +29,7 @@ asio::awaitable<Io> RemoteDelivery::Impl::read(ConnPtr c, Clock::time_point dead
         if (rec == asio::error::would_block || rec == asio::error::try_again) continue;
         if (rec) co_return Io::Lost;  // end of stream included
         bytes.assign(read_buffer.data(), n);
+        if (options.metrics) options.metrics->outbound_received_bytes.inc(n);
         co_return Io::Ok;
     }
 }
@@ -41,6 +44,7 @@ asio::awaitable<Io> RemoteDelivery::Impl::write(ConnPtr c, std::string bytes) {
         const bool timed_out = c->disarm();
         if (ec) co_return timed_out ? Io::Timeout : ec == asio::error::operation_aborted ? Io::Interrupted : Io::Lost;
         offset += written;
+        if (options.metrics) options.metrics->outbound_sent_bytes.inc(written);
     }
     co_return Io::Ok;
 }

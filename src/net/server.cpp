@@ -166,11 +166,12 @@ void Server::Impl::wait_signal() {
 }
 
 Server::Server(const config::Config& config, const policy::Policy& policy, queue::Queue& queue, TlsContexts* tls,
-               policy::AuthService* auth) {
+               policy::AuthService* auth, observe::EhloMetrics* metrics) {
     unsigned threads = config.server.threads ? config.server.threads : std::max(1u, std::thread::hardware_concurrency());
     // `ehlo serve` has filled in the system's host name when the configuration left it empty.
     std::string hostname = config.server.hostname.empty() ? "localhost" : config.server.hostname;
     impl_ = std::make_unique<Impl>(config, policy, queue, tls, auth, hostname, threads);
+    impl_->metrics = metrics;
     auto& sc = impl_->session_config;
     sc.hostname = hostname;
     sc.max_message_size = config.limits.message_size;

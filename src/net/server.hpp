@@ -13,6 +13,10 @@
 #include "policy/policy.hpp"
 #include "queue/queue.hpp"
 
+namespace ehlo::observe {
+class EhloMetrics;
+}
+
 namespace ehlo::net {
 
 class TlsContexts;
@@ -22,9 +26,10 @@ public:
     // Binds every listener (throws std::system_error naming the address if it cannot, and
     // std::runtime_error for a submission listener without certificates). `tls` (may be null:
     // no STARTTLS) must outlive the server.
-    // `auth` (may be null: no AUTH) answers AUTH off the loops; it must outlive the server too.
+    // `auth` (may be null: no AUTH) answers AUTH off the loops; it must outlive the server too,
+    // as must `metrics` (may be null), which the sessions count into.
     Server(const config::Config& config, const policy::Policy& policy, queue::Queue& queue, TlsContexts* tls = nullptr,
-           policy::AuthService* auth = nullptr);
+           policy::AuthService* auth = nullptr, observe::EhloMetrics* metrics = nullptr);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;

@@ -107,6 +107,7 @@ asio::awaitable<void> Server::Impl::flush(std::shared_ptr<Connection> c, std::st
         auto [ec, n] = c->tls ? co_await asio::async_write(*c->tls, asio::buffer(out), use_tuple)
                               : co_await asio::async_write(c->socket, asio::buffer(out), use_tuple);
         c->writing = false;
+        if (metrics) metrics->inbound_sent_bytes.inc(n);
         if (ec) {
             c->close();
             break;
@@ -215,6 +216,7 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
     const bool trusted = c->host->client_trusted();
     const std::string rate_client = policy::rate_limit_key(c->address);
     if (!trusted) c->host->count_rates(&message_rate, &recipient_rate, rate_client);
+    c->host->count_in(metrics);
     auto it = w.connections.insert(w.connections.end(), c);
     // Runs however the coroutine ends (also by an exception or the loop's destruction), so a
     // connection slot is never leaked.
@@ -226,6 +228,7 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
         ~Departure() {
             connection->close();
             if (connection->admitted) server.limiter.release(connection->address);
+            if (connection->counted_open) server.metrics->open_connections.dec();
             worker.connections.erase(entry);
         }
     } departure{*this, w, it, c};
@@ -236,6 +239,15 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
     c->admitted = verdict == policy::ConnectionLimiter::Verdict::Admitted;
     const bool too_fast =
         c->admitted && !trusted && !connection_rate.hit(rate_client, policy::RateLimiter::Clock::now());
+    if (metrics) {
+        if (stopping || !c->admitted || too_fast) {
+            metrics->connections_refused.inc();
+        } else {
+            metrics->connections_accepted.inc();
+            metrics->open_connections.inc();
+            c->counted_open = true;
+        }
+    }
     if (too_fast)
         observe::warn("rate-limited", {{"session", c->host->session_id()}, {"client", c->address},
                                        {"limit", "connection_rate"},
@@ -317,6 +329,7 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
             break;
         }
         const bool was_in_message = c->session->in_message();
+        if (metrics) metrics->inbound_received_bytes.inc(n);
         c->session->receive(std::string_view(data, n));
         // The idle timer restarts on progress, not on any byte: in command mode only a complete
         // command (which always gets a reply) counts, so a client trickling one byte a second

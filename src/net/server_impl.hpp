@@ -18,6 +18,7 @@
 
 #include "net/session_host.hpp"
 #include "net/tls_context.hpp"
+#include "observe/ehlo_metrics.hpp"
 #include "observe/log.hpp"
 #include "policy/connection_limiter.hpp"
 #include "policy/rate_limiter.hpp"
@@ -82,6 +83,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
     bool expired = false;  // timed out; under TLS the last reply is still being written
     std::string address;
     bool admitted = false;
+    bool counted_open = false;  // in ehlo_smtp_open_connections
     bool writing = false;
     bool closed = false;
     std::unique_ptr<SessionHost> host;
@@ -159,6 +161,7 @@ struct Server::Impl {
     std::condition_variable reload_cv;
     bool reload_wanted = false;
     bool reload_quit = false;
+    observe::EhloMetrics* metrics = nullptr;  // may be null
 
     Impl(const config::Config& c, const policy::Policy& p, queue::Queue& q, TlsContexts* t, policy::AuthService* a,
          std::string host, unsigned threads)

@@ -155,7 +155,12 @@ void SessionHost::end_message(const smtp::Envelope& envelope) {
     (void)envelope;
     auto id = message_->id();
     auto notify = on_committed_;
-    queue_.commit(std::move(message_), [notify, id](bool ok) {
+    queue_.commit(std::move(message_), [notify, id, metrics = metrics_, ended = std::chrono::steady_clock::now()](bool ok) {
+        if (ok && metrics) {
+            metrics->messages_accepted.inc();
+            metrics->accept_duration.observe(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - ended).count());
+        }
         if (ok)
             notify({250, "2.0.0", "Ok: queued as " + id});
         else
@@ -176,11 +181,30 @@ void SessionHost::tls_established(const TlsParameters& parameters) {
 smtp::Reply SessionHost::verify(const smtp::Mailbox& address) { return policy_.verify(address); }
 
 void SessionHost::trace(bool from_client, std::string_view line) {
+    if (metrics_) {
+        if (from_client) {
+            // AUTH's later lines are "(authentication data)": not commands.
+            if (!line.starts_with('(')) metrics_->command(line.substr(0, line.find(' ')));
+        } else if (line.size() == 3 || (line.size() > 3 && line[3] == ' ')) {
+            // The last line of a reply: one reply, however many lines it has.
+            int code = 0;
+            for (char ch : line.substr(0, 3)) code = ch >= '0' && ch <= '9' ? code * 10 + (ch - '0') : -1000;
+            metrics_->reply(code);
+        }
+    }
     if (!observe::dialog_enabled()) return;
     observe::info("dialog", {{"session", session_id_}, {"dir", from_client ? "in" : "out"}, {"line", line}});
 }
 
 void SessionHost::event(std::string_view what, std::string_view detail) {
+    if (metrics_ && what == "rejected") {
+        // "550 5.1.1 <x@example.org>: ..." (an enhanced code only after EHLO)
+        int code = 0;
+        for (char ch : detail.substr(0, 3)) code = ch >= '0' && ch <= '9' ? code * 10 + (ch - '0') : -1000;
+        std::string_view rest = detail.size() > 4 ? detail.substr(4) : std::string_view{};
+        const std::string_view enhanced = rest.substr(0, rest.find(' '));
+        metrics_->message_refused(observe::refusal_reason(code, enhanced));
+    }
     observe::info(what, {{"session", session_id_}, {"detail", detail}});
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "net/tls_context.hpp"
+#include "observe/ehlo_metrics.hpp"
 #include "policy/auth_service.hpp"
 #include "policy/policy.hpp"
 #include "policy/rate_limiter.hpp"
@@ -37,6 +38,9 @@ public:
     void attach(const smtp::Session& session) { session_ = &session; }
     // The server's per-client counters of MAIL and RCPT commands, and whom they count
     // (policy::rate_limit_key); not given for a client of the trusted networks.
+    // The metrics this session counts into (commands, replies, refusals, messages accepted
+    // and the time to their 250); none when null.
+    void count_in(observe::EhloMetrics* metrics) { metrics_ = metrics; }
     void count_rates(policy::RateLimiter* messages, policy::RateLimiter* recipients, std::string key) {
         message_rate_ = messages;
         recipient_rate_ = recipients;
@@ -80,6 +84,7 @@ private:
     std::unordered_set<std::string> expanded_keys_;
 
     bool over_rate(policy::RateLimiter* rate, const char* limit);
+    observe::EhloMetrics* metrics_ = nullptr;
     policy::RateLimiter* message_rate_ = nullptr;
     policy::RateLimiter* recipient_rate_ = nullptr;
     std::string rate_key_;

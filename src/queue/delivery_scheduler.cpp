@@ -8,6 +8,7 @@
 
 #include "delivery/file_io.hpp"
 #include "delivery/maildir.hpp"
+#include "observe/ehlo_metrics.hpp"
 #include "observe/history.hpp"
 #include "observe/log.hpp"
 #include "queue/outcome_text.hpp"
@@ -361,15 +362,20 @@ void DeliveryScheduler::deliver(const Batch& batch) {
     }
 
     if (!jobs.empty()) {
+        const auto started = std::chrono::steady_clock::now();
         std::vector<delivery::MaildirResult> results = deliverer_.deliver(jobs);
+        // One batch, one sync: each of its attempts took the whole of it.
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         for (std::size_t k = 0; k < results.size(); ++k) {
             const auto [p, i] = origins[k];
             const delivery::MaildirResult& result = results[k];
             if (!result.ok()) {
                 passes[p].results.push_back(Result::local_failure(i, result.error, "maildir"));
+                passes[p].results.back().seconds = seconds;
                 continue;
             }
             Result delivered;
+            delivered.seconds = seconds;
             delivered.kind = Result::Kind::Delivered;
             delivered.recipient = i;
             delivered.text = result.file.string();
@@ -394,6 +400,21 @@ void DeliveryScheduler::record(QueuedMessage& message, const std::vector<Result>
     }
     if (!records.empty()) append(message, records);
 }
+
+namespace {
+
+// One attempt for the metrics: by transport and outcome, and its time in queue once final.
+void count_attempt(observe::EhloMetrics& metrics, std::uint64_t arrival_us, bool local, DeliveryStatus status,
+                   double seconds, std::uint64_t now) {
+    observe::AttemptOutcome outcome = observe::AttemptOutcome::Deferred;
+    if (status == DeliveryStatus::Delivered) outcome = observe::AttemptOutcome::Delivered;
+    if (status == DeliveryStatus::Failed) outcome = observe::AttemptOutcome::Failed;
+    metrics.delivery_attempt(local ? observe::Transport::Local : observe::Transport::Smtp, outcome, seconds);
+    if (outcome != observe::AttemptOutcome::Deferred && now >= arrival_us)
+        metrics.queue_duration.observe(static_cast<double>(now - arrival_us) / 1e6);
+}
+
+}  // namespace
 
 std::string DeliveryScheduler::apply(QueuedMessage& message, const Result& result, std::uint64_t now) {
     const std::size_t i = result.recipient;
@@ -470,6 +491,9 @@ std::string DeliveryScheduler::apply(QueuedMessage& message, const Result& resul
         }
         case Result::Kind::NotTried: break;
     }
+    if (counters_.metrics && !outcome.empty())
+        count_attempt(*counters_.metrics, message.header.arrival_us, result.peer == "maildir", state.status,
+                      result.seconds, now);
     if (counters_.history && !outcome.empty()) record_outcome(*counters_.history, id, to, state, {result.peer, result.text, result.from_peer}, outcome);
     message.attempts.push_back({now, i, result.peer, outcome, result.text});
     if (message.attempts.size() > kMaxAttemptRecords) message.attempts.pop_front();

@@ -57,6 +57,7 @@ struct SchedulerEvent {
     std::shared_ptr<QueuedMessage> message;
     std::vector<std::size_t> recipients;  // RemoteDone: the job's recipients
     delivery::RemoteOutcome outcome;      // RemoteDone
+    double seconds = 0;                   // RemoteDone: from the hand-over to the outcome
     bool committed = false;               // ReportQueued: the DSN is durable
     OwedReports reported;                 // ReportQueued: what it reports
     std::string report_id, report_to;     // ReportQueued: the DSN's queue id and recipient

@@ -62,6 +62,7 @@ struct Queue::Impl {
                 [this](std::shared_ptr<QueuedMessage> m) { scheduler.submit(std::move(m)); }, options.min_free) {
         counters.sync_hook = options.sync_hook;
         counters.history = options.history;
+        counters.metrics = options.metrics;
     }
 
     // A message the queue makes itself (a DSN) takes the path of a received one: written and

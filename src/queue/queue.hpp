@@ -21,6 +21,7 @@
 
 namespace ehlo::observe {
 class History;
+class EhloMetrics;
 }
 
 namespace ehlo::queue {
@@ -57,6 +58,9 @@ struct QueueOptions {
     // Where each event of a message's life is recorded (ehlo trace); none when null. Its
     // record() never blocks, so the queue's threads call it as they log.
     observe::History* history = nullptr;
+    // Delivery attempts, their durations and the time in queue (observe/ehlo_metrics.hpp);
+    // none when null.
+    observe::EhloMetrics* metrics = nullptr;
     // Content of small messages kept in memory between their 250 and their first attempt, in
     // all (content_budget.hpp); beyond it, the first attempt reads the spool file.
     std::uint64_t content_in_memory = 64u << 20;

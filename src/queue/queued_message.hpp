@@ -20,6 +20,7 @@
 
 namespace ehlo::observe {
 class History;
+class EhloMetrics;
 }
 
 namespace ehlo::queue {
@@ -95,6 +96,7 @@ struct QueueCounters {
         commit_batches{0}, syncs{0}, failed{0}, reports{0};
     std::function<void()> sync_hook;  // test seam, see QueueOptions
     observe::History* history = nullptr;  // QueueOptions::history, for the writer and the scheduler
+    observe::EhloMetrics* metrics = nullptr;  // QueueOptions::metrics
 
     void count_sync() {
         syncs.fetch_add(1, std::memory_order_relaxed);

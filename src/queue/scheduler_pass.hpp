@@ -49,6 +49,7 @@ struct DeliveryScheduler::Result {
     std::string peer;        // who was tried: "maildir", the remote MTA; empty when we decided
     bool from_peer = false;  // the reply is the remote MTA's own (a DSN names it as Remote-MTA)
     bool local = false;      // a local failure: tried again after retry_delay, not by back-off
+    double seconds = 0;      // how long the attempt took (a wait for a connection included)
 
     static Result local_failure(std::size_t recipient, std::string error, std::string peer = {}) {
         Result r;

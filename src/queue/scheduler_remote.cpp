@@ -1,6 +1,7 @@
 // Remote recipients on the delivery scheduler: a pass hands them to the RemoteTransport, one
 // job per next hop, and their outcomes come back as events on the delivery thread.
 #include <algorithm>
+#include <chrono>
 
 #include "delivery/file_io.hpp"
 #include "queue/outcome_text.hpp"
@@ -44,9 +45,10 @@ void DeliveryScheduler::start_remote(Pass& pass, std::vector<Result>& results) {
     }
     for (const RemoteGroup& group : groups) {
         // The outcome comes on a transport thread: it is only handed over to this one.
-        auto done = [core = core_, run = run_, owner = pass.message, recipients = group.recipients](
-                        delivery::RemoteOutcome outcome) {
+        auto done = [core = core_, run = run_, owner = pass.message, recipients = group.recipients,
+                     started = std::chrono::steady_clock::now()](delivery::RemoteOutcome outcome) {
             SchedulerEvent event;
+            event.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             event.kind = SchedulerEvent::Kind::RemoteDone;
             event.message = owner;
             event.recipients = recipients;
@@ -88,6 +90,7 @@ void DeliveryScheduler::on_remote_done(SchedulerEvent& event) {
         answered[rr.index] = true;
         Result r;
         r.recipient = rr.index;
+        r.seconds = event.seconds;
         r.peer = event.outcome.remote_mta;
         r.from_peer = rr.remote;
         r.text = rr.reply.one_line();

@@ -437,7 +437,10 @@ class Server:
             "spool": {"path": os.path.join(self.dir, "spool"), "sync": "syncfs"},
             "relay": {"trusted_networks": ["127.0.0.1/32", "::1/128"]},
             "log": {"level": "info", "file": "", "dialog": False},
+            # the console on a free port of its own, so that servers run side by side
+            "console": {"listen": f"127.0.0.1:{free_port()}"},
         }
+        self.console_port = int(tables["console"]["listen"].rsplit(":", 1)[1])
         for table, over in (("server", server), ("limits", limits), ("spool", spool),
                             ("relay", relay), ("log", log)):
             tables[table].update(over or {})

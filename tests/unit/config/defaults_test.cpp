@@ -30,6 +30,8 @@ TEST(ConfigDefaults, Limits) {
     EXPECT_EQ(c.server.user, "ehlo");
     EXPECT_EQ(c.server.group, "");
     EXPECT_EQ(c.control.group, "");
+    EXPECT_TRUE(c.console.enabled);
+    EXPECT_EQ(c.console.listen, (ListenAddress{"127.0.0.1", 8025}));
 }
 
 TEST(ConfigDefaults, RecipientsAtLeast100_Rfc5321_4_5_3_1_8) {

@@ -57,6 +57,12 @@ TEST(ConfigErrors, ServerUserMustNotBeRoot) {
     EXPECT_CONFIG_ERROR("[server]\nuser = \"root\"\n", 2, 0, "must not be root");
 }
 
+TEST(ConfigErrors, TheConsoleListensOnLoopbackOnly) {
+    EXPECT_CONFIG_ERROR("[console]\nlisten = \"0.0.0.0:8025\"\n", 2, 0, "must be a loopback address");
+    EXPECT_CONFIG_ERROR("[console]\nlisten = \"[::]:8025\"\n", 2, 0, "must be a loopback address");
+    EXPECT_CONFIG_ERROR("[console]\nlisten = \"127.0.0.1\"\n", 2, 0, "has \"127.0.0.1\"");
+}
+
 TEST(ConfigErrors, AccountNamesAreNames) {
     EXPECT_CONFIG_ERROR("[server]\nuser = \"\"\n", 2, 0, "must be an account name");
     EXPECT_CONFIG_ERROR("[server]\nuser = \"-rf\"\n", 2, 0, "must be an account name");

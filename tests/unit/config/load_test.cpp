@@ -85,6 +85,10 @@ host = "smarthost.example.net"
 socket = "/run/ehlo/control.sock"
 group = "adm"
 
+[console]
+enabled = false
+listen = "127.0.0.2:8026"
+
 [history]
 enabled = false
 path = "/var/lib/ehlo/history.db"
@@ -121,6 +125,7 @@ Config full_expected() {
     c.routes = {{"partner.example", "192.0.2.25", 2525}, {"*", "smarthost.example.net", 25}};
     c.control.socket = "/run/ehlo/control.sock";
     c.control.group = "adm";
+    c.console = {false, {"127.0.0.2", 8026}};
     c.history = {false, "/var/lib/ehlo/history.db", 30, HistoryTranscripts::All};
     c.domains = {
         LocalDomain{"example.org", false, {"alice", "bob.smith", "c_d-e"}, "/srv/mail/example.org", "alice"},

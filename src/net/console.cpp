@@ -1,0 +1,88 @@
+#include "net/console.hpp"
+
+#include <array>
+
+namespace ehlo::net {
+
+Console::Console(queue::Queue& queue, observe::metrics::Registry& registry, observe::EhloMetrics& metrics,
+                 std::string hostname)
+    : queue_(queue), registry_(registry), metrics_(metrics), hostname_(std::move(hostname)) {}
+
+bool is_loopback_host_header(std::string_view host) {
+    std::string_view name = host;
+    if (name.starts_with('[')) {
+        const auto end = name.find(']');
+        if (end == std::string_view::npos) return false;
+        const std::string_view rest = name.substr(end + 1);
+        if (!rest.empty() && !rest.starts_with(':')) return false;
+        return name.substr(1, end - 1) == "::1";
+    }
+    name = name.substr(0, name.find(':'));
+    if (name == "localhost") return true;
+    if (!name.starts_with("127.")) return false;
+    int dots = 0;
+    for (char c : name) {
+        if (c == '.') {
+            ++dots;
+        } else if (c < '0' || c > '9') {
+            return false;
+        }
+    }
+    return dots == 3;
+}
+
+void Console::read_queue_gauges() {
+    // What the queue holds now, counted from the scheduler's state and the spool files (as
+    // `ehlo queue list`): once per scrape, on the console's thread.
+    std::array<std::int64_t, 3> counts{};
+    for (const auto& m : queue_.list()) {
+        if (m.corrupt) continue;
+        for (const auto& r : m.recipients) {
+            if (r.status == "delivered" || r.status == "failed") continue;
+            if (m.held || r.status == "held")
+                ++counts[2];
+            else if (r.status == "deferred")
+                ++counts[1];
+            else
+                ++counts[0];
+        }
+    }
+    metrics_.queued_recipients(observe::QueuedState::Pending).set(static_cast<double>(counts[0]));
+    metrics_.queued_recipients(observe::QueuedState::Deferred).set(static_cast<double>(counts[1]));
+    metrics_.queued_recipients(observe::QueuedState::Held).set(static_cast<double>(counts[2]));
+}
+
+http::Response Console::answer(const http::Request& request) {
+    http::Response r;
+    const auto host = request.header("host");
+    if (!host || !is_loopback_host_header(*host)) {
+        r.status = 403;
+        r.body = "The console answers to loopback host names only (127.0.0.1, [::1], localhost).\n";
+        return r;
+    }
+    if (request.method != "GET" && request.method != "HEAD") {
+        r.status = 405;
+        r.headers.emplace_back("Allow", "GET, HEAD");
+        r.body = "Only GET and HEAD here.\n";
+        return r;
+    }
+    if (request.path == "/metrics") {
+        read_queue_gauges();
+        r.content_type = std::string(observe::metrics::Registry::kContentType);
+        r.body = registry_.expose();
+        return r;
+    }
+    if (request.path == "/") {
+        r.content_type = "text/html; charset=utf-8";
+        r.body = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>ehlo on " +
+                 http::html_escape(hostname_) +
+                 "</title></head>\n<body><h1>ehlo on " + http::html_escape(hostname_) +
+                 "</h1>\n<ul><li><a href=\"/metrics\">/metrics</a>: the Prometheus metrics</li></ul>\n</body></html>\n";
+        return r;
+    }
+    r.status = 404;
+    r.body = "No such page.\n";
+    return r;
+}
+
+}  // namespace ehlo::net

@@ -1,0 +1,53 @@
+// The web console over HTTP/1.1: what each path answers (Console: a request in, a response
+// out, no sockets) and the listener that serves it on a thread of its own (ConsoleServer),
+// away from the SMTP event loops: a scrape or a page never delays a session.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "config/config.hpp"
+#include "http/request.hpp"
+#include "observe/ehlo_metrics.hpp"
+#include "observe/metrics.hpp"
+#include "queue/queue.hpp"
+
+namespace ehlo::net {
+
+class Console {
+public:
+    // All must outlive the console.
+    Console(queue::Queue& queue, observe::metrics::Registry& registry, observe::EhloMetrics& metrics, std::string hostname);
+
+    // GET or HEAD of "/" (an index) and "/metrics" (the Prometheus text format, the queue's
+    // gauges read from the queue first). A Host that is not a loopback name gets 403 (a page
+    // on another site must not reach the console through DNS rebinding), another method 405,
+    // another path 404.
+    http::Response answer(const http::Request& request);
+
+private:
+    void read_queue_gauges();
+
+    queue::Queue& queue_;
+    observe::metrics::Registry& registry_;
+    observe::EhloMetrics& metrics_;
+    std::string hostname_;
+};
+
+// Whether a Host header names this machine's loopback: "127.0.0.1:8025", "localhost", "[::1]:80".
+bool is_loopback_host_header(std::string_view host);
+
+class ConsoleServer {
+public:
+    // Binds `where` (throws std::system_error naming it) and serves `console` until destroyed.
+    ConsoleServer(const config::ListenAddress& where, Console& console);
+    ~ConsoleServer();
+    ConsoleServer(const ConsoleServer&) = delete;
+    ConsoleServer& operator=(const ConsoleServer&) = delete;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ehlo::net

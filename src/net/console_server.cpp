@@ -1,0 +1,133 @@
+// The console's listener: one io_context on a thread of its own, one coroutine per
+// connection feeding http::RequestReader and writing Console's answers.
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+
+#include <chrono>
+#include <thread>
+
+#include "net/console.hpp"
+#include "observe/log.hpp"
+
+namespace ehlo::net {
+namespace {
+
+using asio::ip::tcp;
+constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+// A client has this long to send each request (slowloris), and it may keep a connection
+// for this many requests; beyond this many connections new ones are refused at once.
+constexpr auto kRequestTime = std::chrono::seconds(10);
+constexpr int kMaxRequestsPerConnection = 100;
+constexpr int kMaxConnections = 32;
+constexpr std::size_t kReadChunk = 8192;
+
+std::string endpoint_text(const config::ListenAddress& a) {
+    return a.host.find(':') != std::string::npos ? "[" + a.host + "]:" + std::to_string(a.port)
+                                                  : a.host + ":" + std::to_string(a.port);
+}
+
+}  // namespace
+
+struct ConsoleServer::Impl {
+    Console& console;
+    asio::io_context io{1};
+    tcp::acceptor acceptor{io};
+    int connections = 0;
+    std::thread thread;
+
+    explicit Impl(Console& c) : console(c) {}
+
+    asio::awaitable<void> serve(tcp::socket socket) {
+        ++connections;
+        struct Leave {
+            int& n;
+            ~Leave() { --n; }
+        } leave{connections};
+        asio::steady_timer deadline(socket.get_executor());
+        http::RequestReader reader;
+        std::vector<char> buffer(kReadChunk);
+        for (int served = 0; served < kMaxRequestsPerConnection; ++served) {
+            deadline.expires_after(kRequestTime);
+            deadline.async_wait([&socket](asio::error_code ec) {
+                if (!ec) {
+                    asio::error_code ignored;
+                    socket.close(ignored);  // the pending read ends with an error
+                }
+            });
+            http::RequestReader::Status status = reader.feed("");
+            while (status == http::RequestReader::Status::NeedMore) {
+                auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
+                if (ec) co_return;  // closed, reset, or the deadline passed
+                status = reader.feed(std::string_view(buffer.data(), n));
+            }
+            deadline.cancel();
+            http::Response response;
+            bool head = false;
+            if (status == http::RequestReader::Status::Refused) {
+                response.status = reader.refusal();
+                response.body = std::string(http::reason_phrase(response.status)) + "\n";
+                response.close = true;
+            } else {
+                const http::Request request = reader.take();
+                head = request.method == "HEAD";
+                try {
+                    response = console.answer(request);
+                } catch (const std::exception& e) {
+                    observe::error("console-error", {{"path", request.path}, {"error", e.what()}});
+                    response = {};
+                    response.status = 500;
+                    response.body = "Internal error (logged).\n";
+                }
+                response.close = response.close || !request.keep_alive || served + 1 == kMaxRequestsPerConnection;
+            }
+            const std::string wire = http::serialize(response, head);
+            auto [ec, n] = co_await asio::async_write(socket, asio::buffer(wire), use_tuple);
+            (void)n;
+            if (ec || response.close) break;
+        }
+        asio::error_code ignored;
+        socket.shutdown(tcp::socket::shutdown_send, ignored);
+        socket.close(ignored);
+    }
+
+    asio::awaitable<void> accept_loop() {
+        for (;;) {
+            auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+            if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+            if (ec) continue;  // EMFILE and the like: the next accept may do
+            if (connections >= kMaxConnections) {
+                asio::error_code ignored;
+                socket.close(ignored);
+                continue;
+            }
+            asio::co_spawn(io, serve(std::move(socket)), asio::detached);
+        }
+    }
+};
+
+ConsoleServer::ConsoleServer(const config::ListenAddress& where, Console& console)
+    : impl_(std::make_unique<Impl>(console)) {
+    asio::error_code ec;
+    const auto address = asio::ip::make_address(where.host, ec);
+    tcp::endpoint ep(address, where.port);
+    auto& a = impl_->acceptor;
+    if (!ec) a.open(ep.protocol(), ec);
+    if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) a.bind(ep, ec);
+    if (!ec) a.listen(64, ec);
+    if (ec) throw std::system_error(ec, "console: cannot listen on " + endpoint_text(where));
+    asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
+    impl_->thread = std::thread([this] { impl_->io.run(); });
+    observe::info("console-listening", {{"address", endpoint_text(where)}, {"url", "http://" + endpoint_text(where) + "/"}});
+}
+
+ConsoleServer::~ConsoleServer() {
+    asio::post(impl_->io, [this] {
+        asio::error_code ignored;
+        impl_->acceptor.close(ignored);
+    });
+    impl_->io.stop();
+    if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+}  // namespace ehlo::net
