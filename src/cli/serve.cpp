@@ -219,7 +219,8 @@ int serve(const ServeOptions& options) {
         auto control = std::make_unique<net::ControlServer>(config::control_socket_path(cfg), queue,
                                                             [&server] { return server.reload(); }, control_group);
         // The console after the queue: its pages read the queue.
-        net::Console console(queue, registry, metrics, cfg.server.hostname);
+        net::Console console(queue, registry, metrics, cfg.server.hostname,
+                             cfg.history.enabled ? config::history_path(cfg).string() : std::string{});
         std::unique_ptr<net::ConsoleServer> console_server;
         if (cfg.console.enabled) console_server = std::make_unique<net::ConsoleServer>(cfg.console.listen, console);
         observe::info("started", {{"version", EHLO_VERSION}, {"config", options.config_file.empty() ? "embedded" : options.config_file}});

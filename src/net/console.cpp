@@ -2,11 +2,19 @@
 
 #include <array>
 
+#include "observe/history_query.hpp"
+
 namespace ehlo::net {
 
 Console::Console(queue::Queue& queue, observe::metrics::Registry& registry, observe::EhloMetrics& metrics,
-                 std::string hostname)
-    : queue_(queue), registry_(registry), metrics_(metrics), hostname_(std::move(hostname)) {}
+                 std::string hostname, std::string history_path)
+    : queue_(queue),
+      registry_(registry),
+      metrics_(metrics),
+      hostname_(std::move(hostname)),
+      history_path_(std::move(history_path)) {}
+
+Console::~Console() = default;
 
 bool is_loopback_host_header(std::string_view host) {
     std::string_view name = host;
@@ -60,6 +68,7 @@ http::Response Console::answer(const http::Request& request) {
         r.body = "The console answers to loopback host names only (127.0.0.1, [::1], localhost).\n";
         return r;
     }
+    if (request.path.starts_with("/api/v1/")) return answer_api(request);
     if (request.method != "GET" && request.method != "HEAD") {
         r.status = 405;
         r.headers.emplace_back("Allow", "GET, HEAD");
@@ -77,7 +86,9 @@ http::Response Console::answer(const http::Request& request) {
         r.body = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>ehlo on " +
                  http::html_escape(hostname_) +
                  "</title></head>\n<body><h1>ehlo on " + http::html_escape(hostname_) +
-                 "</h1>\n<ul><li><a href=\"/metrics\">/metrics</a>: the Prometheus metrics</li></ul>\n</body></html>\n";
+                 "</h1>\n<ul><li><a href=\"/metrics\">/metrics</a>: the Prometheus metrics</li>\n"
+                 "<li><a href=\"/api/v1/queue\">/api/v1/queue</a>: the queue, as JSON (docs/api.md)</li></ul>\n"
+                 "</body></html>\n";
         return r;
     }
     r.status = 404;

@@ -12,30 +12,44 @@
 #include "observe/metrics.hpp"
 #include "queue/queue.hpp"
 
+namespace ehlo::observe {
+class HistoryReader;
+}
+
 namespace ehlo::net {
 
 class Console {
 public:
-    // All must outlive the console.
-    Console(queue::Queue& queue, observe::metrics::Registry& registry, observe::EhloMetrics& metrics, std::string hostname);
+    // All must outlive the console. `history_path`: the history database the trace API
+    // reads; empty when the history is off.
+    Console(queue::Queue& queue, observe::metrics::Registry& registry, observe::EhloMetrics& metrics, std::string hostname,
+            std::string history_path = {});
+    ~Console();
 
     // GET or HEAD of "/" (an index) and "/metrics" (the Prometheus text format, the queue's
-    // gauges read from the queue first). A Host that is not a loopback name gets 403 (a page
-    // on another site must not reach the console through DNS rebinding), another method 405,
-    // another path 404.
+    // gauges read from the queue first), and the JSON API under /api/v1/ (docs/api.md),
+    // whose actions are POSTs with Content-Type application/json and, if any, a loopback
+    // Origin. A Host that is not a loopback name gets 403 (a page on another site must not
+    // reach the console through DNS rebinding), another method 405, another path 404.
+    // One caller at a time (the console thread).
     http::Response answer(const http::Request& request);
 
 private:
     void read_queue_gauges();
+    http::Response answer_api(const http::Request& request);
 
     queue::Queue& queue_;
     observe::metrics::Registry& registry_;
     observe::EhloMetrics& metrics_;
     std::string hostname_;
+    std::string history_path_;
+    std::unique_ptr<observe::HistoryReader> history_;  // opened at the first trace
 };
 
 // Whether a Host header names this machine's loopback: "127.0.0.1:8025", "localhost", "[::1]:80".
 bool is_loopback_host_header(std::string_view host);
+// Whether an Origin header is one of ours: "http://" and a loopback host.
+bool is_loopback_origin(std::string_view origin);
 
 class ConsoleServer {
 public:

@@ -1,0 +1,180 @@
+// The console's JSON API under /api/v1: the queue (list, one message, hold, release, delete,
+// flush) and the history (trace). Each page of the console is built on these, and
+// docs/api.md shows them with curl.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+
+#include "net/console.hpp"
+#include "observe/history_query.hpp"
+#include "observe/trace_format.hpp"
+
+namespace ehlo::net {
+namespace {
+
+using nlohmann::json;
+
+http::Response json_response(int status, const json& body) {
+    http::Response r;
+    r.status = status;
+    r.content_type = "application/json";
+    // ensure_ascii: whatever a peer put in an address or a reply travels as \u escapes.
+    r.body = body.dump(1, ' ', true, json::error_handler_t::replace) + "\n";
+    return r;
+}
+
+http::Response error_response(int status, const std::string& what) {
+    return json_response(status, json{{"error", what}});
+}
+
+json recipients_json(const std::vector<queue::RecipientSummary>& recipients) {
+    json out = json::array();
+    for (const auto& r : recipients)
+        out.push_back({{"address", r.address},
+                       {"status", r.status},
+                       {"attempts", r.attempts},
+                       {"next_attempt", r.next_attempt},
+                       {"last_error", r.last_error}});
+    return out;
+}
+
+json message_json(const queue::MessageSummary& m) {
+    json out{{"id", m.id},         {"arrival", m.arrival}, {"size", m.size},
+             {"sender", m.sender}, {"held", m.held},       {"recipients", recipients_json(m.recipients)}};
+    if (m.corrupt) {
+        out["corrupt"] = true;
+        out["damage"] = m.damage;
+    }
+    return out;
+}
+
+// "key=value&..." -> the value of `key`, %XX and '+' decoded; "" when absent.
+std::string query_value(std::string_view query, std::string_view key) {
+    for (std::size_t start = 0; start <= query.size();) {
+        const std::size_t end = std::min(query.find('&', start), query.size());
+        const std::string_view pair = query.substr(start, end - start);
+        const std::size_t eq = pair.find('=');
+        if (pair.substr(0, eq) == key) {
+            std::string out;
+            const std::string_view v = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+            for (std::size_t i = 0; i < v.size(); ++i) {
+                auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; };
+                if (v[i] == '+') {
+                    out += ' ';
+                } else if (v[i] == '%' && i + 2 < v.size() && hex(v[i + 1]) >= 0 && hex(v[i + 2]) >= 0) {
+                    out += static_cast<char>(hex(v[i + 1]) * 16 + hex(v[i + 2]));
+                    i += 2;
+                } else {
+                    out += v[i];
+                }
+            }
+            return out;
+        }
+        start = end + 1;
+    }
+    return {};
+}
+
+bool is_queue_id(std::string_view s) {
+    if (s.empty() || s.size() > 32) return false;
+    for (char c : s)
+        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))) return false;
+    return true;
+}
+
+}  // namespace
+
+bool is_loopback_origin(std::string_view origin) {
+    constexpr std::string_view scheme = "http://";
+    if (!origin.starts_with(scheme)) return false;
+    return is_loopback_host_header(origin.substr(scheme.size()));
+}
+
+http::Response Console::answer_api(const http::Request& request) {
+    const std::string_view path = std::string_view(request.path).substr(std::string_view("/api/v1/").size());
+    const bool get = request.method == "GET" || request.method == "HEAD";
+    if (request.method == "POST") {
+        // Cross-site request forgery: a form or an <img> on another site can neither set this
+        // content type nor an Origin of ours; a script there is stopped by CORS preflight,
+        // which the console never grants.
+        const auto type = request.header("content-type");
+        if (!type || type->substr(0, type->find(';')) != "application/json")
+            return error_response(415, "actions want Content-Type: application/json");
+        const auto origin = request.header("origin");
+        if (origin && !is_loopback_origin(*origin)) return error_response(403, "cross-origin request refused");
+    } else if (!get) {
+        return error_response(405, "GET, HEAD or POST");
+    }
+
+    if (path == "queue") {
+        if (!get) return error_response(405, "GET the queue; POST to queue/ID/ACTION");
+        json messages = json::array();
+        for (const auto& m : queue_.list()) messages.push_back(message_json(m));
+        return json_response(200, json{{"messages", std::move(messages)}});
+    }
+    if (path == "flush") {
+        if (get) return error_response(405, "POST to flush");
+        const std::string target = query_value(request.query, "target");
+        return json_response(200, json{{"ok", true}, {"scheduled", queue_.flush(target)}});
+    }
+    if (path.starts_with("queue/")) {
+        std::string_view rest = path.substr(6);
+        const std::size_t slash = rest.find('/');
+        const std::string id(rest.substr(0, slash));
+        const std::string_view action = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+        if (!is_queue_id(id)) return error_response(404, "no such message");
+        if (action.empty()) {
+            if (!get) return error_response(405, "GET a message; POST to queue/ID/ACTION");
+            auto detail = queue_.show(id);
+            if (!detail) return error_response(404, "no message " + id + " in the queue");
+            json out = message_json(detail->summary);
+            out["headers"] = detail->headers;
+            out["attempts"] = detail->attempts;
+            return json_response(200, out);
+        }
+        if (get) return error_response(405, "POST to act on a message");
+        bool done = false;
+        if (action == "hold") {
+            done = queue_.hold(id);
+        } else if (action == "release") {
+            done = queue_.release(id);
+        } else if (action == "delete") {
+            done = queue_.remove(id);
+        } else {
+            return error_response(404, "actions: hold, release, delete");
+        }
+        if (!done) return error_response(404, "no message " + id + " in the queue");
+        return json_response(200, json{{"ok", true}, {"id", id}, {"action", std::string(action)}});
+    }
+    if (path == "trace") {
+        if (!get) return error_response(405, "GET a trace");
+        if (history_path_.empty()) return error_response(404, "the history is off ([history] enabled = false)");
+        const std::string target = query_value(request.query, "q");
+        if (target.empty() || target.size() > 512) return error_response(400, "q: a queue id, an address or a Message-ID");
+        std::size_t limit = 20;
+        const std::string l = query_value(request.query, "limit");
+        if (!l.empty()) {
+            limit = 0;
+            for (char c : l) limit = c >= '0' && c <= '9' && limit < 1000 ? limit * 10 + static_cast<std::size_t>(c - '0') : 1000;
+            limit = std::clamp<std::size_t>(limit, 1, 100);
+        }
+        if (!history_) {
+            history_ = std::make_unique<observe::HistoryReader>();
+            const std::string failure = history_->open(history_path_);
+            if (!failure.empty()) {
+                history_.reset();
+                return error_response(503, "the history cannot be read: " + failure);
+            }
+        }
+        const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count();
+        http::Response r;
+        r.content_type = "application/json";
+        r.body = observe::traces_json(history_->find(target, 0, limit), now_us);
+        return r;
+    }
+    return error_response(404, "no such API path");
+}
+
+}  // namespace ehlo::net
