@@ -10,7 +10,8 @@ DEB_PACKAGES := g++ cmake ninja-build ccache pkg-config \
 	python3 swaks libnet-ssleay-perl libio-socket-ssl-perl curl openssl postfix unbound dnsmasq-base dns-root-data \
 	prometheus \
 	publicsuffix python3-dkim python3-spf postsrsd \
-	dovecot-lmtpd dovecot-imapd
+	dovecot-lmtpd dovecot-imapd \
+	chromium
 CONFIG ?=
 # The account ehlo runs as once started by root ([server] user).
 DAEMON_USER := ehlo
@@ -35,6 +36,10 @@ deps:
 				echo " $$missing " | grep -q " $$s " && { systemctl disable --now $$s || true; }; \
 			done; \
 		fi; \
+	fi
+	@# The console's browser test drives chromium with puppeteer-core (tests/browser).
+	@if command -v npm >/dev/null && [ ! -d tests/browser/node_modules/puppeteer-core ]; then \
+		npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error || echo "npm ci failed: the browser test will be SKIPPED" >&2; \
 	fi
 	@# Started as root, ehlo binds its ports and then runs as this account (docs/security.md).
 	@if [ "$$(id -u)" = 0 ] && ! id -u $(DAEMON_USER) >/dev/null 2>&1; then \

@@ -149,10 +149,39 @@ std::optional<std::string_view> Request::header(std::string_view name) const {
     return std::nullopt;
 }
 
+std::string query_parameter(std::string_view query, std::string_view key) {
+    for (std::size_t start = 0; start <= query.size();) {
+        const std::size_t end = std::min(query.find('&', start), query.size());
+        const std::string_view pair = query.substr(start, end - start);
+        const std::size_t eq = pair.find('=');
+        if (pair.substr(0, eq) == key) {
+            std::string out;
+            const std::string_view v = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+            for (std::size_t i = 0; i < v.size(); ++i) {
+                auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; };
+                if (v[i] == '+') {
+                    out += ' ';
+                } else if (v[i] == '%' && i + 2 < v.size() && hex(v[i + 1]) >= 0 && hex(v[i + 2]) >= 0) {
+                    out += static_cast<char>(hex(v[i + 1]) * 16 + hex(v[i + 2]));
+                    i += 2;
+                } else {
+                    out += v[i];
+                }
+            }
+            return out;
+        }
+        start = end + 1;
+    }
+    return {};
+}
+
 std::string html_escape(std::string_view text) {
     std::string out;
     out.reserve(text.size());
-    for (char c : text) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        // CRLF (a header section, a transcript) is a line break; a bare CR is not text.
+        if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
         switch (c) {
             case '&': out += "&amp;"; break;
             case '<': out += "&lt;"; break;

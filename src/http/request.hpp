@@ -67,7 +67,10 @@ struct Response {
 // no caching), the extra headers, the body (left out for HEAD).
 std::string serialize(const Response& response, bool head_only = false);
 
-// Text for HTML: & < > " ' as character references, control octets as U+FFFD.
+// The value of `key` in a query ("a=1&b=x%20y"), %XX and '+' decoded; "" when absent.
+std::string query_parameter(std::string_view query, std::string_view key);
+
+// Text for HTML: & < > " ' as character references, CRLF as LF, other control octets as U+FFFD.
 std::string html_escape(std::string_view text);
 
 // "Not Found" for 404, ...

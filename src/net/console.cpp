@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "net/console_assets.hpp"
 #include "observe/history_query.hpp"
 
 namespace ehlo::net {
@@ -81,14 +82,13 @@ http::Response Console::answer(const http::Request& request) {
         r.body = registry_.expose();
         return r;
     }
-    if (request.path == "/") {
-        r.content_type = "text/html; charset=utf-8";
-        r.body = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>ehlo on " +
-                 http::html_escape(hostname_) +
-                 "</title></head>\n<body><h1>ehlo on " + http::html_escape(hostname_) +
-                 "</h1>\n<ul><li><a href=\"/metrics\">/metrics</a>: the Prometheus metrics</li>\n"
-                 "<li><a href=\"/api/v1/queue\">/api/v1/queue</a>: the queue, as JSON (docs/api.md)</li></ul>\n"
-                 "</body></html>\n";
+    if (request.path == "/") return page_overview();
+    if (request.path == "/queue") return page_queue();
+    if (request.path == "/message") return page_message(http::query_parameter(request.query, "id"));
+    if (request.path == "/search") return page_search(http::query_parameter(request.query, "q"));
+    if (const auto asset = static_asset(request.path)) {
+        r.content_type = asset->content_type;
+        r.body = std::string(asset->body);
         return r;
     }
     r.status = 404;

@@ -3,18 +3,19 @@
 // away from the SMTP event loops: a scrape or a page never delays a session.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <memory>
+#include <vector>
 #include <string>
 
 #include "config/config.hpp"
 #include "http/request.hpp"
 #include "observe/ehlo_metrics.hpp"
+#include "observe/history_query.hpp"
 #include "observe/metrics.hpp"
 #include "queue/queue.hpp"
 
-namespace ehlo::observe {
-class HistoryReader;
-}
 
 namespace ehlo::net {
 
@@ -34,9 +35,30 @@ public:
     // One caller at a time (the console thread).
     http::Response answer(const http::Request& request);
 
+    // What the overview shows (and /api/v1/overview gives): waiting recipients by state, by
+    // destination and age (as Postfix's qshape), the last 30 minutes, the top errors.
+    struct Destination {
+        std::string domain;
+        std::array<std::uint64_t, 5> buckets{};  // < 5 min, < 1 h, < 4 h, < 1 d, older
+    };
+    struct Overview {
+        std::uint64_t pending = 0, deferred = 0, held = 0, corrupt = 0;
+        std::vector<Destination> destinations;  // the 50 largest
+        std::vector<observe::MinuteCount> minutes;
+        std::vector<observe::ErrorCount> top_errors;
+    };
+    Overview overview();
+
 private:
     void read_queue_gauges();
     http::Response answer_api(const http::Request& request);
+    std::string layout(const std::string& title, const std::string& current, const std::string& body) const;
+    http::Response page_overview();
+    http::Response page_queue();
+    http::Response page_message(const std::string& id);
+    http::Response page_search(const std::string& text);
+    // The history's reader, opened at first use; null when the history is off or unreadable.
+    observe::HistoryReader* history();
 
     queue::Queue& queue_;
     observe::metrics::Registry& registry_;

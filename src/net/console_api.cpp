@@ -49,33 +49,6 @@ json message_json(const queue::MessageSummary& m) {
     return out;
 }
 
-// "key=value&..." -> the value of `key`, %XX and '+' decoded; "" when absent.
-std::string query_value(std::string_view query, std::string_view key) {
-    for (std::size_t start = 0; start <= query.size();) {
-        const std::size_t end = std::min(query.find('&', start), query.size());
-        const std::string_view pair = query.substr(start, end - start);
-        const std::size_t eq = pair.find('=');
-        if (pair.substr(0, eq) == key) {
-            std::string out;
-            const std::string_view v = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-            for (std::size_t i = 0; i < v.size(); ++i) {
-                auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; };
-                if (v[i] == '+') {
-                    out += ' ';
-                } else if (v[i] == '%' && i + 2 < v.size() && hex(v[i + 1]) >= 0 && hex(v[i + 2]) >= 0) {
-                    out += static_cast<char>(hex(v[i + 1]) * 16 + hex(v[i + 2]));
-                    i += 2;
-                } else {
-                    out += v[i];
-                }
-            }
-            return out;
-        }
-        start = end + 1;
-    }
-    return {};
-}
-
 bool is_queue_id(std::string_view s) {
     if (s.empty() || s.size() > 32) return false;
     for (char c : s)
@@ -115,7 +88,7 @@ http::Response Console::answer_api(const http::Request& request) {
     }
     if (path == "flush") {
         if (get) return error_response(405, "POST to flush");
-        const std::string target = query_value(request.query, "target");
+        const std::string target = http::query_parameter(request.query, "target");
         return json_response(200, json{{"ok", true}, {"scheduled", queue_.flush(target)}});
     }
     if (path.starts_with("queue/")) {
@@ -150,29 +123,41 @@ http::Response Console::answer_api(const http::Request& request) {
     if (path == "trace") {
         if (!get) return error_response(405, "GET a trace");
         if (history_path_.empty()) return error_response(404, "the history is off ([history] enabled = false)");
-        const std::string target = query_value(request.query, "q");
+        const std::string target = http::query_parameter(request.query, "q");
         if (target.empty() || target.size() > 512) return error_response(400, "q: a queue id, an address or a Message-ID");
         std::size_t limit = 20;
-        const std::string l = query_value(request.query, "limit");
+        const std::string l = http::query_parameter(request.query, "limit");
         if (!l.empty()) {
             limit = 0;
             for (char c : l) limit = c >= '0' && c <= '9' && limit < 1000 ? limit * 10 + static_cast<std::size_t>(c - '0') : 1000;
             limit = std::clamp<std::size_t>(limit, 1, 100);
         }
-        if (!history_) {
-            history_ = std::make_unique<observe::HistoryReader>();
-            const std::string failure = history_->open(history_path_);
-            if (!failure.empty()) {
-                history_.reset();
-                return error_response(503, "the history cannot be read: " + failure);
-            }
-        }
+        auto* reader = history();
+        if (!reader) return error_response(503, "the history cannot be read yet");
         const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                 std::chrono::system_clock::now().time_since_epoch()).count();
         http::Response r;
         r.content_type = "application/json";
-        r.body = observe::traces_json(history_->find(target, 0, limit), now_us);
+        r.body = observe::traces_json(reader->find(target, 0, limit), now_us);
         return r;
+    }
+    if (path == "overview") {
+        if (!get) return error_response(405, "GET the overview");
+        const Overview o = overview();
+        json destinations = json::array();
+        for (const auto& d : o.destinations) destinations.push_back({{"domain", d.domain}, {"ages", d.buckets}});
+        json minutes = json::array();
+        for (const auto& m : o.minutes)
+            minutes.push_back({{"minute", m.minute_us / 1000000}, {"received", m.received}, {"delivered", m.delivered},
+                               {"deferred", m.deferred}, {"bounced", m.bounced}});
+        json errors = json::array();
+        for (const auto& e : o.top_errors) errors.push_back({{"error", e.error}, {"count", e.count}});
+        return json_response(200, json{{"queue", {{"pending", o.pending}, {"deferred", o.deferred}, {"held", o.held},
+                                                  {"corrupt", o.corrupt}}},
+                                       {"age_buckets", {"<5m", "<1h", "<4h", "<1d", "older"}},
+                                       {"destinations", destinations},
+                                       {"minutes", minutes},
+                                       {"top_errors", errors}});
     }
     return error_response(404, "no such API path");
 }

@@ -108,6 +108,7 @@ TEST(Response, CarriesLengthAndTheSecurityHeaders) {
 
 TEST(HtmlEscape, MarkupAndControlsDoNotPassThrough) {
     EXPECT_EQ(html_escape("<a href=\"x\">'&'</a>\x1b[2J"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;\xEF\xBF\xBD[2J");
+    EXPECT_EQ(html_escape("Subject: a\r\nFrom: b\rc\n"), "Subject: a\nFrom: b\xEF\xBF\xBD" "c\n");
 }
 
 }  // namespace

@@ -1,0 +1,122 @@
+#include "net/console_assets.hpp"
+
+namespace ehlo::net {
+namespace {
+
+constexpr std::string_view kCss = R"css(
+body { font: 15px/1.4 system-ui, sans-serif; margin: 0; color: #1d2430; background: #f7f8fa; }
+header { background: #1d2430; color: #fff; padding: .6em 1.2em; display: flex; gap: 2em; align-items: baseline; }
+header nav a { color: #cfd8e3; margin-right: 1.2em; text-decoration: none; }
+header nav a.current, header nav a:hover { color: #fff; text-decoration: underline; }
+main { padding: 1em 1.2em; max-width: 80em; }
+h1 { font-size: 1.4em; margin: .2em 0 .6em; }
+h2 { font-size: 1.1em; margin-top: 1.6em; }
+table { border-collapse: collapse; background: #fff; width: 100%; }
+th, td { text-align: left; padding: .35em .6em; border-bottom: 1px solid #e3e7ed; vertical-align: top; }
+th { background: #eef1f5; font-weight: 600; }
+.cards { display: flex; gap: 1em; }
+.card { background: #fff; border: 1px solid #e3e7ed; padding: .8em 1.2em; min-width: 8em; }
+.card .n { font-size: 1.8em; font-weight: 600; display: block; }
+.note, .st { color: #5b6777; font-size: .9em; }
+.err { color: #a33; font-size: .85em; }
+.filters { display: flex; gap: 1em; flex-wrap: wrap; align-items: end; margin-bottom: 1em; }
+.filters label { display: flex; flex-direction: column; font-size: .85em; color: #5b6777; }
+button { margin-right: .3em; }
+button.danger { color: #a33; }
+tr.hidden { display: none; }
+pre { background: #fff; border: 1px solid #e3e7ed; padding: .8em; overflow-x: auto; white-space: pre-wrap; }
+.status { min-height: 1.2em; color: #2a6; }
+)css";
+
+// Filters hide rows; actions go to the JSON API (POST, application/json); the overview's
+// numbers follow the queue every two seconds.
+constexpr std::string_view kJs = R"js('use strict';
+async function api(path, method) {
+  const r = await fetch('/api/v1/' + path, {method: method || 'GET',
+    headers: method === 'POST' ? {'Content-Type': 'application/json'} : {}});
+  const body = await r.json();
+  if (!r.ok) throw new Error(body.error || r.statusText);
+  return body;
+}
+
+function setupQueue() {
+  const form = document.getElementById('filters');
+  const table = document.getElementById('queue');
+  if (!form || !table) return;
+  const status = document.getElementById('status');
+  const apply = () => {
+    const f = new FormData(form);
+    const state = f.get('state'), dest = (f.get('destination') || '').toLowerCase();
+    const sender = (f.get('sender') || '').toLowerCase(), rcpt = (f.get('recipient') || '').toLowerCase();
+    const age = Number(f.get('age') || 0) * 60;
+    for (const row of table.tBodies[0].rows) {
+      if (!row.dataset.id) continue;
+      const show = (!state || row.dataset.state === state) &&
+        (!dest || row.dataset.destinations.toLowerCase().includes(dest)) &&
+        (!sender || row.dataset.sender.toLowerCase().includes(sender)) &&
+        (!rcpt || row.cells[3].textContent.toLowerCase().includes(rcpt)) &&
+        (!age || Number(row.dataset.age) >= age);
+      row.classList.toggle('hidden', !show);
+    }
+  };
+  form.addEventListener('input', apply);
+  const params = new URLSearchParams(location.search);
+  for (const [k, v] of params) if (form.elements[k]) form.elements[k].value = v;
+  apply();
+  document.body.addEventListener('click', async (e) => {
+    const b = e.target.closest('button');
+    if (!b) return;
+    const row = b.closest('tr');
+    try {
+      if (b.dataset.action === 'flush') {
+        await api('flush?target=' + encodeURIComponent(row.dataset.id), 'POST');
+      } else if (b.dataset.action) {
+        if (b.dataset.action === 'delete' && !confirm('Delete ' + row.dataset.id + ' without a bounce?')) return;
+        await api('queue/' + encodeURIComponent(row.dataset.id) + '/' + b.dataset.action, 'POST');
+      } else if (b.dataset.flush !== undefined) {
+        await api('flush', 'POST');
+      } else {
+        return;
+      }
+      status.textContent = 'Done: ' + (b.dataset.action || 'flush') + (row ? ' ' + row.dataset.id : '');
+      setTimeout(() => location.reload(), 300);
+    } catch (err) {
+      status.textContent = 'Failed: ' + err.message;
+    }
+  });
+}
+
+function setupOverview() {
+  const cells = document.querySelectorAll('[data-live]');
+  if (!cells.length) return;
+  const tick = async () => {
+    try {
+      const o = await api('overview');
+      for (const c of cells) c.textContent = o.queue[c.dataset.live];
+      document.querySelector('[data-live-note]').textContent = 'Updated ' + new Date().toLocaleTimeString() + '.';
+    } catch (err) {
+      document.querySelector('[data-live-note]').textContent = 'Not updated: ' + err.message;
+    }
+  };
+  setInterval(tick, 2000);
+}
+
+setupQueue();
+setupOverview();
+)js";
+
+// An envelope, for the browser's tab (also at /favicon.ico, where browsers look for one).
+constexpr std::string_view kIcon =
+    "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\"><rect x=\"1\" y=\"3\" width=\"14\" "
+    "height=\"10\" fill=\"#1d2430\"/><path d=\"M1 3l7 6 7-6\" stroke=\"#fff\" fill=\"none\"/></svg>\n";
+
+}  // namespace
+
+std::optional<StaticAsset> static_asset(std::string_view path) {
+    if (path == "/static/console.css") return StaticAsset{"text/css; charset=utf-8", kCss};
+    if (path == "/static/console.js") return StaticAsset{"text/javascript; charset=utf-8", kJs};
+    if (path == "/static/icon.svg" || path == "/favicon.ico") return StaticAsset{"image/svg+xml", kIcon};
+    return std::nullopt;
+}
+
+}  // namespace ehlo::net
