@@ -222,14 +222,14 @@ std::string_view reason_phrase(int status) {
 std::string serialize(const Response& response, bool head_only) {
     std::string out = "HTTP/1.1 " + std::to_string(response.status) + " " + std::string(reason_phrase(response.status)) + "\r\n";
     out += "Content-Type: " + response.content_type + "\r\n";
-    out += "Content-Length: " + std::to_string(response.body.size()) + "\r\n";
+    if (!response.stream) out += "Content-Length: " + std::to_string(response.body.size()) + "\r\n";
     // The console's pages are its own: nothing framed, sniffed, cached, or loaded from elsewhere.
     out += "X-Content-Type-Options: nosniff\r\n";
     out += "X-Frame-Options: DENY\r\n";
     out += "Content-Security-Policy: default-src 'self'; frame-ancestors 'none'\r\n";
     out += "Cache-Control: no-store\r\n";
     for (const auto& [k, v] : response.headers) out += k + ": " + v + "\r\n";
-    if (response.close) out += "Connection: close\r\n";
+    if (response.close || response.stream) out += "Connection: close\r\n";
     out += "\r\n";
     if (!head_only) out += response.body;
     return out;

@@ -60,6 +60,9 @@ struct Response {
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;  // added to the standard ones
     bool close = false;
+    // Server-sent events: no length, the connection closes at the end, and the body is the
+    // stream's events, written by the server as they come.
+    bool stream = false;
 };
 
 // The response on the wire: status line, Content-Type, Content-Length, the security headers

@@ -48,6 +48,8 @@ public:
         std::vector<observe::ErrorCount> top_errors;
     };
     Overview overview();
+    // The next server-sent event of a stream answer() began (its path): "data: {...}\n\n".
+    std::string stream_event(const std::string& path);
 
 private:
     void read_queue_gauges();

@@ -58,6 +58,13 @@ bool is_queue_id(std::string_view s) {
 
 }  // namespace
 
+std::string Console::stream_event(const std::string& path) {
+    (void)path;  // one stream so far: /api/v1/events
+    const Overview o = overview();
+    const json counts{{"pending", o.pending}, {"deferred", o.deferred}, {"held", o.held}, {"corrupt", o.corrupt}};
+    return "event: queue\ndata: " + counts.dump() + "\n\n";
+}
+
 bool is_loopback_origin(std::string_view origin) {
     constexpr std::string_view scheme = "http://";
     if (!origin.starts_with(scheme)) return false;
@@ -139,6 +146,14 @@ http::Response Console::answer_api(const http::Request& request) {
         http::Response r;
         r.content_type = "application/json";
         r.body = observe::traces_json(reader->find(target, 0, limit), now_us);
+        return r;
+    }
+    if (path == "events") {
+        // The overview's counts, live (HTML's server-sent events); see stream_event().
+        if (!get) return error_response(405, "GET the events");
+        http::Response r;
+        r.content_type = "text/event-stream";
+        r.stream = true;
         return r;
     }
     if (path == "overview") {

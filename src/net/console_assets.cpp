@@ -29,7 +29,7 @@ pre { background: #fff; border: 1px solid #e3e7ed; padding: .8em; overflow-x: au
 )css";
 
 // Filters hide rows; actions go to the JSON API (POST, application/json); the overview's
-// numbers follow the queue every two seconds.
+// numbers follow the queue through server-sent events (/api/v1/events, one a second).
 constexpr std::string_view kJs = R"js('use strict';
 async function api(path, method) {
   const r = await fetch('/api/v1/' + path, {method: method || 'GET',
@@ -89,16 +89,14 @@ function setupQueue() {
 function setupOverview() {
   const cells = document.querySelectorAll('[data-live]');
   if (!cells.length) return;
-  const tick = async () => {
-    try {
-      const o = await api('overview');
-      for (const c of cells) c.textContent = o.queue[c.dataset.live];
-      document.querySelector('[data-live-note]').textContent = 'Updated ' + new Date().toLocaleTimeString() + '.';
-    } catch (err) {
-      document.querySelector('[data-live-note]').textContent = 'Not updated: ' + err.message;
-    }
-  };
-  setInterval(tick, 2000);
+  const note = document.querySelector('[data-live-note]');
+  const events = new EventSource('/api/v1/events');
+  events.addEventListener('queue', (e) => {
+    const counts = JSON.parse(e.data);
+    for (const c of cells) c.textContent = counts[c.dataset.live];
+    note.textContent = 'Updated ' + new Date().toLocaleTimeString() + '.';
+  });
+  events.onerror = () => { note.textContent = 'Not updated: the server is not answering (retrying).'; };
 }
 
 setupQueue();

@@ -20,6 +20,10 @@ constexpr auto kRequestTime = std::chrono::seconds(10);
 constexpr int kMaxRequestsPerConnection = 100;
 constexpr int kMaxConnections = 32;
 constexpr std::size_t kReadChunk = 8192;
+// A stream of server-sent events: one event this often, for at most this long (the browser's
+// EventSource reconnects by itself).
+constexpr auto kEventInterval = std::chrono::seconds(1);
+constexpr auto kStreamTime = std::chrono::minutes(10);
 
 std::string endpoint_text(const config::ListenAddress& a) {
     return a.host.find(':') != std::string::npos ? "[" + a.host + "]:" + std::to_string(a.port)
@@ -63,6 +67,7 @@ struct ConsoleServer::Impl {
             deadline.cancel();
             http::Response response;
             bool head = false;
+            std::string stream_path;
             if (status == http::RequestReader::Status::Refused) {
                 response.status = reader.refusal();
                 response.body = std::string(http::reason_phrase(response.status)) + "\n";
@@ -72,6 +77,7 @@ struct ConsoleServer::Impl {
                 head = request.method == "HEAD";
                 try {
                     response = console.answer(request);
+                    if (response.stream) stream_path = request.path;
                 } catch (const std::exception& e) {
                     observe::error("console-error", {{"path", request.path}, {"error", e.what()}});
                     response = {};
@@ -83,11 +89,33 @@ struct ConsoleServer::Impl {
             const std::string wire = http::serialize(response, head);
             auto [ec, n] = co_await asio::async_write(socket, asio::buffer(wire), use_tuple);
             (void)n;
-            if (ec || response.close) break;
+            if (!ec && response.stream && !head) co_await stream(socket, stream_path);
+            if (ec || response.close || response.stream) break;
         }
         asio::error_code ignored;
         socket.shutdown(tcp::socket::shutdown_send, ignored);
         socket.close(ignored);
+    }
+
+    // The events of one stream until the client goes, or kStreamTime; on this thread, one
+    // event at a time.
+    asio::awaitable<void> stream(tcp::socket& socket, const std::string& path) {
+        asio::steady_timer tick(socket.get_executor());
+        const auto end = std::chrono::steady_clock::now() + kStreamTime;
+        while (std::chrono::steady_clock::now() < end && socket.is_open()) {
+            std::string event;
+            try {
+                event = console.stream_event(path);
+            } catch (const std::exception& e) {
+                observe::error("console-error", {{"path", path}, {"error", e.what()}});
+                co_return;
+            }
+            auto [ec, n] = co_await asio::async_write(socket, asio::buffer(event), use_tuple);
+            (void)n;
+            if (ec) co_return;
+            tick.expires_after(kEventInterval);
+            co_await tick.async_wait(use_tuple);
+        }
     }
 
     asio::awaitable<void> accept_loop() {

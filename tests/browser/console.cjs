@@ -9,14 +9,18 @@ const readline = require('readline');
 const [url, qid, shots] = process.argv.slice(2);
 const report = {pages: {}, problems: []};
 
-async function visit(browser, path, name) {
+async function visit(browser, path, name, live) {
   const page = await browser.newPage();
   await page.setViewport({width: 1200, height: 800});
   page.on('console', m => { if (m.type() === 'error') report.problems.push(`${path}: console: ${m.text()}`); });
   page.on('pageerror', e => report.problems.push(`${path}: ${e.message}`));
   page.on('requestfailed', r => report.problems.push(`${path}: failed ${r.url()}`));
   page.on('response', r => { if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) report.problems.push(`${path}: ${r.status()} ${r.url()}`); });
-  const response = await page.goto(url + path, {waitUntil: 'networkidle0'});
+  // A live page keeps its event stream open, so the network never goes idle: wait for its
+  // first event instead.
+  const response = await page.goto(url + path, {waitUntil: live ? 'load' : 'networkidle0'});
+  if (live) await page.waitForFunction(() => document.querySelector('[data-live-note]').textContent.startsWith('Updated '),
+                                       {timeout: 10000});
   report.pages[name] = {status: response.status(), title: await page.title(), text: await page.$eval('main', e => e.innerText)};
   if (shots) await page.screenshot({path: `${shots}/${name}.png`, fullPage: true});
   return page;
@@ -30,7 +34,7 @@ function rowState(page, id) {
   const browser = await puppeteer.launch({executablePath: '/usr/bin/chromium', headless: true,
                                           args: ['--no-sandbox', '--disable-gpu']});
   try {
-    await visit(browser, '/', 'overview');
+    await visit(browser, '/', 'overview', true);
     await visit(browser, `/message?id=${qid}`, 'message');
     await visit(browser, `/search?q=remote.example`, 'search');
 
@@ -51,7 +55,7 @@ function rowState(page, id) {
 
     // The live overview: the count of held recipients is 1; a new deferred message raises
     // the deferred count without a reload.
-    const overview = await visit(browser, '/', 'overview-live');
+    const overview = await visit(browser, '/', 'overview-live', true);
     report.live_before = await overview.$eval('[data-live="deferred"]', e => e.textContent);
     console.log('live-ready');
     const rl = readline.createInterface({input: process.stdin});

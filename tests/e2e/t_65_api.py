@@ -84,6 +84,21 @@ class Api(harness.E2ETest):
             if "/delete" in command:
                 self.assertNotIn(qid, server.queue_list())
 
+    def test_server_sent_events_follow_the_queue(self):
+        curl = harness.require_tool("curl")
+        server, qid = self.deferred()
+        r = subprocess.run([curl, "-sN", "-D", "-", "--max-time", "3",
+                            f"http://127.0.0.1:{server.console_port}/api/v1/events"], capture_output=True, timeout=20)
+        self.assertEqual(r.returncode, 28, r.stderr)  # curl's "timed out": the stream stays open
+        head, _, body = r.stdout.decode().partition("\r\n\r\n")
+        self.assertIn("Content-Type: text/event-stream", head)
+        self.assertNotIn("Content-Length", head)
+        events = [e for e in body.split("\n\n") if e.strip()]
+        self.assertGreaterEqual(len(events), 2, body)  # one a second
+        first = dict(line.split(": ", 1) for line in events[0].splitlines())
+        self.assertEqual(first["event"], "queue")
+        self.assertEqual(json.loads(first["data"])["deferred"], 1)
+
     def test_refusals(self):
         curl = harness.require_tool("curl")
         server, qid = self.deferred()
