@@ -194,7 +194,7 @@ int serve(const ServeOptions& options) {
         // Keys and the users file were read above, as root; the spool and Maildirs the daemon
         // writes become its user's before it binds (ports below 1024 need root) and drops.
         if (run_as) hand_over_state(cfg, *run_as);
-        net::Server server(cfg, policy, queue, tls.get(), auth.get(), &metrics);
+        net::Server server(cfg, policy, queue, tls.get(), auth.get(), &metrics, history.get());
         if (run_as) drop_privileges(*run_as);
         observe::info("privileges", {{"user", run_as ? run_as->user : "(as started)"},
                                      {"uid", std::to_string(::getuid())},

@@ -166,12 +166,13 @@ void Server::Impl::wait_signal() {
 }
 
 Server::Server(const config::Config& config, const policy::Policy& policy, queue::Queue& queue, TlsContexts* tls,
-               policy::AuthService* auth, observe::EhloMetrics* metrics) {
+               policy::AuthService* auth, observe::EhloMetrics* metrics, observe::History* history) {
     unsigned threads = config.server.threads ? config.server.threads : std::max(1u, std::thread::hardware_concurrency());
     // `ehlo serve` has filled in the system's host name when the configuration left it empty.
     std::string hostname = config.server.hostname.empty() ? "localhost" : config.server.hostname;
     impl_ = std::make_unique<Impl>(config, policy, queue, tls, auth, hostname, threads);
     impl_->metrics = metrics;
+    impl_->history = history;
     auto& sc = impl_->session_config;
     sc.hostname = hostname;
     sc.max_message_size = config.limits.message_size;

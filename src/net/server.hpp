@@ -15,6 +15,7 @@
 
 namespace ehlo::observe {
 class EhloMetrics;
+class History;
 }
 
 namespace ehlo::net {
@@ -27,9 +28,11 @@ public:
     // std::runtime_error for a submission listener without certificates). `tls` (may be null:
     // no STARTTLS) must outlive the server.
     // `auth` (may be null: no AUTH) answers AUTH off the loops; it must outlive the server too,
-    // as must `metrics` (may be null), which the sessions count into.
+    // as must `metrics` (may be null), which the sessions count into, and `history` (may be
+    // null), where each session records its part of the messages' lives.
     Server(const config::Config& config, const policy::Policy& policy, queue::Queue& queue, TlsContexts* tls = nullptr,
-           policy::AuthService* auth = nullptr, observe::EhloMetrics* metrics = nullptr);
+           policy::AuthService* auth = nullptr, observe::EhloMetrics* metrics = nullptr,
+           observe::History* history = nullptr);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;

@@ -17,6 +17,15 @@ std::string client_address(const tcp::endpoint& ep) {
     return a.to_string();
 }
 
+observe::TranscriptMode transcript_mode(config::HistoryTranscripts t) {
+    switch (t) {
+        case config::HistoryTranscripts::Off: return observe::TranscriptMode::Off;
+        case config::HistoryTranscripts::All: return observe::TranscriptMode::All;
+        case config::HistoryTranscripts::Errors: break;
+    }
+    return observe::TranscriptMode::Errors;
+}
+
 std::string new_session_id() {
     // Unique across restarts: the start time in the high bits, a counter in the low ones.
     static std::atomic<std::uint64_t> next{static_cast<std::uint64_t>(std::time(nullptr)) << 24};
@@ -217,6 +226,7 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
     const std::string rate_client = policy::rate_limit_key(c->address);
     if (!trusted) c->host->count_rates(&message_rate, &recipient_rate, rate_client);
     c->host->count_in(metrics);
+    c->host->record_in(history, transcript_mode(config.history.transcripts));
     auto it = w.connections.insert(w.connections.end(), c);
     // Runs however the coroutine ends (also by an exception or the loop's destruction), so a
     // connection slot is never leaked.

@@ -162,6 +162,7 @@ struct Server::Impl {
     bool reload_wanted = false;
     bool reload_quit = false;
     observe::EhloMetrics* metrics = nullptr;  // may be null
+    observe::History* history = nullptr;      // may be null
 
     Impl(const config::Config& c, const policy::Policy& p, queue::Queue& q, TlsContexts* t, policy::AuthService* a,
          std::string host, unsigned threads)

@@ -24,6 +24,10 @@ SessionHost::SessionHost(std::string session_id, const smtp::ClientInfo& client,
 
 SessionHost::~SessionHost() { abort_message(); }
 
+void SessionHost::record_in(observe::History* history, observe::TranscriptMode transcripts) {
+    if (history) recorder_ = std::make_unique<SessionRecorder>(*history, transcripts, session_id_, client_.address);
+}
+
 bool SessionHost::over_rate(policy::RateLimiter* rate, const char* limit) {
     if (!rate || rate->hit(rate_key_, policy::RateLimiter::Clock::now())) return false;
     observe::warn("rate-limited", {{"session", session_id_}, {"client", client_.address}, {"limit", limit}});
@@ -174,6 +178,7 @@ void SessionHost::abort_message() {
 
 void SessionHost::tls_established(const TlsParameters& parameters) {
     tls_ = parameters;
+    if (recorder_) recorder_->tls(parameters.describe());
     observe::info("tls", {{"session", session_id_}, {"client", client_.address}, {"version", parameters.version},
                           {"cipher", parameters.cipher}, {"bits", parameters.bits}, {"sni", parameters.sni}});
 }
@@ -181,6 +186,7 @@ void SessionHost::tls_established(const TlsParameters& parameters) {
 smtp::Reply SessionHost::verify(const smtp::Mailbox& address) { return policy_.verify(address); }
 
 void SessionHost::trace(bool from_client, std::string_view line) {
+    if (recorder_) recorder_->line(from_client, line);
     if (metrics_) {
         if (from_client) {
             // AUTH's later lines are "(authentication data)": not commands.
@@ -197,6 +203,7 @@ void SessionHost::trace(bool from_client, std::string_view line) {
 }
 
 void SessionHost::event(std::string_view what, std::string_view detail) {
+    if (recorder_ && what == "auth") recorder_->authenticated(std::string(detail));
     if (metrics_ && what == "rejected") {
         // "550 5.1.1 <x@example.org>: ..." (an enhanced code only after EHLO)
         int code = 0;

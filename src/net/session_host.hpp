@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "net/tls_context.hpp"
+#include "net/session_recorder.hpp"
 #include "observe/ehlo_metrics.hpp"
 #include "policy/auth_service.hpp"
 #include "policy/policy.hpp"
@@ -41,6 +42,8 @@ public:
     // The metrics this session counts into (commands, replies, refusals, messages accepted
     // and the time to their 250); none when null.
     void count_in(observe::EhloMetrics* metrics) { metrics_ = metrics; }
+    // The history the session's own events go to (with its transcript); none when null.
+    void record_in(observe::History* history, observe::TranscriptMode transcripts);
     void count_rates(policy::RateLimiter* messages, policy::RateLimiter* recipients, std::string key) {
         message_rate_ = messages;
         recipient_rate_ = recipients;
@@ -85,6 +88,7 @@ private:
 
     bool over_rate(policy::RateLimiter* rate, const char* limit);
     observe::EhloMetrics* metrics_ = nullptr;
+    std::unique_ptr<SessionRecorder> recorder_;
     policy::RateLimiter* message_rate_ = nullptr;
     policy::RateLimiter* recipient_rate_ = nullptr;
     std::string rate_key_;

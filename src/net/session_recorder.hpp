@@ -1,0 +1,41 @@
+// A session's part of the message history (ehlo trace, the console): the connection, HELO,
+// TLS, AUTH, each MAIL and RCPT with the reply that decided it, a refused DATA, and the end
+// with the session's transcript. Fed the session's trace lines and events by its SessionHost;
+// it pairs each command with its reply. No I/O: History::record() only queues.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "observe/history.hpp"
+#include "observe/transcript.hpp"
+
+namespace ehlo::net {
+
+class SessionRecorder {
+public:
+    // Records the connection now. `history` must outlive this.
+    SessionRecorder(observe::History& history, observe::TranscriptMode transcripts, std::string session_id,
+                    std::string client_address);
+    ~SessionRecorder();  // the SessionEnd event, with the transcript if one is kept
+    SessionRecorder(const SessionRecorder&) = delete;
+    SessionRecorder& operator=(const SessionRecorder&) = delete;
+
+    // A command line received or a reply line sent (SessionHost::trace).
+    void line(bool from_client, std::string_view text);
+    void tls(const std::string& description);
+    void authenticated(const std::string& user);
+
+private:
+    observe::Event event(observe::EventKind kind) const;
+    void replied(const std::string& reply);
+
+    observe::History& history_;
+    observe::Transcript transcript_;
+    std::string session_id_;
+    std::string client_address_;
+    std::string command_;     // the last command line, whose reply is awaited
+    std::string reply_;       // the lines of the reply being sent
+};
+
+}  // namespace ehlo::net
