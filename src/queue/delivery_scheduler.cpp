@@ -494,6 +494,19 @@ std::string DeliveryScheduler::apply(QueuedMessage& message, const Result& resul
     if (counters_.metrics && !outcome.empty())
         count_attempt(*counters_.metrics, message.header.arrival_us, result.peer == "maildir", state.status,
                       result.seconds, now);
+    if (counters_.history && !outcome.empty() && result.tls) {
+        // The attempt itself, on a connection: the peer, its protection, its duration, its reply.
+        observe::Event attempt;
+        attempt.kind = observe::EventKind::Attempt;
+        attempt.time_us = static_cast<std::int64_t>(now);
+        attempt.queue_id = id;
+        attempt.recipient = to;
+        attempt.remote_host = result.peer;
+        attempt.tls = *result.tls;
+        attempt.duration_us = static_cast<std::int64_t>(result.seconds * 1e6);
+        (result.from_peer ? attempt.reply : attempt.detail) = result.text;
+        counters_.history->record(std::move(attempt));
+    }
     if (counters_.history && !outcome.empty()) record_outcome(*counters_.history, id, to, state, {result.peer, result.text, result.from_peer}, outcome);
     message.attempts.push_back({now, i, result.peer, outcome, result.text});
     if (message.attempts.size() > kMaxAttemptRecords) message.attempts.pop_front();

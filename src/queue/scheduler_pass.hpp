@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,6 +51,9 @@ struct DeliveryScheduler::Result {
     bool from_peer = false;  // the reply is the remote MTA's own (a DSN names it as Remote-MTA)
     bool local = false;      // a local failure: tried again after retry_delay, not by back-off
     double seconds = 0;      // how long the attempt took (a wait for a connection included)
+    // A remote attempt made on a connection: how it was protected ("none", or the TLS
+    // protocol, cipher and whether the certificate verified), for the history.
+    std::optional<std::string> tls;
 
     static Result local_failure(std::size_t recipient, std::string error, std::string peer = {}) {
         Result r;

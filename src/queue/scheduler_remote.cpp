@@ -91,6 +91,9 @@ void DeliveryScheduler::on_remote_done(SchedulerEvent& event) {
         Result r;
         r.recipient = rr.index;
         r.seconds = event.seconds;
+        if (event.outcome.connected)
+            r.tls = event.outcome.tls ? event.outcome.tls->describe() + (event.outcome.tls->verified ? ", verified" : ", not verified")
+                                      : std::string("no TLS");
         r.peer = event.outcome.remote_mta;
         r.from_peer = rr.remote;
         r.text = rr.reply.one_line();

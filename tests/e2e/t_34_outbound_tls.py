@@ -19,12 +19,14 @@ the RFC 6125 host check see what they would see for an MX host.
   test runs as root): verify delivers, recorded as verified on our side and as ESMTPS in
   Postfix's Received header; with a certificate for another name the message is deferred.
 """
+import json
 import os
 import re
 import shutil
 import ssl
 import subprocess
 import tempfile
+import time
 import unittest
 
 import dns_server
@@ -139,6 +141,18 @@ class OutboundTls(harness.E2ETest):
         # the peer saw SNI for the MX host name (RFC 6066 3)
         (tls,) = peer.wait_log("tls")[:1]
         self.assertEqual(tls.get("sni"), MX_NAME, tls)
+        # and the message's history says how the attempt was protected
+        deadline = time.monotonic() + 15
+        while True:
+            r = subprocess.run([server.binary, "trace", qid, "--json", "--config", server.config_path],
+                               capture_output=True, text=True, timeout=30)
+            attempts = [e for m in (json.loads(r.stdout)["messages"] if r.returncode == 0 else [])
+                        for e in m["events"] if e["kind"] == "attempt"]
+            if attempts or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(len(attempts), 1, r.stdout + r.stderr)
+        self.assertRegex(attempts[0].get("tls", ""), r"^TLSv1\.[23] with cipher \S+ \(\d+/\d+ bits\), not verified$")
 
     def test_verify_resumes_the_session_on_the_next_connection(self):
         # A Python peer, which tells whether it resumed: the TLS 1.3 ticket (or TLS 1.2

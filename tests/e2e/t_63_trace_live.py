@@ -95,6 +95,12 @@ class TraceLive(harness.E2ETest):
         (m,) = self.traced(server, qid, lambda ms: ms[0]["state"] == "deferred")
         self.assertEqual(m["recipients"][0]["state"], "deferred")
         self.assertIn("trace test says later", json.dumps(m["events"]))
+        # the attempt itself: to whom, how protected, how long, what the peer said
+        (attempt,) = [e for e in m["events"] if e["kind"] == "attempt"]
+        self.assertIn("127.0.0.1", attempt.get("remote_host", ""))
+        self.assertEqual(attempt.get("tls"), "no TLS")  # the scripted peer offers no STARTTLS
+        self.assertIn("duration_us", attempt)
+        self.assertEqual(attempt.get("reply"), REFUSAL)
         server.queue_ok("hold", qid)
         (m,) = self.traced(server, qid, lambda ms: "held" in [e["kind"] for e in ms[0]["events"]])
         self.assertTrue(m["held"])
