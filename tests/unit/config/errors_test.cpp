@@ -60,7 +60,7 @@ TEST(ConfigErrors, ServerUserMustNotBeRoot) {
 TEST(ConfigErrors, TheConsoleListensOnLoopbackOnly) {
     EXPECT_CONFIG_ERROR("[console]\nlisten = \"0.0.0.0:8025\"\n", 2, 0, "must be a loopback address");
     EXPECT_CONFIG_ERROR("[console]\nlisten = \"[::]:8025\"\n", 2, 0, "must be a loopback address");
-    EXPECT_CONFIG_ERROR("[console]\nlisten = \"127.0.0.1\"\n", 2, 0, "has \"127.0.0.1\"");
+    EXPECT_CONFIG_ERROR("[console]\nlisten = \"127.0.0.1\"\n", 2, 0, "has '127.0.0.1'");
 }
 
 TEST(ConfigErrors, AccountNamesAreNames) {
