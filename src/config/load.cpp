@@ -45,7 +45,7 @@ Config read_config(Errors& errors, const toml::table& root) {
                            name == "dns" || name == "control" || name == "tls" || name == "auth" ||
                            name == "history" || name == "aliases" || name == "srs";
         if (!known) {
-            errors.add(key.source(), node.is_table() ? "unknown table [" + std::string(name) + "]"
+            errors.add(key.source(), node.is_table() ? "unknown table [" + escape_controls(name) + "]"
                                                      : "unknown key " + in_quotes(name));
             continue;
         }
