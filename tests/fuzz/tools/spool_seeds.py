@@ -97,8 +97,11 @@ def seeds():
     damaged[len(h) + 30] ^= 0x01
     yield "09_damaged_content_checksum", bytes(damaged)
     hidden = bytearray(f)
-    hidden[len(h) + 1:len(h) + 5] = u32(0x00FFFFFF)
-    yield "10_impossible_length_hides_end", bytes(hidden)
+    hidden[len(h) + 1:len(h) + 5] = u32(0x000F0000)
+    yield "10_damaged_length_hides_end", bytes(hidden)
+    impossible = bytearray(f)
+    impossible[len(h) + 1:len(h) + 5] = u32(0x7FFFFFFF)
+    yield "19_impossible_length", bytes(impossible)
     yield "11_unknown_version", record(b"M", b"EHLOSPOOL" + u32(2)) + f[len(record(b"M", b"EHLOSPOOL" + u32(1))):]
     yield "12_not_a_spool_file", b"From alice@example.org Tue Dec  2 00:00:00 2025\nSubject: mbox\n\n"
     yield "13_old_state_without_peer", f + state(0, 1, 3, b"421 4.4.2 connection lost")
