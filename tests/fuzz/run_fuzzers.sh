@@ -61,8 +61,9 @@ for t in $targets; do
     mkdir -p "$work"
     cp -n "$here/corpus/$t"/* "$work/" 2>/dev/null || true
     log="$scratch/$t.log"
-    # Leaks are reported at exit of each input's run by LeakSanitizer; a check that fails aborts.
-    if (cd "$scratch" && "$build/fuzz_$t" "$work" -max_total_time="$fuzz_time" -max_len="$(max_len "$t")" \
+    # A check that fails aborts; LeakSanitizer reports leaks. What a target writes goes to the
+    # scratch folder (TMPDIR), removed even when the target died.
+    if (cd "$scratch" && TMPDIR="$scratch" "$build/fuzz_$t" "$work" -max_total_time="$fuzz_time" -max_len="$(max_len "$t")" \
             -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$build/crashes/$t-" -print_final_stats=1) >"$log" 2>&1; then
         passed=$((passed + 1))
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
