@@ -6,7 +6,8 @@
 // octet at a time: the replies, and the error that stops it, must be the same however the input
 // is cut (continuation lines arrive in any TCP segment); every reply must be well formed (code
 // 2xx-5xx, 1 to 100 lines of at most 512 octets, no CR, LF or NUL in a line, the enhanced code
-// of the reply's class), its wire form must read back as itself, and parse_ehlo() must take it.
+// of the reply's class), its wire form must read back as itself, and parse_ehlo() must read it
+// case-insensitively and take no keyword from its first line (RFC 5321 4.1.1.1, 2.4).
 //
 // ClientSession and LmtpSession (the SMTP and LMTP client engines), under several policies
 // (pipelining or not; STARTTLS none, may, encrypt, verify, with a handshake that succeeds,
@@ -49,6 +50,30 @@ using delivery::Outcome;
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
+bool same_capabilities(const delivery::Capabilities& a, const delivery::Capabilities& b) {
+    return a.esmtp == b.esmtp && a.pipelining == b.pipelining && a.size == b.size && a.max_size == b.max_size &&
+           a.eight_bit_mime == b.eight_bit_mime && a.smtputf8 == b.smtputf8 && a.chunking == b.chunking && a.dsn == b.dsn &&
+           a.starttls == b.starttls && a.enhanced_status_codes == b.enhanced_status_codes;
+}
+
+// Any reply read as an EHLO reply (RFC 5321 4.1.1.1): keywords are case-insensitive (2.4), the
+// first line (the greeting) offers nothing, and a SIZE maximum is only declared by SIZE.
+void check_capabilities(const smtp::Reply& r) {
+    const delivery::Capabilities caps = delivery::parse_ehlo(r);
+    if (!caps.esmtp) fail("parse_ehlo without esmtp");
+    if (caps.max_size != 0 && !caps.size) fail("a SIZE maximum without SIZE");
+    smtp::Reply upper = r;
+    for (auto& line : upper.lines)
+        for (char& c : line)
+            if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    if (!same_capabilities(delivery::parse_ehlo(upper), caps)) fail("EHLO keywords read case-sensitively");
+    smtp::Reply greeting_only = r;
+    greeting_only.lines.resize(1);
+    delivery::Capabilities none;
+    none.esmtp = true;
+    if (!same_capabilities(delivery::parse_ehlo(greeting_only), none)) fail("the EHLO greeting line read as a keyword");
+}
+
 void check_reply(const smtp::Reply& r) {
     if (r.code < 200 || r.code > 559 || (r.code / 10) % 10 > 5) fail("reply code outside RFC 5321 4.2");
     if (r.lines.empty() || r.lines.size() > delivery::kMaxReplyLines) fail("reply with no lines or too many");
@@ -74,7 +99,7 @@ void check_reply(const smtp::Reply& r) {
         }
         if (parts != 3) fail("malformed enhanced code");
     }
-    (void)delivery::parse_ehlo(r);
+    check_capabilities(r);
 }
 
 bool same_reply(const smtp::Reply& a, const smtp::Reply& b) {
