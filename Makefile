@@ -12,6 +12,8 @@ DEB_PACKAGES := g++ cmake ninja-build ccache pkg-config \
 	publicsuffix python3-dkim python3-spf postsrsd \
 	dovecot-lmtpd dovecot-imapd \
 	chromium
+# The libFuzzer build of tests/fuzz (run_fuzzers.sh): clang and its sanitizer and fuzzer runtimes.
+DEB_PACKAGES += clang libclang-rt-14-dev
 CONFIG ?=
 # The account ehlo runs as once started by root ([server] user).
 DAEMON_USER := ehlo
@@ -60,6 +62,15 @@ run: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	FUZZ_BUILD_DIR=$(CURDIR)/$(BUILD_DIR)/fuzz JOBS=$(JOBS) tests/fuzz/run_fuzzers.sh
+
+# The libFuzzer targets of tests/fuzz for FUZZ_TIME seconds each (`make test` gives them 12),
+# their corpora kept and grown in var/fuzz-corpus/ from one run to the next.
+FUZZ_TIME ?= 300
+.PHONY: fuzz
+fuzz: deps
+	FUZZ_TIME=$(FUZZ_TIME) FUZZ_CORPUS_DIR=$(CURDIR)/var/fuzz-corpus FUZZ_BUILD_DIR=$(CURDIR)/$(BUILD_DIR)/fuzz \
+		JOBS=$(JOBS) tests/fuzz/run_fuzzers.sh
 
 bench: build
 	../shared/bench/run postfix $(CURDIR)/bench/adapters/ehlo --out docs/bench-last.md

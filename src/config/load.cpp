@@ -46,7 +46,7 @@ Config read_config(Errors& errors, const toml::table& root) {
                            name == "history" || name == "aliases" || name == "srs" ||
                            name == "console";
         if (!known) {
-            errors.add(key.source(), node.is_table() ? "unknown table [" + std::string(name) + "]"
+            errors.add(key.source(), node.is_table() ? "unknown table [" + escape_controls(name) + "]"
                                                      : "unknown key " + in_quotes(name));
             continue;
         }

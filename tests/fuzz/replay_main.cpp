@@ -1,5 +1,7 @@
-// Runs every file of the given directories (or the given files) through the fuzz target once:
-// the corpus as a regression test without libFuzzer (`ctest -R fuzz_session_corpus`).
+// Runs every file of the given directories (or the given files) through a fuzz target once:
+// the corpus as a regression test without libFuzzer (`ctest -R fuzz_`). A failing input
+// aborts; the file it came from is the last one named on stderr.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -19,6 +21,7 @@ int main(int argc, char** argv) {
         if (fs::is_directory(p)) {
             for (const auto& entry : fs::directory_iterator(p))
                 if (entry.is_regular_file()) files.push_back(entry.path());
+            std::sort(files.begin(), files.end());
         } else {
             files.push_back(p);
         }
@@ -30,6 +33,7 @@ int main(int argc, char** argv) {
     for (const auto& f : files) {
         std::ifstream in(f, std::ios::binary);
         const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::fprintf(stderr, "%s\n", f.c_str());
         LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
     }
     // A failing input aborts above; reaching here means all of them passed.

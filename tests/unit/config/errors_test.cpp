@@ -102,6 +102,14 @@ TEST(ConfigErrors, ControlCharactersInAKeyAreEscapedSoTheMessageIsOneLine) {
     EXPECT_EQ(e.message, "unknown key 'a\\nb' in [log]");
 }
 
+// Found by tests/fuzz/fuzz_config.cpp: an unknown table's name went into the message raw.
+TEST(ConfigErrors, ControlCharactersInAnUnknownTableNameAreEscapedToo) {
+    const auto e = error_of("[\"\\u0007bell\"]\n[\"x\\ny\"]\n");
+    EXPECT_EQ(e.line, 1u);
+    EXPECT_TRUE(e.message.starts_with("unknown table [") && e.message.ends_with("bell]")) << e.str();
+    for (char c : e.str()) EXPECT_GE(static_cast<unsigned char>(c), 0x20) << e.str();
+}
+
 TEST(ConfigErrors, KnownTableGivenAsValue) {
     EXPECT_CONFIG_ERROR("\nserver = 1\n", 2, 1, "'server' must be a table");
 }
