@@ -1,5 +1,6 @@
 #include "cli/privileges.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -25,10 +26,6 @@ std::vector<char> entry_buffer(int which) {
     return std::vector<char>(hint > 0 ? static_cast<std::size_t>(hint) : 16384);
 }
 
-void give(const std::filesystem::path& path, const struct stat& st, const RunAs& who) {
-    if (st.st_uid == who.uid && st.st_gid == who.gid) return;
-    if (::lchown(path.c_str(), who.uid, who.gid) != 0) throw failure("cannot give " + path.string() + " to " + who.user);
-}
 
 }  // namespace
 
@@ -62,7 +59,9 @@ std::optional<RunAs> account_to_run_as(const config::Config& config) {
                                                                                               : std::to_string(who.gid);
     }
     if (!config.control.group.empty()) who.control_group = group_id(config.control.group);
-    if (who.gid == 0 || who.control_group == gid_t{0}) throw std::runtime_error("[server] group \"" + who.group + "\" is root's group (gid 0): ehlo does not run with it");
+    if (who.control_group == gid_t{0})
+        throw std::runtime_error("[control] group \"" + config.control.group + "\" is root's group (gid 0): the daemon does not keep it");
+    if (who.gid == 0) throw std::runtime_error("[server] group \"" + who.group + "\" is root's group (gid 0): ehlo does not run with it");
     return who;
 }
 
@@ -74,6 +73,65 @@ gid_t group_id(const std::string& name) {
     if (e != 0 || !found) throw std::runtime_error("there is no group \"" + name + "\"");
     return found->gr_gid;
 }
+
+namespace {
+
+constexpr int kMaxDepth = 16;  // the spool is two levels deep, a Maildir three
+
+// Gives the inode `fd` (opened O_PATH, so never through a symbolic link) to `who`: a tree
+// the account can write to must not trick root into giving away something else.
+void give_inode(int fd, const struct stat& st, const std::string& shown, const RunAs& who) {
+    if (st.st_uid == who.uid && st.st_gid == who.gid) return;
+    if (::fchownat(fd, "", who.uid, who.gid, AT_EMPTY_PATH) != 0) throw failure("cannot give " + shown + " to " + who.user);
+}
+
+// Everything under the directory `dirfd`, walked by file descriptor (no path is resolved
+// again, so a directory swapped for a link mid-walk leads nowhere). Links are left as they
+// are, and so is a file with more than one name: it may be a hard link to a file of root's.
+void give_tree(int dirfd, const std::string& shown, const RunAs& who, int depth) {
+    if (depth > kMaxDepth) return;
+    const int listing = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (listing < 0) throw failure("cannot read " + shown);
+    DIR* d = ::fdopendir(listing);
+    if (!d) {
+        ::close(listing);
+        throw failure("cannot read " + shown);
+    }
+    std::vector<std::string> names;
+    while (const dirent* e = ::readdir(d)) {
+        const std::string_view name = e->d_name;
+        if (name != "." && name != "..") names.emplace_back(name);
+    }
+    ::closedir(d);
+    for (const auto& name : names) {
+        const std::string path = shown + "/" + name;
+        const int fd = ::openat(dirfd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) continue;  // gone meanwhile
+        struct stat st {};
+        if (::fstat(fd, &st) == 0) {
+            if (S_ISDIR(st.st_mode)) {
+                give_inode(fd, st, path, who);
+                const int sub = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                struct stat again {};
+                if (sub >= 0 && ::fstat(sub, &again) == 0 && again.st_ino == st.st_ino && again.st_dev == st.st_dev) {
+                    try {
+                        give_tree(sub, path, who, depth + 1);
+                    } catch (...) {
+                        ::close(sub);
+                        ::close(fd);
+                        throw;
+                    }
+                }
+                if (sub >= 0) ::close(sub);
+            } else if (!S_ISLNK(st.st_mode) && st.st_nlink == 1) {
+                give_inode(fd, st, path, who);
+            }
+        }
+        ::close(fd);
+    }
+}
+
+}  // namespace
 
 void hand_over_directory(const std::filesystem::path& dir, const RunAs& who) {
     // The missing parents are made here, so they are ours to give too; existing ones are the
@@ -89,21 +147,33 @@ void hand_over_directory(const std::filesystem::path& dir, const RunAs& who) {
         if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) throw failure("cannot create " + it->string());
         if (::lchown(it->c_str(), who.uid, who.gid) != 0) throw failure("cannot give " + it->string() + " to " + who.user);
     }
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) throw failure("cannot open the directory " + dir.string());
     struct stat st {};
-    if (::lstat(dir.c_str(), &st) != 0) throw failure("cannot read " + dir.string());
-    if (!S_ISDIR(st.st_mode)) throw std::runtime_error(dir.string() + " is not a directory");
-    give(dir, st, who);
-    std::error_code ec;
-    for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-        if (::lstat(it->path().c_str(), &st) == 0) give(it->path(), st, who);
+    try {
+        if (::fstat(fd, &st) != 0) throw failure("cannot read " + dir.string());
+        give_inode(fd, st, dir.string(), who);
+        give_tree(fd, dir.string(), who, 0);
+    } catch (...) {
+        ::close(fd);
+        throw;
     }
-    if (ec) throw std::runtime_error("cannot read " + dir.string() + ": " + ec.message());
+    ::close(fd);
 }
 
 void hand_over_file(const std::filesystem::path& file, const RunAs& who) {
+    const int fd = ::open(file.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return;
     struct stat st {};
-    if (::lstat(file.c_str(), &st) != 0) return;
-    give(file, st, who);
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1) {
+        try {
+            give_inode(fd, st, file.string(), who);
+        } catch (...) {
+            ::close(fd);
+            throw;
+        }
+    }
+    ::close(fd);
 }
 
 void hand_over_state(const config::Config& config, const RunAs& who) {

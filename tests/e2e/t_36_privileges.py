@@ -95,6 +95,28 @@ class Privileges(harness.E2ETest):
         self.assertGreater(seen, 3, "the spool was empty")
         self.assertTrue(os.path.exists(socket_path))
 
+    def test_links_in_its_folders_give_nothing_of_roots_away(self):
+        # The spool is the daemon's to write: a link planted there (to a file of root's, say
+        # /etc/shadow) must not make root give that file away at the next start.
+        server = self.make_server()
+        secret = os.path.join(server.dir, "root-secret")
+        with open(secret, "w") as f:
+            f.write("root's\n")
+        os.chown(secret, 0, 0)
+        elsewhere = os.path.join(server.dir, "root-folder")
+        os.mkdir(elsewhere)
+        os.chown(elsewhere, 0, 0)
+        os.makedirs(os.path.join(server.spool_path, "queue"))
+        os.symlink(secret, os.path.join(server.spool_path, "soft"))
+        os.link(secret, os.path.join(server.spool_path, "queue", "hard"))
+        os.symlink(elsewhere, os.path.join(server.spool_path, "folder"))
+        server.start()
+        for path in (secret, elsewhere):
+            st = os.lstat(path)
+            self.assertEqual((st.st_uid, st.st_gid), (0, 0), path)
+        # the spool itself is the daemon's
+        self.assertEqual(os.lstat(server.spool_path).st_uid, self.ehlo.pw_uid)
+
     def test_without_a_control_group_the_socket_is_the_owners_only(self):
         server = self.start_server()
         self.assertEqual(proc_status(server.pid)["Groups"], [], "supplementary groups kept")
