@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -68,6 +69,8 @@ private:
     std::string hostname_;
     std::string history_path_;
     std::unique_ptr<observe::HistoryReader> history_;  // opened at the first trace
+    std::string last_event_;  // what the event streams were sent last, and when
+    std::chrono::steady_clock::time_point last_event_time_;
 };
 
 // Whether a Host header names this machine's loopback: "127.0.0.1:8025", "localhost", "[::1]:80".

@@ -60,9 +60,15 @@ bool is_queue_id(std::string_view s) {
 
 std::string Console::stream_event(const std::string& path) {
     (void)path;  // one stream so far: /api/v1/events
-    const Overview o = overview();
-    const json counts{{"pending", o.pending}, {"deferred", o.deferred}, {"held", o.held}, {"corrupt", o.corrupt}};
-    return "event: queue\ndata: " + counts.dump() + "\n\n";
+    // One reading of the queue a second, however many streams there are.
+    const auto now = std::chrono::steady_clock::now();
+    if (last_event_.empty() || now - last_event_time_ >= std::chrono::milliseconds(900)) {
+        const Overview o = overview();
+        const json counts{{"pending", o.pending}, {"deferred", o.deferred}, {"held", o.held}, {"corrupt", o.corrupt}};
+        last_event_ = "event: queue\ndata: " + counts.dump() + "\n\n";
+        last_event_time_ = now;
+    }
+    return last_event_;
 }
 
 bool is_loopback_origin(std::string_view origin) {
@@ -79,7 +85,10 @@ http::Response Console::answer_api(const http::Request& request) {
         // content type nor an Origin of ours; a script there is stopped by CORS preflight,
         // which the console never grants.
         const auto type = request.header("content-type");
-        if (!type || type->substr(0, type->find(';')) != "application/json")
+        std::string media(type ? type->substr(0, type->find(';')) : std::string_view{});
+        while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.pop_back();
+        for (char& c : media) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+        if (media != "application/json")
             return error_response(415, "actions want Content-Type: application/json");
         const auto origin = request.header("origin");
         if (origin && !is_loopback_origin(*origin)) return error_response(403, "cross-origin request refused");

@@ -19,6 +19,8 @@ constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr auto kRequestTime = std::chrono::seconds(10);
 constexpr int kMaxRequestsPerConnection = 100;
 constexpr int kMaxConnections = 32;
+// Event streams are long-lived: fewer of them, so that pages and scrapes always find room.
+constexpr int kMaxStreams = 8;
 constexpr std::size_t kReadChunk = 8192;
 // A stream of server-sent events: one event this often, for at most this long (the browser's
 // EventSource reconnects by itself).
@@ -34,10 +36,24 @@ std::string endpoint_text(const config::ListenAddress& a) {
 
 struct ConsoleServer::Impl {
     Console& console;
+    // Before io: coroutine frames still pending when io is destroyed count themselves out.
+    int connections = 0;
+    int streams = 0;
     asio::io_context io{1};
     tcp::acceptor acceptor{io};
-    int connections = 0;
     std::thread thread;
+
+    // Closes `socket` when `deadline` passes: whatever the connection waits for (a request, a
+    // client that does not read its answer) has that long.
+    static void arm(asio::steady_timer& deadline, tcp::socket& socket) {
+        deadline.expires_after(kRequestTime);
+        deadline.async_wait([&socket](asio::error_code ec) {
+            if (!ec) {
+                asio::error_code ignored;
+                socket.close(ignored);  // the pending read or write ends with an error
+            }
+        });
+    }
 
     explicit Impl(Console& c) : console(c) {}
 
@@ -51,20 +67,14 @@ struct ConsoleServer::Impl {
         http::RequestReader reader;
         std::vector<char> buffer(kReadChunk);
         for (int served = 0; served < kMaxRequestsPerConnection; ++served) {
-            deadline.expires_after(kRequestTime);
-            deadline.async_wait([&socket](asio::error_code ec) {
-                if (!ec) {
-                    asio::error_code ignored;
-                    socket.close(ignored);  // the pending read ends with an error
-                }
-            });
+            arm(deadline, socket);
             http::RequestReader::Status status = reader.feed("");
             while (status == http::RequestReader::Status::NeedMore) {
                 auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
                 if (ec) co_return;  // closed, reset, or the deadline passed
                 status = reader.feed(std::string_view(buffer.data(), n));
             }
-            deadline.cancel();
+            arm(deadline, socket);  // the answer must be read within the same time
             http::Response response;
             bool head = false;
             std::string stream_path;
@@ -77,6 +87,12 @@ struct ConsoleServer::Impl {
                 head = request.method == "HEAD";
                 try {
                     response = console.answer(request);
+                    if (response.stream && streams >= kMaxStreams) {
+                        response = {};
+                        response.status = 503;
+                        response.headers.emplace_back("Retry-After", "10");
+                        response.body = "Too many event streams open.\n";
+                    }
                     if (response.stream) stream_path = request.path;
                 } catch (const std::exception& e) {
                     observe::error("console-error", {{"path", request.path}, {"error", e.what()}});
@@ -89,7 +105,7 @@ struct ConsoleServer::Impl {
             const std::string wire = http::serialize(response, head);
             auto [ec, n] = co_await asio::async_write(socket, asio::buffer(wire), use_tuple);
             (void)n;
-            if (!ec && response.stream && !head) co_await stream(socket, stream_path);
+            if (!ec && response.stream && !head) co_await stream(socket, deadline, stream_path);
             if (ec || response.close || response.stream) break;
         }
         asio::error_code ignored;
@@ -99,7 +115,12 @@ struct ConsoleServer::Impl {
 
     // The events of one stream until the client goes, or kStreamTime; on this thread, one
     // event at a time.
-    asio::awaitable<void> stream(tcp::socket& socket, const std::string& path) {
+    asio::awaitable<void> stream(tcp::socket& socket, asio::steady_timer& deadline, const std::string& path) {
+        ++streams;
+        struct Leave {
+            int& n;
+            ~Leave() { --n; }
+        } leave{streams};
         asio::steady_timer tick(socket.get_executor());
         const auto end = std::chrono::steady_clock::now() + kStreamTime;
         while (std::chrono::steady_clock::now() < end && socket.is_open()) {
@@ -110,6 +131,7 @@ struct ConsoleServer::Impl {
                 observe::error("console-error", {{"path", path}, {"error", e.what()}});
                 co_return;
             }
+            arm(deadline, socket);  // a client that stops reading is closed
             auto [ec, n] = co_await asio::async_write(socket, asio::buffer(event), use_tuple);
             (void)n;
             if (ec) co_return;
@@ -150,10 +172,6 @@ ConsoleServer::ConsoleServer(const config::ListenAddress& where, Console& consol
 }
 
 ConsoleServer::~ConsoleServer() {
-    asio::post(impl_->io, [this] {
-        asio::error_code ignored;
-        impl_->acceptor.close(ignored);
-    });
     impl_->io.stop();
     if (impl_->thread.joinable()) impl_->thread.join();
 }
