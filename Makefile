@@ -11,7 +11,7 @@ DEB_PACKAGES := g++ cmake ninja-build ccache pkg-config \
 	prometheus \
 	publicsuffix python3-dkim python3-spf postsrsd \
 	dovecot-lmtpd dovecot-imapd \
-	chromium
+	chromium testssl.sh
 # The libFuzzer build of tests/fuzz (run_fuzzers.sh): clang and its sanitizer and fuzzer runtimes.
 DEB_PACKAGES += clang libclang-rt-14-dev
 CONFIG ?=
