@@ -4,6 +4,7 @@
 #include <cctype>
 #include <ctime>
 
+#include "observe/history_event.hpp"
 #include "observe/log.hpp"
 #include "smtp/received.hpp"
 
@@ -193,9 +194,7 @@ void SessionHost::trace(bool from_client, std::string_view line) {
             if (!line.starts_with('(')) metrics_->command(line.substr(0, line.find(' ')));
         } else if (line.size() == 3 || (line.size() > 3 && line[3] == ' ')) {
             // The last line of a reply: one reply, however many lines it has.
-            int code = 0;
-            for (char ch : line.substr(0, 3)) code = ch >= '0' && ch <= '9' ? code * 10 + (ch - '0') : -1000;
-            metrics_->reply(code);
+            metrics_->reply(observe::reply_code(line));
         }
     }
     if (!observe::dialog_enabled()) return;
@@ -206,8 +205,7 @@ void SessionHost::event(std::string_view what, std::string_view detail) {
     if (recorder_ && what == "auth") recorder_->authenticated(std::string(detail));
     if (metrics_ && what == "rejected") {
         // "550 5.1.1 <x@example.org>: ..." (an enhanced code only after EHLO)
-        int code = 0;
-        for (char ch : detail.substr(0, 3)) code = ch >= '0' && ch <= '9' ? code * 10 + (ch - '0') : -1000;
+        const int code = observe::reply_code(detail);
         std::string_view rest = detail.size() > 4 ? detail.substr(4) : std::string_view{};
         const std::string_view enhanced = rest.substr(0, rest.find(' '));
         metrics_->message_refused(observe::refusal_reason(code, enhanced));
