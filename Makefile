@@ -1,6 +1,8 @@
 # The contract with a new user: `make run` and `make test` (see README.md).
 BUILD_DIR ?= build
 BUILD_TYPE ?= Release
+# The second build of `make test`, under ASan and UBSan (tests/sanitizer/run.sh).
+SANITIZE_BUILD_DIR ?= build-asan
 JOBS ?= $(shell nproc)
 # Debian 12 packages the build, the tests and the benchmark need.
 DEB_PACKAGES := g++ cmake ninja-build ccache pkg-config \
@@ -11,14 +13,15 @@ DEB_PACKAGES := g++ cmake ninja-build ccache pkg-config \
 	prometheus \
 	publicsuffix python3-dkim python3-spf postsrsd \
 	dovecot-lmtpd dovecot-imapd \
-	chromium testssl.sh
+	chromium testssl.sh \
+	bsd-mailx git git-email libmailtools-perl
 # The libFuzzer build of tests/fuzz (run_fuzzers.sh): clang and its sanitizer and fuzzer runtimes.
 DEB_PACKAGES += clang libclang-rt-14-dev
 CONFIG ?=
 # The account ehlo runs as once started by root ([server] user).
 DAEMON_USER := ehlo
 
-.PHONY: all deps build run test clean bench
+.PHONY: all deps build run test test-sanitized clean bench
 
 all: build
 
@@ -62,7 +65,12 @@ run: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	tests/sanitizer/run.sh $(CURDIR)/$(SANITIZE_BUILD_DIR) $(JOBS)
 	FUZZ_BUILD_DIR=$(CURDIR)/$(BUILD_DIR)/fuzz JOBS=$(JOBS) tests/fuzz/run_fuzzers.sh
+
+# The sanitized build and its run alone.
+test-sanitized: deps
+	tests/sanitizer/run.sh $(CURDIR)/$(SANITIZE_BUILD_DIR) $(JOBS)
 
 # The libFuzzer targets of tests/fuzz for FUZZ_TIME seconds each (`make test` gives them 12),
 # their corpora kept and grown in var/fuzz-corpus/ from one run to the next.
@@ -72,8 +80,24 @@ fuzz: deps
 	FUZZ_TIME=$(FUZZ_TIME) FUZZ_CORPUS_DIR=$(CURDIR)/var/fuzz-corpus FUZZ_BUILD_DIR=$(CURDIR)/$(BUILD_DIR)/fuzz \
 		JOBS=$(JOBS) tests/fuzz/run_fuzzers.sh
 
+# The binary and the names programs call it by: sendmail (PREFIX/sbin, as /usr/sbin/sendmail
+# is found) and mailq, links to it (docs/sendmail.md). No set-uid or set-gid bit anywhere.
+# PREFIX=/usr puts sendmail where every program looks, replacing another MTA's: say so.
+PREFIX ?= /usr/local
+DESTDIR ?=
+.PHONY: install install-binary
+install: build
+	$(MAKE) install-binary
+# The copy and links alone, of an existing build (tests/e2e/t_38_sendmail.py runs it).
+install-binary:
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(BUILD_DIR)/ehlo $(DESTDIR)$(PREFIX)/bin/ehlo
+	ln -sf ../bin/ehlo $(DESTDIR)$(PREFIX)/sbin/sendmail
+	ln -sf ehlo $(DESTDIR)$(PREFIX)/bin/mailq
+	ln -sf ehlo $(DESTDIR)$(PREFIX)/bin/sendmail
+
 bench: build
 	../shared/bench/run postfix $(CURDIR)/bench/adapters/ehlo --out docs/bench-last.md
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_BUILD_DIR)

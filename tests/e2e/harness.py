@@ -168,6 +168,17 @@ def s_client(port, *args, input_data=b"", timeout=20, host="127.0.0.1"):
                           input=input_data, capture_output=True, timeout=timeout)
 
 
+def sanitized():
+    """True when EHLO_BIN is the AddressSanitizer/UBSan build (tests/sanitizer/run.sh)."""
+    return os.environ.get("EHLO_SANITIZED") == "1"
+
+
+def skip_if_sanitized(why):
+    """For a test whose measure is the real build's own (memory, speed): under the sanitizers,
+    whose shadow memory and quarantine change both, it says SKIPPED; it runs in the plain build."""
+    return unittest.skipIf(sanitized(), f"measures the plain build ({why}); SKIPPED under the sanitizers")
+
+
 def ehlo_binary():
     path = os.environ.get("EHLO_BIN", "")
     if not path or not os.access(path, os.X_OK):

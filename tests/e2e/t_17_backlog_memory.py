@@ -43,6 +43,7 @@ def body_of_one_mebibyte():
 
 
 @unittest.skipUnless(os.access(SMTP_SINK, os.X_OK), "smtp-sink (postfix) is not installed")
+@harness.skip_if_sanitized("peak RSS")
 class BacklogMemory(harness.E2ETest):
 
     def test_after_an_outage_each_arrives_once(self):
