@@ -87,5 +87,8 @@ int spf_command(const SpfCommand& command);           // ehlo spf IP SENDER [HEL
 int dmarc_command(const DmarcCommand& command);       // ehlo dmarc FILE
 int tutor_command(const TutorOptions& options);       // ehlo tutor [HOST[:PORT]] | --explain
 int aliases_command(const AliasesCommand& command);   // ehlo aliases ADDRESS
+// ehlo sendmail ARGS (also run as `sendmail` or, with `as_mailq`, as `mailq`): sendmail(1)'s
+// options, not CLI11's; argv holds only what follows the command's name.
+int sendmail_main(int argc, char** argv, bool as_mailq);
 
 }  // namespace ehlo::cli

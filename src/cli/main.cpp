@@ -11,6 +11,13 @@ int main(int argc, char** argv) {
     // Every command writes to sockets or pipes whose reader may be gone: that is an error to
     // report (EPIPE), not a reason to die.
     ::signal(SIGPIPE, SIG_IGN);
+    // sendmail(1) and mailq(1) keep their own options, which CLI11 would not take: installed
+    // under those names (`make install`) or called as `ehlo sendmail`.
+    const std::string_view self = argc > 0 ? std::string_view(argv[0]) : std::string_view();
+    const std::string_view called = self.substr(self.rfind('/') == std::string_view::npos ? 0 : self.rfind('/') + 1);
+    if (called == "sendmail" || called == "mailq") return ehlo::cli::sendmail_main(argc - 1, argv + 1, called == "mailq");
+    if (argc > 1 && (std::string_view(argv[1]) == "sendmail" || std::string_view(argv[1]) == "mailq"))
+        return ehlo::cli::sendmail_main(argc - 2, argv + 2, std::string_view(argv[1]) == "mailq");
     CLI::App app{"ehlo: an SMTP mail server"};
     app.require_subcommand(1);
     app.set_version_flag("--version", EHLO_VERSION);
@@ -21,6 +28,10 @@ int main(int argc, char** argv) {
     serve_cmd->add_flag("--dialog", serve.dialog, "Log every SMTP command and reply (never message content)");
     serve_cmd->add_option("--self-signed", serve.self_signed_dir,
                           "Without [tls] certificates: create (once) and use a self-signed certificate in this folder");
+
+    // Listed for --help only: main() hands these to sendmail_main before CLI11 sees them.
+    app.add_subcommand("sendmail", "sendmail(1) for local programs: -t -f -F -i/-oi -bm -bp -bs -q; see docs/sendmail.md");
+    app.add_subcommand("mailq", "The queue, as sendmail -bp");
 
     std::string reload_config;
     auto* reload_cmd = app.add_subcommand("reload", "Make the running daemon read its certificates and keys again (as SIGHUP)");

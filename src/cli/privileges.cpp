@@ -13,6 +13,8 @@
 #include <system_error>
 #include <vector>
 
+#include "observe/log.hpp"
+
 namespace ehlo::cli {
 namespace {
 
@@ -159,6 +161,39 @@ void hand_over_directory(const std::filesystem::path& dir, const RunAs& who) {
         throw;
     }
     ::close(fd);
+}
+
+void make_submission_folders(const config::Config& config, const std::optional<RunAs>& who) {
+    auto make = [&](const std::filesystem::path& dir, mode_t mode) {
+        std::vector<std::filesystem::path> missing;
+        for (auto p = std::filesystem::absolute(dir).lexically_normal(); !p.empty(); p = p.parent_path()) {
+            struct stat st {};
+            if (::lstat(p.c_str(), &st) == 0) {
+                if ((st.st_mode & S_IXOTH) == 0 && p != std::filesystem::absolute(dir).lexically_normal())
+                    observe::warn("sendmail-unreachable", {{"folder", p.string()},
+                                                           {"note", "other users cannot pass it, so only its owner may use sendmail: chmod o+x"}});
+                break;
+            }
+            missing.push_back(p);
+            if (p == p.parent_path()) break;
+        }
+        for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+            const bool last = it + 1 == missing.rend();
+            if (::mkdir(it->c_str(), 0755) != 0 && errno != EEXIST) throw failure("cannot create " + it->string());
+            if (who && ::lchown(it->c_str(), who->uid, who->gid) != 0) throw failure("cannot give " + it->string() + " to " + who->user);
+            // mkdir's mode passes the umask; the folders' modes are what is promised.
+            if (::chmod(it->c_str(), last ? mode : 0755) != 0) throw failure("cannot set the mode of " + it->string());
+        }
+        const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) throw failure("cannot open the directory " + dir.string());
+        struct stat st {};
+        const bool ok = ::fstat(fd, &st) == 0 && (!who || st.st_uid == who->uid || ::fchown(fd, who->uid, who->gid) == 0) &&
+                        ((st.st_mode & 07777) == mode || ::fchmod(fd, mode) == 0);
+        ::close(fd);
+        if (!ok) throw failure("cannot give " + dir.string() + " its owner and mode");
+    };
+    make(config::maildrop_path(config), 01733);
+    make(config::pickup_socket_path(config).parent_path(), 0755);
 }
 
 void hand_over_file(const std::filesystem::path& file, const RunAs& who) {

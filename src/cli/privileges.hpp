@@ -39,6 +39,13 @@ void hand_over_directory(const std::filesystem::path& dir, const RunAs& who);
 // Gives an existing file (an open log file, a key made here) to `who`; no-op when it is absent.
 void hand_over_file(const std::filesystem::path& file, const RunAs& who);
 
+// Local submission's folders (config [sendmail]): the maildrop, mode 1733, and the pickup
+// socket's folder, 0755, both the daemon's (`who`, when started as root), missing parents made
+// 0755. Only the folders themselves change hands: the files in the maildrop stay their
+// writers' (their owner is the user the Received header names). Before hand_over_state, so
+// that a parent shared with the spool is made reachable. Logs a parent others cannot pass.
+void make_submission_folders(const config::Config& config, const std::optional<RunAs>& who);
+
 // Everything the daemon writes to: the spool, the Maildir roots of local domains, the log file.
 void hand_over_state(const config::Config& config, const RunAs& who);
 // The files the daemon reads again after the drop: on SIGHUP (certificates, keys) or when they

@@ -1,5 +1,7 @@
 #include <ctime>
 #include <iostream>
+#include <system_error>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "config/config.hpp"
@@ -30,7 +32,13 @@ int queue_command(const QueueCommand& command) {
                       << "); only 'list' works without it\n";
             return 1;
         }
-        auto messages = queue::list_spool(cfg.spool.path);
+        std::vector<queue::MessageSummary> messages;
+        try {
+            messages = queue::list_spool(cfg.spool.path);
+        } catch (const std::system_error& e) {
+            std::cerr << "ehlo: the daemon is not running and the spool cannot be read: " << e.what() << "\n";
+            return 1;
+        }
         std::cout << "(daemon not running: read-only view of " << cfg.spool.path << ")\n"
                   << net::format_queue_list(messages, static_cast<std::int64_t>(std::time(nullptr)));
         return 0;

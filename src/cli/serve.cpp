@@ -19,6 +19,7 @@
 #include "delivery/resolver.hpp"
 #include "net/console.hpp"
 #include "net/control_server.hpp"
+#include "net/pickup.hpp"
 #include "net/server.hpp"
 #include "net/tls_context.hpp"
 #include "observe/ehlo_metrics.hpp"
@@ -193,6 +194,7 @@ int serve(const ServeOptions& options) {
 
         // Keys and the users file were read above, as root; the spool and Maildirs the daemon
         // writes become its user's before it binds (ports below 1024 need root) and drops.
+        if (cfg.sendmail.enabled) make_submission_folders(cfg, run_as);
         if (run_as) hand_over_state(cfg, *run_as);
         net::Server server(cfg, policy, queue, tls.get(), auth.get(), &metrics, history.get());
         if (run_as) drop_privileges(*run_as);
@@ -211,6 +213,8 @@ int serve(const ServeOptions& options) {
             if (policy.reload_aliases()) return std::nullopt;
             return "aliases: a file has a problem (the table read before stays; see the log)";
         });
+        // A maildrop file whose message the spool holds already is not taken twice.
+        if (cfg.sendmail.enabled) net::settle_maildrop(config::maildrop_path(cfg), cfg.spool.path);
         queue.start();
         if (history) history->start();
         // After start(): the queue holds the spool lock, so the socket in it is ours to replace.
@@ -218,6 +222,9 @@ int serve(const ServeOptions& options) {
         if (!cfg.control.group.empty()) control_group = group_id(cfg.control.group);
         auto control = std::make_unique<net::ControlServer>(config::control_socket_path(cfg), queue,
                                                             [&server] { return server.reload(); }, control_group);
+        // Local submission (`ehlo sendmail`): what waits in the maildrop is taken now.
+        std::unique_ptr<net::Pickup> pickup;
+        if (cfg.sendmail.enabled) pickup = std::make_unique<net::Pickup>(net::pickup_options(cfg), queue, policy);
         // The console after the queue: its pages read the queue.
         net::Console console(queue, registry, metrics, cfg.server.hostname,
                              cfg.history.enabled ? config::history_path(cfg).string() : std::string{});
@@ -226,6 +233,7 @@ int serve(const ServeOptions& options) {
         observe::info("started", {{"version", EHLO_VERSION}, {"config", options.config_file.empty() ? "embedded" : options.config_file}});
         server.run();
         console_server.reset();
+        pickup.reset();
         control.reset();
         remote.drain();  // nothing new goes on the wire; what is there may finish
         queue.stop();

@@ -232,6 +232,16 @@ struct Config {
         bool operator==(const Control&) const = default;
     } control;
 
+    // Local submission (`ehlo sendmail`, src/queue/maildrop.hpp): the maildrop folder every
+    // local user may write into, and the pickup socket sendmail tells the daemon on.
+    struct Sendmail {
+        bool enabled = true;
+        std::string maildrop;  // empty = "maildrop" beside the spool directory
+        std::string socket;    // empty = "public/pickup.sock" beside the spool directory
+
+        bool operator==(const Sendmail&) const = default;
+    } sendmail;
+
     // The web console's HTTP listener: /metrics (Prometheus) and the console's pages and API.
     struct Console {
         bool enabled = true;
@@ -307,6 +317,11 @@ std::string failure_notice_address(const Config& config);
 
 // Every listener: server.listen as smtp ones, then the [[listener]] tables.
 std::vector<Listener> all_listeners(const Config& config);
+
+// Local submission: sendmail.maildrop or "maildrop" beside the spool; sendmail.socket or
+// "public/pickup.sock" beside the spool.
+std::filesystem::path maildrop_path(const Config& config);
+std::filesystem::path pickup_socket_path(const Config& config);
 
 // The control socket: control.socket, or control.sock in the spool directory.
 std::filesystem::path control_socket_path(const Config& config);

@@ -23,6 +23,25 @@ std::filesystem::path control_socket_path(const Config& config) {
     return std::filesystem::path(config.spool.path) / "control.sock";
 }
 
+namespace {
+// The folder that holds the spool: "./var" for "./var/spool" (and for "./var/spool/").
+std::filesystem::path beside_spool(const Config& config) {
+    std::filesystem::path spool = std::filesystem::path(config.spool.path).lexically_normal();
+    if (!spool.has_filename()) spool = spool.parent_path();
+    return spool.parent_path();
+}
+}  // namespace
+
+std::filesystem::path maildrop_path(const Config& config) {
+    if (!config.sendmail.maildrop.empty()) return config.sendmail.maildrop;
+    return beside_spool(config) / "maildrop";
+}
+
+std::filesystem::path pickup_socket_path(const Config& config) {
+    if (!config.sendmail.socket.empty()) return config.sendmail.socket;
+    return beside_spool(config) / "public" / "pickup.sock";
+}
+
 std::filesystem::path history_path(const Config& config) {
     if (!config.history.path.empty()) return config.history.path;
     return std::filesystem::path(config.spool.path) / "history.db";

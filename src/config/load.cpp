@@ -44,7 +44,7 @@ Config read_config(Errors& errors, const toml::table& root) {
                            name == "smtp" || name == "log" || name == "delivery" || name == "outbound" ||
                            name == "dns" || name == "control" || name == "tls" || name == "auth" ||
                            name == "history" || name == "aliases" || name == "srs" ||
-                           name == "console";
+                           name == "console" || name == "sendmail";
         if (!known) {
             errors.add(key.source(), node.is_table() ? "unknown table [" + escape_controls(name) + "]"
                                                      : "unknown key " + in_quotes(name));
@@ -67,6 +67,7 @@ Config read_config(Errors& errors, const toml::table& root) {
         if (name == "dns") read_dns(r, config.dns);
         if (name == "control") read_control(r, config.control);
         if (name == "console") read_console(r, config.console);
+        if (name == "sendmail") read_sendmail(r, config.sendmail);
         if (name == "history") read_history(r, config.history);
         if (name == "aliases") read_aliases(r, config.aliases);
         if (name == "srs") read_srs(r, config.srs, later);

@@ -195,6 +195,18 @@ void read_control(TableReader& r, Config::Control& control) {
     }
 }
 
+void read_sendmail(TableReader& r, Config::Sendmail& sendmail) {
+    r.boolean("enabled", sendmail.enabled);
+    if (auto maildrop = r.string("maildrop")) sendmail.maildrop = maildrop->value;
+    if (auto socket = r.string("socket")) {
+        if (socket->value.size() > kMaxSocketPath) {
+            r.error(socket->where, "socket", "is longer than " + std::to_string(kMaxSocketPath) + " octets (a Unix socket path)");
+        } else {
+            sendmail.socket = socket->value;
+        }
+    }
+}
+
 void read_console(TableReader& r, Config::Console& console) {
     r.boolean("enabled", console.enabled);
     if (auto listen = r.string("listen")) {

@@ -201,6 +201,7 @@ void read_smtp(TableReader& r, Config::Smtp& smtp);
 void read_log(TableReader& r, Config::Log& log);
 void read_history(TableReader& r, Config::History& history);
 void read_control(TableReader& r, Config::Control& control);
+void read_sendmail(TableReader& r, Config::Sendmail& sendmail);
 void read_console(TableReader& r, Config::Console& console);
 void read_listeners(Errors& errors, const toml::key& key, const toml::node& node, std::vector<Listener>& out);
 void read_tls(TableReader& r, Config::Tls& tls);

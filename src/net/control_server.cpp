@@ -102,22 +102,13 @@ std::string answer_control_request(queue::Queue& queue, const std::string& reque
     return "error: unknown request (list | show ID | flush [ID|DOMAIN] | hold ID | release ID | delete ID | reload)\n";
 }
 
-struct ControlServer::Impl {
+struct RequestSocket::Impl {
     std::filesystem::path path;
-    queue::Queue& queue;
-    Reload reload;
+    Answer answer;
+    std::string log_event;
     int listener = -1;
     int stop_event = -1;
     std::thread thread;
-
-    Impl(std::filesystem::path p, queue::Queue& q, Reload r) : path(std::move(p)), queue(q), reload(std::move(r)) {}
-
-    std::string respond(const std::string& request) {
-        if (request != "reload") return answer_control_request(queue, request);
-        if (!reload) return "error: nothing to reload\n";
-        auto failure = reload();
-        return failure ? "error: " + *failure + "\n" : "ok\nreloaded\n";
-    }
 
     void serve() {
         for (;;) {
@@ -131,21 +122,24 @@ struct ControlServer::Impl {
             if (client < 0) continue;
             set_timeouts(client, kClientTimeoutMs);
             std::string request = read_line(client, kClientTimeoutMs);
-            std::string answer = respond(request);
-            observe::info("control", {{"request", request}, {"result", answer.substr(0, answer.find('\n'))}});
-            (void)delivery::write_all(client, answer);  // a client gone meanwhile only misses its answer
+            std::string reply = answer(request);
+            observe::info(log_event, {{"request", request}, {"result", reply.substr(0, reply.find('\n'))}});
+            (void)delivery::write_all(client, reply);  // a client gone meanwhile only misses its answer
             ::close(client);
         }
     }
 };
 
-ControlServer::ControlServer(std::filesystem::path socket_path, queue::Queue& queue, Reload reload,
-                             std::optional<unsigned> group)
-    : impl_(std::make_unique<Impl>(std::move(socket_path), queue, std::move(reload))) {
+RequestSocket::RequestSocket(std::filesystem::path socket_path, unsigned mode, std::optional<unsigned> group,
+                             Answer answer, std::string log_event)
+    : impl_(std::make_unique<Impl>()) {
     auto& d = *impl_;
+    d.path = std::move(socket_path);
+    d.answer = std::move(answer);
+    d.log_event = std::move(log_event);
     (void)socket_address(d.path);  // the real name must fit too: refused now, not at rename
     d.listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (d.listener < 0) throw std::system_error(errno, std::generic_category(), "control socket");
+    if (d.listener < 0) throw std::system_error(errno, std::generic_category(), "socket " + d.path.string());
     // Bound under a temporary name, given its mode and group, then renamed into place: under
     // its real name it never has wider permissions. (Not by umask alone: the daemon's is 077,
     // but a socket's mode is what is checked on connect, so it is set explicitly.)
@@ -158,25 +152,23 @@ ControlServer::ControlServer(std::filesystem::path socket_path, queue::Queue& qu
         throw std::system_error(e, std::generic_category(), what + " " + d.path.string());
     };
     ::unlink(temporary.c_str());
-    if (::bind(d.listener, reinterpret_cast<sockaddr*>(&tmp_addr), sizeof tmp_addr) < 0) fail("control socket");
-    if (::chmod(temporary.c_str(), 0600) < 0) fail("control socket");
-    if (group && (::chown(temporary.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(*group)) < 0 ||
-                  ::chmod(temporary.c_str(), 0660) < 0))
-        fail("control socket group");
+    if (::bind(d.listener, reinterpret_cast<sockaddr*>(&tmp_addr), sizeof tmp_addr) < 0) fail("socket");
+    if (::chmod(temporary.c_str(), mode) < 0) fail("socket");
+    if (group && ::chown(temporary.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(*group)) < 0) fail("socket group");
     // A socket left by a crash is ours to replace: only one daemon owns the spool (its lock is
     // taken before this).
     if (!remove_stale_socket(d.path)) {
         errno = EEXIST;
-        fail("control socket: not a socket, left alone:");
+        fail("socket: not a socket, left alone:");
     }
-    if (::rename(temporary.c_str(), d.path.c_str()) < 0 || ::listen(d.listener, 16) < 0) fail("control socket");
+    if (::rename(temporary.c_str(), d.path.c_str()) < 0 || ::listen(d.listener, 16) < 0) fail("socket");
     d.stop_event = ::eventfd(0, EFD_CLOEXEC);
-    if (d.stop_event < 0) fail("control socket eventfd");
+    if (d.stop_event < 0) fail("socket eventfd");
     d.thread = std::thread([&d] { d.serve(); });
-    observe::info("control-listening", {{"socket", d.path.string()}});
+    observe::info(d.log_event + "-listening", {{"socket", d.path.string()}});
 }
 
-ControlServer::~ControlServer() {
+RequestSocket::~RequestSocket() {
     auto& d = *impl_;
     std::uint64_t one = 1;
     if (::write(d.stop_event, &one, sizeof one) < 0) {
@@ -187,6 +179,17 @@ ControlServer::~ControlServer() {
     ::close(d.stop_event);
     ::unlink(d.path.c_str());
 }
+
+ControlServer::ControlServer(std::filesystem::path socket_path, queue::Queue& queue, Reload reload,
+                             std::optional<unsigned> group)
+    : socket_(std::move(socket_path), group ? 0660 : 0600, group,
+              [&queue, reload = std::move(reload)](const std::string& request) -> std::string {
+                  if (request != "reload") return answer_control_request(queue, request);
+                  if (!reload) return "error: nothing to reload\n";
+                  auto failure = reload();
+                  return failure ? "error: " + *failure + "\n" : "ok\nreloaded\n";
+              },
+              "control") {}
 
 std::optional<std::string> control_request(const std::filesystem::path& socket_path, const std::string& request) {
     sockaddr_un addr = socket_address(socket_path);

@@ -20,6 +20,25 @@ namespace ehlo::net {
 // The whole answer to one request line (exposed for tests).
 std::string answer_control_request(queue::Queue& queue, const std::string& request);
 
+// A Unix socket served on a thread of its own, one request line per connection: its answer is
+// written and the connection closed. Requests are rare and short (5 s each at most), so they are
+// served in turn. The socket gets `mode` (and `group`) before it takes its name.
+class RequestSocket {
+public:
+    using Answer = std::function<std::string(const std::string& request)>;
+    // Binds (replacing a stale socket) and starts serving; logs each request as `log_event`.
+    // Throws std::system_error.
+    RequestSocket(std::filesystem::path socket_path, unsigned mode, std::optional<unsigned> group, Answer answer,
+                  std::string log_event);
+    ~RequestSocket();  // stops serving and removes the socket
+    RequestSocket(const RequestSocket&) = delete;
+    RequestSocket& operator=(const RequestSocket&) = delete;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
 class ControlServer {
 public:
     // "reload" (`ehlo reload`, as SIGHUP): reads certificates and credentials again and returns
@@ -30,13 +49,9 @@ public:
     // use it too. Throws std::system_error.
     ControlServer(std::filesystem::path socket_path, queue::Queue& queue, Reload reload = {},
                   std::optional<unsigned> group = std::nullopt);
-    ~ControlServer();  // stops serving and removes the socket
-    ControlServer(const ControlServer&) = delete;
-    ControlServer& operator=(const ControlServer&) = delete;
 
 private:
-    struct Impl;
-    std::unique_ptr<Impl> impl_;
+    RequestSocket socket_;
 };
 
 // Client side: sends one request, returns the answer; empty when nobody listens.

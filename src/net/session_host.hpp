@@ -36,6 +36,10 @@ public:
                 policy::AuthService* auth = nullptr, AuthNotifier on_auth = {});
     ~SessionHost() override;
 
+    // What makes two recipients one mailbox: the unquoted local part and the domain, ASCII
+    // letters in lower case (the pickup of local submissions collapses duplicates the same way).
+    static std::string recipient_key(const smtp::Mailbox& address);
+
     void attach(const smtp::Session& session) { session_ = &session; }
     // The server's per-client counters of MAIL and RCPT commands, and whom they count
     // (policy::rate_limit_key); not given for a client of the trusted networks.
@@ -81,7 +85,6 @@ private:
     AuthNotifier on_auth_;
     // The recipients of the transaction as the queue gets them: each accepted RCPT replaced by
     // its alias expansion (RFC 5321 3.9.1), duplicates left out, in the order first reached.
-    static std::string recipient_key(const smtp::Mailbox& address);
     smtp::Envelope queued_envelope(const smtp::Envelope& envelope) const;
     std::vector<smtp::Recipient> expanded_;
     std::unordered_set<std::string> expanded_keys_;

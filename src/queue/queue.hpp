@@ -130,6 +130,8 @@ struct MessageSummary {
     std::int64_t arrival = 0;  // unix seconds
     std::uint64_t size = 0;
     std::string sender;        // "" = null sender
+    // The reception's session id; "maildrop:NAME" for a message picked up from the maildrop.
+    std::string session;
     bool held = false;
     // Quarantined (spool_dir/corrupt/): a file that cannot be trusted, kept for a person;
     // `damage` says what is wrong with it. Nothing is delivered from it.
@@ -148,6 +150,9 @@ struct MessageDetail {
 // file being written or one it cannot understand. Throws std::system_error when the queue
 // directory cannot be read.
 std::vector<MessageSummary> list_spool(const std::filesystem::path& spool_dir);
+// The reception session ids of the spool's messages that start with `prefix`, read as
+// list_spool reads (the server down); only the matches are kept in memory.
+std::vector<std::string> spool_sessions_with_prefix(const std::filesystem::path& spool_dir, std::string_view prefix);
 
 class Queue {
 public:

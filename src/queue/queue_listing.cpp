@@ -34,6 +34,7 @@ MessageSummary summarize(const SpoolHeader& header, std::uint64_t content_size,
     summary.arrival = seconds_of(header.arrival_us);
     summary.size = content_size;
     summary.sender = header.envelope.sender_str();
+    summary.session = header.reception.session_id;
     summary.held = held;
     for (std::size_t i = 0; i < recipients.size() && i < header.envelope.recipients.size(); ++i) {
         const RecipientState& state = recipients[i];
@@ -111,5 +112,20 @@ std::vector<MessageSummary> list_spool_files(const std::filesystem::path& spool_
 }
 
 std::vector<MessageSummary> list_spool(const std::filesystem::path& spool_dir) { return list_spool_files(spool_dir); }
+
+std::vector<std::string> spool_sessions_with_prefix(const std::filesystem::path& spool_dir, std::string_view prefix) {
+    std::vector<std::string> out;
+    const std::filesystem::path queue_dir = spool_dir / "queue";
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(queue_dir.c_str()), ::closedir);
+    if (!d) return out;
+    while (const dirent* entry = ::readdir(d.get())) {
+        if (!is_valid_queue_id(entry->d_name)) continue;
+        SpoolReadResult read = read_spool_file(queue_dir / entry->d_name, SpoolRead::Light);
+        if (read.status != SpoolFileStatus::Ok) continue;
+        const std::string& session = read.contents.header.reception.session_id;
+        if (session.compare(0, prefix.size(), prefix) == 0) out.push_back(session);
+    }
+    return out;
+}
 
 }  // namespace ehlo::queue

@@ -1,6 +1,7 @@
 #include "smtp/received.hpp"
 
 #include <cstdio>
+#include <string>
 #include <string_view>
 
 namespace ehlo::smtp {
@@ -60,6 +61,12 @@ std::string received_header(const ReceivedFields& f) {
     if (f.for_recipient) h += "\r\n\tfor <" + clean(*f.for_recipient) + ">";
     h += "; " + clean(f.date) + "\r\n";
     return h;
+}
+
+std::string local_received_header(std::string_view by_host, unsigned uid, std::string_view queue_id,
+                                  std::string_view date) {
+    return "Received: by " + clean(by_host) + " (ehlo, from userid " + std::to_string(uid) + ")\r\n\tid " +
+           clean(queue_id) + "; " + clean(date) + "\r\n";
 }
 
 std::string rfc5322_date(std::int64_t unix_seconds, int utc_offset_minutes) {

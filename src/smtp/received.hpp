@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace ehlo::smtp {
 
@@ -24,6 +25,12 @@ struct ReceivedFields {
 // 4.1.3). Without a recipient the date follows the id line. Control characters in any field
 // become '?', so no field can end the header or add one.
 std::string received_header(const ReceivedFields& fields);
+
+// The trace header of a message submitted on this host (sendmail, the maildrop): "Received: by
+// HOST (ehlo, from userid UID)\r\n\tid ID; DATE\r\n", as Postfix's pickup writes it, the user
+// being the owner of the maildrop file, which its writer cannot forge.
+std::string local_received_header(std::string_view by_host, unsigned uid, std::string_view queue_id,
+                                  std::string_view date);
 
 // An RFC 5322 3.3 date-time, e.g. "Thu, 01 Jan 1970 00:00:00 +0000", for the instant
 // `unix_seconds` shown in the zone `utc_offset_minutes` east of UTC.

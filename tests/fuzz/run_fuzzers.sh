@@ -8,7 +8,7 @@
 #   FUZZ_CORPUS_DIR    where the working corpora live and grow, one folder per target; default a
 #                      temporary folder removed at the end (the committed corpus is never written)
 #   FUZZ_BUILD_DIR     default build-fuzz
-#   FUZZ_TARGETS       default all: session address client_reply config spool_record
+#   FUZZ_TARGETS       default all: session address client_reply config spool_record maildrop
 #   JOBS               build parallelism (default: nproc)
 #
 # Without clang++ or its libFuzzer runtime the run says SKIPPED and exits 0: it has not passed.
@@ -18,7 +18,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 fuzz_time="${FUZZ_TIME:-12}"
 build="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
-targets="${FUZZ_TARGETS:-session address client_reply config spool_record}"
+targets="${FUZZ_TARGETS:-session address client_reply config spool_record maildrop}"
 jobs="${JOBS:-$(nproc)}"
 
 # The longest input worth trying, per target: a dialog, a path, a reply stream, a file.

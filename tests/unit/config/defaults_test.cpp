@@ -30,6 +30,9 @@ TEST(ConfigDefaults, Limits) {
     EXPECT_EQ(c.server.user, "ehlo");
     EXPECT_EQ(c.server.group, "");
     EXPECT_EQ(c.control.group, "");
+    EXPECT_TRUE(c.sendmail.enabled);
+    EXPECT_EQ(c.sendmail.maildrop, "");
+    EXPECT_EQ(c.sendmail.socket, "");
     EXPECT_TRUE(c.console.enabled);
     EXPECT_EQ(c.console.listen, (ListenAddress{"127.0.0.1", 8025}));
 }

@@ -89,6 +89,11 @@ group = "adm"
 enabled = false
 listen = "127.0.0.2:8026"
 
+[sendmail]
+enabled = false
+maildrop = "/var/spool/ehlo-maildrop"
+socket = "/run/ehlo/pickup.sock"
+
 [history]
 enabled = false
 path = "/var/lib/ehlo/history.db"
@@ -126,6 +131,7 @@ Config full_expected() {
     c.control.socket = "/run/ehlo/control.sock";
     c.control.group = "adm";
     c.console = {false, {"127.0.0.2", 8026}};
+    c.sendmail = {false, "/var/spool/ehlo-maildrop", "/run/ehlo/pickup.sock"};
     c.history = {false, "/var/lib/ehlo/history.db", 30, HistoryTranscripts::All};
     c.domains = {
         LocalDomain{"example.org", false, {"alice", "bob.smith", "c_d-e"}, "/srv/mail/example.org", "alice"},
@@ -150,6 +156,7 @@ TEST(ConfigLoad, EveryKeyRoundTrips) {
     EXPECT_EQ(r.config->dns, expected.dns);
     EXPECT_EQ(r.config->routes, expected.routes);
     EXPECT_EQ(r.config->control, expected.control);
+    EXPECT_EQ(r.config->sendmail, expected.sendmail);
     EXPECT_EQ(r.config->history, expected.history);
     EXPECT_EQ(r.config->domains, expected.domains);
     EXPECT_EQ(*r.config, expected);
@@ -249,6 +256,19 @@ TEST(ConfigLoad, ControlSocketDefaultsToTheSpool) {
     EXPECT_EQ(control_socket_path(c), "/var/spool/ehlo/control.sock");
     c.control.socket = "/run/ehlo.sock";
     EXPECT_EQ(control_socket_path(c), "/run/ehlo.sock");
+}
+
+TEST(ConfigLoad, MaildropAndPickupSocketDefaultBesideTheSpool) {
+    Config c;
+    c.spool.path = "./var/spool";
+    EXPECT_EQ(maildrop_path(c), "var/maildrop");
+    EXPECT_EQ(pickup_socket_path(c), "var/public/pickup.sock");
+    c.spool.path = "/var/spool/ehlo/";
+    EXPECT_EQ(maildrop_path(c), "/var/spool/maildrop");
+    c.sendmail.maildrop = "/srv/drop";
+    c.sendmail.socket = "/run/p.sock";
+    EXPECT_EQ(maildrop_path(c), "/srv/drop");
+    EXPECT_EQ(pickup_socket_path(c), "/run/p.sock");
 }
 
 TEST(ConfigLoad, HistoryDefaultsToTheSpool) {

@@ -78,3 +78,14 @@ TEST(Rfc5322Date, ZoneOffsetShiftsTheLocalTime_Rfc5322_3_3) {
 
 }  // namespace
 }  // namespace ehlo::smtp
+
+// RFC 5321 4.4: a message submitted on the host itself is traced too, by the user who sent it.
+TEST(ReceivedHeader, LocalSubmissionNamesTheUserId_Rfc5321_4_4) {
+    EXPECT_EQ(ehlo::smtp::local_received_header("mx.example.org", 1000, "0123456789ABCDEF",
+                                                "Thu, 01 Jan 1970 00:00:00 +0000"),
+              "Received: by mx.example.org (ehlo, from userid 1000)\r\n"
+              "\tid 0123456789ABCDEF; Thu, 01 Jan 1970 00:00:00 +0000\r\n");
+    // A host name cannot end the header and add one.
+    EXPECT_EQ(ehlo::smtp::local_received_header("a\r\nX-Forged: 1", 0, "ID", "D"),
+              "Received: by a??X-Forged: 1 (ehlo, from userid 0)\r\n\tid ID; D\r\n");
+}
