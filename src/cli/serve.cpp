@@ -226,8 +226,12 @@ int serve(const ServeOptions& options) {
         std::unique_ptr<net::Pickup> pickup;
         if (cfg.sendmail.enabled) pickup = std::make_unique<net::Pickup>(net::pickup_options(cfg), queue, policy);
         // The console after the queue: its pages read the queue.
+        // "Talk SMTP" talks to the first plaintext listener: the page shows what SMTP looks like
+        // before TLS, and its own connection is on loopback.
         net::Console console(queue, registry, metrics, cfg.server.hostname,
-                             cfg.history.enabled ? config::history_path(cfg).string() : std::string{});
+                             cfg.history.enabled ? config::history_path(cfg).string() : std::string{},
+                             cfg.server.listen.empty() ? std::nullopt
+                                                       : std::optional<config::ListenAddress>(cfg.server.listen.front()));
         std::unique_ptr<net::ConsoleServer> console_server;
         if (cfg.console.enabled) console_server = std::make_unique<net::ConsoleServer>(cfg.console.listen, console);
         observe::info("started", {{"version", EHLO_VERSION}, {"config", options.config_file.empty() ? "embedded" : options.config_file}});

@@ -1,7 +1,6 @@
-// The two ends `ehlo tutor` talks between: a TCP connection to the server and the person's
-// standard input, both read with poll(2) so that a reply that comes while the person is
-// typing (a 421 after a timeout) is shown at once. Blocking I/O in a command-line program;
-// every wait is bounded.
+// The person's end of `ehlo tutor`: standard input, read with poll(2) beside the server's
+// connection (net/server_link.hpp) so that a reply that comes while the person is typing (a
+// 421 after a timeout) is shown at once. Blocking I/O in a command-line program.
 #pragma once
 
 #include <chrono>
@@ -10,40 +9,13 @@
 #include <string>
 #include <string_view>
 
+#include "net/server_link.hpp"
+
 namespace ehlo::cli {
 
-struct Target {
-    std::string host;
-    std::uint16_t port = 0;
-    std::string str() const;  // "127.0.0.1:2525", "[::1]:2525"
-};
-
-// "HOST", "HOST:PORT", "[IPv6]", "[IPv6]:PORT" or a bare IPv6 address; port 25 when none is
-// given (SMTP's own port, where every MX listens). An error message when unreadable.
-std::optional<Target> parse_target(std::string_view text, std::string& error);
-
-class ServerLink {
-public:
-    ServerLink() = default;
-    ServerLink(const ServerLink&) = delete;
-    ServerLink& operator=(const ServerLink&) = delete;
-    ~ServerLink();
-
-    // Resolves and connects within `timeout`, trying each address in turn; an error message
-    // ("connection refused") when none answers.
-    std::optional<std::string> connect(const Target& target, std::chrono::milliseconds timeout);
-    // All of `data`, within `timeout`; false when the connection failed.
-    bool send(std::string_view data, std::chrono::milliseconds timeout);
-    void close();
-    int fd() const { return fd_; }
-
-    enum class Read { Data, Closed, Timeout, Error };
-    // Waits up to `timeout` for bytes, appends what came to `out`.
-    Read read(std::string& out, std::chrono::milliseconds timeout);
-
-private:
-    int fd_ = -1;
-};
+using net::parse_target;
+using net::ServerLink;
+using net::Target;
 
 // Lines from standard input: a terminal in canonical mode or a pipe, read(2) on fd 0 and split
 // at LF (a CR before it is dropped), so that poll(2) sees exactly what is not yet taken.

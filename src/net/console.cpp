@@ -8,12 +8,20 @@
 namespace ehlo::net {
 
 Console::Console(queue::Queue& queue, observe::metrics::Registry& registry, observe::EhloMetrics& metrics,
-                 std::string hostname, std::string history_path)
+                 std::string hostname, std::string history_path, std::optional<config::ListenAddress> talk_to)
     : queue_(queue),
       registry_(registry),
       metrics_(metrics),
       hostname_(std::move(hostname)),
-      history_path_(std::move(history_path)) {}
+      history_path_(std::move(history_path)) {
+    if (talk_to) {
+        // A listener on every address is reached on loopback.
+        std::string host = talk_to->host;
+        if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
+        if (host == "::") host = "::1";
+        talks_ = std::make_unique<TalkRooms>(host, talk_to->port, "client.example");
+    }
+}
 
 Console::~Console() = default;
 
@@ -86,6 +94,7 @@ http::Response Console::answer(const http::Request& request) {
     if (request.path == "/queue") return page_queue();
     if (request.path == "/message") return page_message(http::query_parameter(request.query, "id"));
     if (request.path == "/search") return page_search(http::query_parameter(request.query, "q"));
+    if (request.path == "/talk") return page_talk();
     if (const auto asset = static_asset(request.path)) {
         r.content_type = asset->content_type;
         r.body = std::string(asset->body);

@@ -7,10 +7,12 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 #include <string>
 
 #include "config/config.hpp"
+#include "net/console_talk.hpp"
 #include "http/request.hpp"
 #include "observe/ehlo_metrics.hpp"
 #include "observe/history_query.hpp"
@@ -24,8 +26,9 @@ class Console {
 public:
     // All must outlive the console. `history_path`: the history database the trace API
     // reads; empty when the history is off.
+    // `talk_to`: the listener the "Talk SMTP" page connects to (ehlo's own); none: no page.
     Console(queue::Queue& queue, observe::metrics::Registry& registry, observe::EhloMetrics& metrics, std::string hostname,
-            std::string history_path = {});
+            std::string history_path = {}, std::optional<config::ListenAddress> talk_to = std::nullopt);
     ~Console();
 
     // GET or HEAD of "/" (an index) and "/metrics" (the Prometheus text format, the queue's
@@ -60,6 +63,8 @@ private:
     http::Response page_queue();
     http::Response page_message(const std::string& id);
     http::Response page_search(const std::string& text);
+    http::Response page_talk();
+    http::Response answer_talk(const http::Request& request, std::string_view path);
     // The history's reader, opened at first use; null when the history is off or unreadable.
     observe::HistoryReader* history();
 
@@ -69,6 +74,7 @@ private:
     std::string hostname_;
     std::string history_path_;
     std::unique_ptr<observe::HistoryReader> history_;  // opened at the first trace
+    std::unique_ptr<TalkRooms> talks_;                 // "Talk SMTP"; null without a listener
     std::string last_event_;  // what the event streams were sent last, and when
     std::chrono::steady_clock::time_point last_event_time_;
 };

@@ -56,7 +56,52 @@ bool is_queue_id(std::string_view s) {
     return true;
 }
 
+json note_json(const tutor::Note& n) {
+    json out{{"kind", std::string(tutor::kind_name(n.kind))}, {"title", n.title}, {"text", n.text}, {"rfc", n.rfc}};
+    if (n.line) out["line"] = *n.line;
+    return out;
+}
+
+json exchange_json(const TalkExchange& x) {
+    json lines = json::array();
+    for (const auto& l : x.lines) lines.push_back({{"from", l.from_client ? "client" : "server"}, {"text", l.text}});
+    json notes = json::array();
+    for (const auto& n : x.notes) notes.push_back(note_json(n));
+    return json{{"id", x.id},
+                {"lines", std::move(lines)},
+                {"notes", std::move(notes)},
+                {"suggestion", x.suggestion ? note_json(*x.suggestion) : json(nullptr)},
+                {"phase", x.phase},
+                {"queue_ids", x.queue_ids},
+                {"closed", x.closed}};
+}
+
 }  // namespace
+
+// POST talk: a new dialog; POST talk/ID {"line": "..."}: one line typed; POST talk/ID/close.
+http::Response Console::answer_talk(const http::Request& request, std::string_view path) {
+    if (!talks_) return error_response(404, "no SMTP listener to talk to");
+    if (path == "talk") {
+        auto x = talks_->open();
+        if (!x) return error_response(503, "too many talks at once; close one or wait " +
+                                               std::to_string(TalkRooms::kIdle.count()) + " minutes");
+        return json_response(200, exchange_json(*x));
+    }
+    std::string_view rest = path.substr(5);
+    const std::size_t slash = rest.find('/');
+    const std::string id(rest.substr(0, slash));
+    if (slash != std::string_view::npos) {
+        if (rest.substr(slash + 1) != "close") return error_response(404, "talk/ID or talk/ID/close");
+        talks_->close(id);
+        return json_response(200, json{{"ok", true}});
+    }
+    const json body = json::parse(request.body, nullptr, false);
+    if (!body.is_object() || !body.contains("line") || !body["line"].is_string())
+        return error_response(400, "the body is {\"line\": \"what was typed\"}");
+    auto x = talks_->say(id, body["line"].get<std::string>());
+    if (!x) return error_response(404, "no such talk (it ended or was idle too long): start a new one");
+    return json_response(200, exchange_json(*x));
+}
 
 std::string Console::stream_event(const std::string& path) {
     (void)path;  // one stream so far: /api/v1/events
@@ -156,6 +201,10 @@ http::Response Console::answer_api(const http::Request& request) {
         r.content_type = "application/json";
         r.body = observe::traces_json(reader->find(target, 0, limit), now_us);
         return r;
+    }
+    if (path == "talk" || path.starts_with("talk/")) {
+        if (get) return error_response(405, "POST to talk");
+        return answer_talk(request, path);
     }
     if (path == "events") {
         // The overview's counts, live (HTML's server-sent events); see stream_event().

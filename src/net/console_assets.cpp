@@ -26,6 +26,15 @@ button.danger { color: #a33; }
 tr.hidden { display: none; }
 pre { background: #fff; border: 1px solid #e3e7ed; padding: .8em; overflow-x: auto; white-space: pre-wrap; }
 .status { min-height: 1.2em; color: #2a6; }
+.talk { display: grid; grid-template-columns: 1fr 1fr; gap: 1.2em; align-items: start; }
+#dialog { background: #fff; border: 1px solid #e3e7ed; padding: .6em; min-height: 12em; max-height: 32em; overflow-y: auto;
+  font: 13px/1.45 ui-monospace, monospace; white-space: pre-wrap; }
+#dialog .client { color: #1d4fa3; } #dialog .server { color: #1d2430; }
+#talk-form { margin: .6em 0; } #talk-line { font: 14px ui-monospace, monospace; }
+.tnote { background: #fff; border-left: 4px solid #9aa5b4; padding: .4em .7em; margin-bottom: .5em; }
+.tnote.mistake { border-color: #c33; } .tnote.suggestion { border-color: #2a6; } .tnote.result { border-color: #1d4fa3; }
+.tnote.code { border-color: #c90; } .tnote p { margin: .2em 0; white-space: pre-wrap; }
+.tnote .rfc { color: #5b6777; font-size: .85em; } .tnote code { background: #eef1f5; padding: 0 .3em; }
 )css";
 
 // Filters hide rows; actions go to the JSON API (POST, application/json); the overview's
@@ -99,8 +108,101 @@ function setupOverview() {
   events.onerror = () => { note.textContent = 'Not updated: the server is not answering (retrying).'; };
 }
 
+// Talk SMTP: one dialog per page, over /api/v1/talk; server text only ever goes in as text.
+function noteElement(n) {
+  const d = document.createElement('div');
+  d.className = 'tnote ' + n.kind;
+  d.dataset.kind = n.kind;
+  const t = document.createElement('strong');
+  t.textContent = n.title;
+  const p = document.createElement('p');
+  p.textContent = n.text;
+  d.append(t, p);
+  if (n.line !== undefined) {
+    const c = document.createElement('code');
+    c.textContent = n.line === '' ? '(an empty line)' : n.line;
+    d.append(c);
+  }
+  if (n.rfc) {
+    const r = document.createElement('div');
+    r.className = 'rfc';
+    r.textContent = n.rfc;
+    d.append(r);
+  }
+  return d;
+}
+
+function setupTalk() {
+  const form = document.getElementById('talk-form');
+  if (!form) return;
+  const dialog = document.getElementById('dialog'), input = document.getElementById('talk-line');
+  const send = document.getElementById('talk-send'), notes = document.getElementById('notes');
+  const suggestion = document.getElementById('suggestion'), result = document.getElementById('talk-result');
+  let id = null;
+  const post = async (path, body) => {
+    const r = await fetch('/api/v1/' + path, {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                              body: JSON.stringify(body || {})});
+    const b = await r.json();
+    if (!r.ok) throw new Error(b.error || r.statusText);
+    return b;
+  };
+  const show = (x) => {
+    for (const l of x.lines) {
+      const d = document.createElement('div');
+      d.className = l.from;
+      d.textContent = (l.from === 'client' ? 'C: ' : 'S: ') + l.text;
+      dialog.append(d);
+    }
+    dialog.scrollTop = dialog.scrollHeight;
+    notes.textContent = '';
+    for (const n of x.notes) notes.append(noteElement(n));
+    suggestion.textContent = '';
+    if (x.suggestion) {
+      suggestion.append(noteElement(x.suggestion));
+      if (x.suggestion.line !== undefined && x.phase !== 'content') input.placeholder = x.suggestion.line;
+    }
+    result.textContent = '';
+    for (const q of x.queue_ids) {
+      const a = document.createElement('a');
+      a.href = '/message?id=' + encodeURIComponent(q);
+      a.textContent = 'Follow message ' + q + ': where it went';
+      a.dataset.queueId = q;
+      const p = document.createElement('p');
+      p.append(a);
+      result.append(p);
+    }
+    input.disabled = send.disabled = x.closed;
+    form.dataset.phase = x.phase;
+    if (!x.closed) input.focus();
+  };
+  const fail = (e) => { notes.textContent = ''; notes.append(noteElement({kind: 'mistake', title: 'The console', text: e.message, rfc: ''})); };
+  const start = async () => {
+    try {
+      if (id) await post('talk/' + id + '/close').catch(() => {});
+      dialog.textContent = '';
+      const x = await post('talk');
+      id = x.id;
+      show(x);
+    } catch (e) { fail(e); }
+  };
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const line = input.value;
+    input.value = '';
+    try { show(await post('talk/' + id, {line})); } catch (err) { fail(err); }
+  });
+  document.getElementById('talk-new').addEventListener('click', start);
+  // Leaving the page ends its connection at once (else it ends when idle for 5 minutes).
+  window.addEventListener('pagehide', () => {
+    if (id) fetch('/api/v1/talk/' + id + '/close', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                                    body: '{}', keepalive: true}).catch(() => {});
+  });
+  start();
+}
+
 setupQueue();
 setupOverview();
+setupTalk();
 )js";
 
 // An envelope, for the browser's tab (also at /favicon.ico, where browsers look for one).

@@ -53,8 +53,8 @@ std::size_t age_bucket(std::int64_t age) {
 
 std::string Console::layout(const std::string& title, const std::string& current, const std::string& body) const {
     std::string nav;
-    for (const auto& [href, name] : std::array<std::pair<const char*, const char*>, 4>{
-             {{"/", "Overview"}, {"/queue", "Queue"}, {"/search", "Search"}, {"/metrics", "Metrics"}}}) {
+    for (const auto& [href, name] : std::array<std::pair<const char*, const char*>, 5>{
+             {{"/", "Overview"}, {"/queue", "Queue"}, {"/search", "Search"}, {"/talk", "Talk SMTP"}, {"/metrics", "Metrics"}}}) {
         nav += std::string("<a href=\"") + href + "\"" + (current == href ? " class=\"current\"" : "") + ">" + name + "</a>";
     }
     return "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -223,6 +223,31 @@ http::Response Console::page_message(const std::string& id) {
         b += "<p>No message with this id in the queue or in the history.</p>\n";
     }
     r.body = layout("Message " + id, "", b);
+    return r;
+}
+
+// The walkthrough's applet, made real: the page holds one SMTP connection to this ehlo (through
+// /api/v1/talk) and shows the dialog, the tutor's notes and the next step (console.js).
+http::Response Console::page_talk() {
+    std::string b =
+        "<h1>Talk SMTP</h1>\n"
+        "<p class=\"note\">Type the SMTP dialog yourself, one command a line, against this ehlo: a real connection to "
+        "its own listener. Each reply is explained (its class, its enhanced code, the RFC), the classic mistakes are "
+        "caught, and the next step is suggested. When something doesn't work, knowing what doesn't work is half the "
+        "solution.</p>\n";
+    if (!talks_) {
+        b += "<p>This ehlo has no SMTP listener to talk to.</p>\n";
+    } else {
+        b += "<div class=\"talk\"><div><div id=\"dialog\" aria-live=\"polite\"></div>"
+             "<form id=\"talk-form\" autocomplete=\"off\"><input id=\"talk-line\" name=\"line\" size=\"60\" "
+             "maxlength=\"1000\" aria-label=\"line to send\" disabled> <button id=\"talk-send\" disabled>Send</button> "
+             "<button type=\"button\" id=\"talk-new\">New connection</button></form>"
+             "<div id=\"suggestion\"></div><div id=\"talk-result\"></div></div>"
+             "<div id=\"notes\"></div></div>\n";
+    }
+    http::Response r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = layout("Talk SMTP", "/talk", b);
     return r;
 }
 

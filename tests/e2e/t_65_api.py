@@ -38,9 +38,9 @@ class Api(harness.E2ETest):
         server.wait_log("remote-attempt", id=qid, outcome="deferred")
         return server, qid
 
-    def run_example(self, server, qid, command):
+    def run_example(self, server, qid, command, talk=""):
         command = command.replace("127.0.0.1:8025", f"127.0.0.1:{server.console_port}")
-        r = subprocess.run(["bash", "-c", command], env=dict(os.environ, ID=qid),
+        r = subprocess.run(["bash", "-c", command], env=dict(os.environ, ID=qid, TALK=talk),
                            capture_output=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
         return json.loads(r.stdout)
@@ -64,8 +64,15 @@ class Api(harness.E2ETest):
         server, qid = self.deferred()
         examples = documented_examples()
         self.assertGreaterEqual(len(examples), 7, "docs/api.md lost its examples")
+        talk = ""
         for command, shown in examples:
-            got = self.run_example(server, qid, command)
+            got = self.run_example(server, qid, command, talk)
+            if command.endswith("/api/v1/talk"):
+                talk = got["id"]
+                self.assertTrue(got["lines"][0]["text"].startswith("220 "), got)
+            if '"HELO"' in command:
+                self.assertIn("501 Syntax: HELO hostname", [l["text"] for l in got["lines"]])
+                self.assertEqual(got["notes"][0]["kind"], "mistake")
             self.assertNotIn("error", got, f"{command}: {got}")
             self.assert_shaped_like(shown, got, command)
             if "/hold" in command:
