@@ -204,7 +204,8 @@ void History::report(Clock::time_point now) {
                                       {"error", last_error_.empty() ? std::string("-") : last_error_}});
     reported_full_ = full;
     reported_failed_ = failed;
-    next_report_ = now + kReportEvery;
+    // The last report at stop comes with now = max(): no time after that (and no overflow).
+    next_report_ = now > Clock::time_point::max() - kReportEvery ? Clock::time_point::max() : now + kReportEvery;
 }
 
 void History::run() {
