@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
         {"hold", "Stop delivery attempts for a message until released", true, true},
         {"release", "Let a held message be delivered again", true, true},
         {"delete", "Remove a message from the queue without a bounce", true, true},
+        {"bounce", "Return a message to its sender now: its recipients not yet done fail, and the sender gets a DSN", true, true},
     };
     for (const auto& a : actions) {
         auto* sub = queue_cmd->add_subcommand(a.name, a.help);

@@ -172,7 +172,10 @@ std::optional<Dsn> build_dsn(const smtp::Envelope& envelope, std::string_view co
         std::string line = "<" + clean(envelope.recipients[r->index].address.str(), utf8) + ">: " +
                            action_word(r->action);
         if (!r->remote_mta.empty()) line += ", host " + clean(r->remote_mta, false) + " said";
-        if (r->diagnostic) line += ": " + clean(r->diagnostic->one_line(), utf8);
+        if (r->diagnostic)
+            line += ": " + clean(r->diagnostic->one_line(), utf8);
+        else if (!r->reason.empty())
+            line += ": " + clean(r->reason, utf8);
         append_folded(text, line, "    ");
     }
 

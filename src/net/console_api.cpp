@@ -167,6 +167,17 @@ http::Response Console::answer_api(const http::Request& request) {
             out["attempts"] = detail->attempts;
             return json_response(200, out);
         }
+        if (action == "raw") {
+            // The message as spooled, to save and read: an attachment, never shown as a page.
+            if (!get) return error_response(405, "GET the raw message");
+            auto content = queue_.content(id);
+            if (!content) return error_response(404, "no message " + id + " in the queue");
+            http::Response r;
+            r.content_type = "message/rfc822";
+            r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + id + ".eml\"");
+            r.body = std::move(*content);
+            return r;
+        }
         if (get) return error_response(405, "POST to act on a message");
         bool done = false;
         if (action == "hold") {
@@ -175,8 +186,11 @@ http::Response Console::answer_api(const http::Request& request) {
             done = queue_.release(id);
         } else if (action == "delete") {
             done = queue_.remove(id);
+        } else if (action == "bounce") {
+            done = queue_.bounce(id);
+            if (!done) return error_response(404, "no message " + id + " in the queue with a recipient left to return");
         } else {
-            return error_response(404, "actions: hold, release, delete");
+            return error_response(404, "actions: hold, release, delete, bounce");
         }
         if (!done) return error_response(404, "no message " + id + " in the queue");
         return json_response(200, json{{"ok", true}, {"id", id}, {"action", std::string(action)}});

@@ -81,6 +81,7 @@ function setupQueue() {
         await api('flush?target=' + encodeURIComponent(row.dataset.id), 'POST');
       } else if (b.dataset.action) {
         if (b.dataset.action === 'delete' && !confirm('Delete ' + row.dataset.id + ' without a bounce?')) return;
+        if (b.dataset.action === 'bounce' && !confirm('Return ' + row.dataset.id + ' to its sender now?')) return;
         await api('queue/' + encodeURIComponent(row.dataset.id) + '/' + b.dataset.action, 'POST');
       } else if (b.dataset.flush !== undefined) {
         await api('flush', 'POST');

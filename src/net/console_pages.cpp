@@ -176,7 +176,8 @@ http::Response Console::page_queue() {
              "</td><td>" + state + "</td><td>";
         if (!m.corrupt) {
             b += m.held ? "<button data-action=\"release\">Release</button>" : "<button data-action=\"hold\">Hold</button>";
-            b += "<button data-action=\"flush\">Flush</button><button data-action=\"delete\" class=\"danger\">Delete</button>";
+            b += "<button data-action=\"flush\">Flush</button><button data-action=\"bounce\" class=\"danger\">Bounce</button>"
+                 "<button data-action=\"delete\" class=\"danger\">Delete</button>";
         }
         b += "</td></tr>";
         if (++rows == 1000) break;  // a page, not the whole spool; filters and the API do the rest
@@ -202,6 +203,8 @@ http::Response Console::page_message(const std::string& id) {
             b += "<tr><td>" + html_escape(r.address) + "</td><td>" + html_escape(r.status) + "</td><td>" +
                  std::to_string(r.attempts) + "</td><td>" + html_escape(r.last_error) + "</td></tr>";
         b += "</tbody></table>\n<h2>Header</h2>\n<pre id=\"headers\">" + html_escape(detail->headers) + "</pre>\n";
+        b += "<p><a id=\"raw\" href=\"/api/v1/queue/" + html_escape(id) + "/raw\" download>Download the whole message</a> "
+             "(as spooled, " + std::to_string(m.size) + " octets)</p>\n";
         if (!detail->attempts.empty()) {
             b += "<h2>Attempts</h2>\n<ul>";
             for (const auto& a : detail->attempts) b += "<li>" + html_escape(a) + "</li>";

@@ -99,7 +99,10 @@ std::string answer_control_request(queue::Queue& queue, const std::string& reque
     if (verb == "hold" && !arg.empty()) return needs_id(queue.hold(arg), "held");
     if (verb == "release" && !arg.empty()) return needs_id(queue.release(arg), "released");
     if (verb == "delete" && !arg.empty()) return needs_id(queue.remove(arg), "deleted");
-    return "error: unknown request (list | show ID | flush [ID|DOMAIN] | hold ID | release ID | delete ID | reload)\n";
+    if (verb == "bounce" && !arg.empty())
+        return queue.bounce(arg) ? "ok\nbounced " + arg + ": the sender is sent a delivery status notification\n"
+                                 : "error: no message " + arg + " in the queue with a recipient left to return\n";
+    return "error: unknown request (list | show ID | flush [ID|DOMAIN] | hold ID | release ID | delete ID | bounce ID | reload)\n";
 }
 
 struct RequestSocket::Impl {

@@ -3,7 +3,7 @@
 // A Unix socket with mode 0600 in the spool (only the server's user may connect), or 0660 and
 // of a configured group whose members may too. One request
 // line per connection ("list", "show ID", "flush [ID|DOMAIN]", "hold ID", "release ID",
-// "delete ID", "reload"); the answer is "ok" or "error: TEXT" on the first line, then the report, then
+// "delete ID", "bounce ID", "reload"); the answer is "ok" or "error: TEXT" on the first line, then the report, then
 // the server closes. Requests are rare, so one thread serves them in turn, off the event loops.
 #pragma once
 

@@ -110,6 +110,10 @@ public:
     bool hold(const QueueId& id);
     bool release(const QueueId& id);
     bool remove(const QueueId& id);
+    // Every recipient not yet done (nor being tried now) fails at once: the sender is sent a
+    // DSN, and the message leaves once it is. False when the id is not queued or nothing of it
+    // is left to return.
+    bool bounce(const QueueId& id);
 
     // The time now, by the configured clock (unix microseconds).
     std::uint64_t now_us() const;
@@ -161,6 +165,9 @@ private:
     bool set_held_here(const QueueId& id, bool held);  // on the delivery thread
     bool remove_here(const QueueId& id);               // on the delivery thread
     bool remove_on_disk(const QueueId& id);
+    bool bounce_here(const QueueId& id);               // on the delivery thread
+    bool bounce_on_disk(const QueueId& id);
+    void record_returned(const QueueId& id, const std::string& recipient, std::uint64_t now) const;
 
     std::filesystem::path queue_dir_, corrupt_dir_;
     std::size_t active_messages_limit_, active_recipients_limit_;

@@ -25,7 +25,10 @@ delivery::DsnRecipient failed_entry(const ReportFacts& facts, std::uint32_t inde
         r.status = delivery::kExpiredStatus;
     }
     r.diagnostic = parse_reply_text(text);
-    if (r.diagnostic) r.remote_mta = mta_of(facts, index);
+    if (r.diagnostic)
+        r.remote_mta = mta_of(facts, index);
+    else
+        r.reason = std::string(text);
     if (state.attempts > 0) r.last_attempt_date = date_of(state.updated_us);
     return r;
 }

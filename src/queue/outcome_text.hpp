@@ -20,6 +20,9 @@ inline constexpr std::string_view kRelayedPrefix = "relayed: ";
 // is the peer's to send, so none is owed from here.
 inline constexpr std::string_view kPassedOnPrefix = "dsn-passed-on: ";
 
+// Failed because an operator returned it to its sender (`ehlo queue bounce`, the console).
+inline constexpr std::string_view kBouncedByOperator = "returned to the sender by the postmaster (queue control)";
+
 // The reply at the start of `text`, as smtp::Reply::one_line() wrote it: three digits 2xx-5xx, then an
 // optional enhanced code of the same class, then the text. Empty for a local error.
 std::optional<smtp::Reply> parse_reply_text(std::string_view text);

@@ -14,6 +14,8 @@
 #include "delivery/durability.hpp"
 #include "delivery/file_io.hpp"
 #include "queue/delivery_scheduler.hpp"
+#include "queue/message_content.hpp"
+#include "queue/spool_file.hpp"
 #include "queue/queue_id.hpp"
 #include "observe/history.hpp"
 #include "queue/spool_writer.hpp"
@@ -264,6 +266,21 @@ bool Queue::remove(const QueueId& id) {
     const bool done = impl_->scheduler.remove(id);
     if (done) record_control(impl_->counters.history, observe::EventKind::Deleted, id, "queue control");
     return done;
+}
+
+bool Queue::bounce(const QueueId& id) {
+    // The history gets each recipient's return from the scheduler, as it gets failures.
+    return impl_->scheduler.bounce(id);
+}
+
+std::optional<std::string> Queue::content(const QueueId& id) const {
+    if (!is_valid_queue_id(id)) return std::nullopt;
+    const auto path = impl_->queue_dir / id;
+    // Only a file whose End is there: one being received is nobody's to read yet.
+    if (read_spool_file(path, SpoolRead::Light).status != SpoolFileStatus::Ok) return std::nullopt;
+    std::string text;
+    if (read_spool_text(path, text)) return std::nullopt;
+    return text;
 }
 
 Queue::Storage Queue::storage() const {

@@ -186,6 +186,12 @@ public:
     bool hold(const QueueId& id);     // no delivery attempts until released (kept across restarts)
     bool release(const QueueId& id);
     bool remove(const QueueId& id);   // delete without a bounce
+    // Return to the sender now: each recipient not yet done fails ("returned to the sender by
+    // the postmaster") and the sender gets a DSN; false also when nothing is left to return.
+    bool bounce(const QueueId& id);
+    // The whole content of a queued message as spooled (our Received header first), for a
+    // person to read (the console's download); empty when the id is not queued or not whole.
+    std::optional<std::string> content(const QueueId& id) const;
 
     // The spool's free space as the spool thread last measured it (no system call: any thread,
     // an event loop too). `low()`: below the reserve, take no new mail (452 4.3.1); `room()`:

@@ -8,10 +8,12 @@
 #include <thread>
 
 #include "delivery/file_io.hpp"
+#include "observe/history.hpp"
 #include "observe/log.hpp"
 #include "queue/delivery_scheduler.hpp"
 #include "queue/message_content.hpp"
 #include "queue/message_event.hpp"
+#include "queue/outcome_text.hpp"
 #include "queue/queue_id.hpp"
 #include "queue/queue_listing.hpp"
 #include "smtp/text.hpp"
@@ -193,6 +195,62 @@ bool DeliveryScheduler::remove_here(const QueueId& id) {
     observe::info("removed", {{"id", id},
                               {"from", reverse_path_text(message->header.envelope)},
                               {"nrcpt", message->recipients.size()}});
+    return true;
+}
+
+// The history's entry for one recipient returned by the operator.
+void DeliveryScheduler::record_returned(const QueueId& id, const std::string& recipient, std::uint64_t now) const {
+    if (!counters_.history) return;
+    observe::Event event;
+    event.kind = observe::EventKind::Bounced;
+    event.time_us = static_cast<std::int64_t>(now);
+    event.queue_id = id;
+    event.recipient = recipient;
+    event.detail = std::string(kBouncedByOperator);
+    counters_.history->record(std::move(event));
+}
+
+bool DeliveryScheduler::bounce(const QueueId& id) {
+    auto done = std::make_shared<bool>(false);
+    const bool ran = on_delivery_thread([this, done, id] { *done = bounce_here(id); });
+    return ran && *done;
+}
+
+// Not an attempt (no attempt count, no metric): the recipients' states change as a lifetime's
+// end changes them, and settle() owes the sender the DSN (RFC 3461 4.3: failures are reported).
+bool DeliveryScheduler::bounce_here(const QueueId& id) {
+    std::shared_ptr<QueuedMessage> message = find_settled(id);
+    if (!message) return bounce_on_disk(id);
+    std::string records;
+    std::size_t bounced = 0;
+    {
+        // The file lock first, as for hold: the records land in the order the states changed.
+        std::lock_guard file_lock(message->file_mutex);
+        std::unique_lock lock(core_->mutex);
+        if (!registered(*message)) return false;
+        const std::uint64_t now = now_us();
+        for (std::size_t i = 0; i < message->recipients.size(); ++i) {
+            RecipientState& state = message->recipients[i];
+            if (state.final() || message->busy[i]) continue;
+            state.status = DeliveryStatus::Failed;
+            state.text = std::string(kBouncedByOperator);
+            state.updated_us = now;
+            state.next_attempt_us = 0;
+            state.peer.clear();
+            state.from_peer = false;
+            message->remote_mta[i].clear();
+            records += encode_state_record(static_cast<std::uint32_t>(i), state);
+            record_returned(id, message->header.envelope.recipients[i].address.str(), now);
+            ++bounced;
+        }
+        if (bounced == 0) return false;
+        message->held = false;  // a held message is returned too; it holds nothing back now
+        counters_.failed.fetch_add(bounced, std::memory_order_relaxed);
+        lock.unlock();
+        append_locked(*message, records);
+    }
+    observe::info("returned", {{"id", id}, {"recipients", std::to_string(bounced)}, {"by", "queue control"}});
+    settle(message);
     return true;
 }
 

@@ -16,6 +16,7 @@
 #include "observe/log.hpp"
 #include "queue/message_content.hpp"
 #include "queue/message_event.hpp"
+#include "queue/outcome_text.hpp"
 #include "queue/queue_id.hpp"
 #include "queue/queue_listing.hpp"
 #include "queue/recovery.hpp"
@@ -331,6 +332,49 @@ bool DeliveryScheduler::set_held_on_disk(const QueueId& id, bool held) {
         std::lock_guard lock(core_->mutex);
         disk_due_us_ = std::min(disk_due_us_, now);
     }
+    return true;
+}
+
+bool DeliveryScheduler::bounce_on_disk(const QueueId& id) {
+    if (!is_valid_queue_id(id) || (injector_.receiving && injector_.receiving(id))) return false;
+    const auto path = queue_dir_ / id;
+    SpoolReadResult read = read_spool_file(path, SpoolRead::Light);
+    if (read.status != SpoolFileStatus::Ok) return false;
+    const std::uint64_t now = now_us();
+    std::string records;
+    std::size_t bounced = 0;
+    for (std::size_t i = 0; i < read.contents.recipients.size(); ++i) {
+        RecipientState state = read.contents.recipients[i];
+        if (state.final()) continue;
+        state.status = DeliveryStatus::Failed;
+        state.text = std::string(kBouncedByOperator);
+        state.updated_us = now;
+        state.next_attempt_us = 0;
+        state.peer.clear();
+        state.from_peer = false;
+        records += encode_state_record(static_cast<std::uint32_t>(i), state);
+        ++bounced;
+    }
+    if (bounced == 0) return false;
+    const std::vector<RecipientState> before = read.contents.recipients;
+    if (read.contents.held) {
+        MessageEvent event;
+        event.kind = MessageEventKind::Released;
+        event.time_us = now;
+        records += encode_message_event(event);
+    }
+    if (auto ec = append_on_disk(path, read.contents.intact_length, records)) {
+        observe::error("queue-error", {{"id", id}, {"error", delivery::describe("cannot record a bounce in", path, ec)}});
+        return false;
+    }
+    counters_.failed.fetch_add(bounced, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < before.size() && i < read.contents.header.envelope.recipients.size(); ++i)
+        if (!before[i].final()) record_returned(id, read.contents.header.envelope.recipients[i].address.str(), now);
+    observe::info("returned", {{"id", id}, {"recipients", std::to_string(bounced)}, {"by", "queue control"}});
+    // Taken up at once: settle() then owes the sender the DSN.
+    (void)set_due(path, now);
+    std::lock_guard lock(core_->mutex);
+    disk_due_us_ = std::min(disk_due_us_, now);
     return true;
 }
 

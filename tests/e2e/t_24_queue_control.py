@@ -8,7 +8,7 @@ on its own within a test, which makes every effect of a command visible:
 - show: envelope, headers, and each attempt with the peer's reply;
 - flush: the retry happens now, not in 60 s;
 - hold: no attempts, even when due and the peer accepts; release: delivered again;
-- delete: gone, without a bounce;
+- delete: gone, without a bounce; bounce: returned to the sender now, with a DSN;
 - the control socket is mode 0600 (only the server's user may steer the queue), in the spool
   or where [control] socket says.
 """
@@ -144,6 +144,37 @@ class QueueControl(harness.E2ETest):
         self.assertEqual(server.log_events("bounced"), [])
         # deleting it again: an error
         self.assertNotEqual(server.queue("delete", qid).returncode, 0)
+
+    def test_bounce_returns_it_to_the_sender_now(self):
+        server, peer, qid = self.deferred_message("bounce-me")
+        out = server.queue_ok("bounce", qid)
+        self.assertIn("bounced " + qid, out)
+        # RFC 3461 4.3 / RFC 3464: the sender is told, with the recipient that failed and why.
+        (dsn_file,) = server.wait_for_delivery("alice", 1)
+        with open(dsn_file, "rb") as f:
+            data = f.read()
+        _, _, groups = harness.parse_dsn(data)
+        entry = harness.dsn_recipient(groups, "bob@remote.example")
+        self.assertEqual(entry.get("action"), "failed", groups)
+        self.assertTrue(entry.get("status", "").startswith("5."), groups)
+        self.assertIn(b"returned to the sender by the postmaster", data)
+        self.assertIn(b"bounce-me", data)  # the original goes back with it
+        # ... and the message leaves the queue, never to be delivered.
+        harness.wait_until(lambda: qid not in server.queue_list(), 10, "the message left the queue")
+        peer.accepting = True
+        server.queue_ok("flush")
+        time.sleep(1.0)
+        self.assertEqual(peer.messages(), [], "a returned message was delivered")
+        server.wait_log("returned", id=qid)
+        # Nothing is left to return now: an error, as for an id that is not queued.
+        self.assertNotEqual(server.queue("bounce", qid).returncode, 0)
+
+    def test_bounce_of_a_held_message_on_disk(self):
+        server, peer, qid = self.deferred_message("bounce-held")
+        server.queue_ok("hold", qid)  # held: set aside, its file alone holds it
+        server.queue_ok("bounce", qid)
+        server.wait_for_delivery("alice", 1)
+        harness.wait_until(lambda: qid not in server.queue_list(), 10, "the message left the queue")
 
     def test_a_damaged_file_is_quarantined_listed_and_kept_until_deleted(self):
         # A byte of a committed message changes while the server is down (a bad disk): at the

@@ -38,9 +38,9 @@ class Api(harness.E2ETest):
         server.wait_log("remote-attempt", id=qid, outcome="deferred")
         return server, qid
 
-    def run_example(self, server, qid, command, talk=""):
+    def run_example(self, server, qid, command, talk="", qid2=""):
         command = command.replace("127.0.0.1:8025", f"127.0.0.1:{server.console_port}")
-        r = subprocess.run(["bash", "-c", command], env=dict(os.environ, ID=qid, TALK=talk),
+        r = subprocess.run(["bash", "-c", command], env=dict(os.environ, ID=qid, TALK=talk, ID2=qid2),
                            capture_output=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
         return json.loads(r.stdout)
@@ -65,8 +65,15 @@ class Api(harness.E2ETest):
         examples = documented_examples()
         self.assertGreaterEqual(len(examples), 7, "docs/api.md lost its examples")
         talk = ""
+        qid2 = server.send("api-2", to=("carol@remote.example",), sender=LOCAL_SENDER)
+        server.wait_log("remote-attempt", id=qid2, outcome="deferred")
         for command, shown in examples:
-            got = self.run_example(server, qid, command, talk)
+            got = self.run_example(server, qid, command, talk, qid2)
+            if "/bounce" in command:
+                self.assertEqual(got["id"], qid2)
+                harness.wait_until(lambda: qid2 not in server.queue_list(), 10, "the returned message left")
+                # The DSN went to the sender, a local mailbox here.
+                server.wait_for_delivery("alice", 1)
             if command.endswith("/api/v1/talk"):
                 talk = got["id"]
                 self.assertTrue(got["lines"][0]["text"].startswith("220 "), got)
@@ -90,6 +97,22 @@ class Api(harness.E2ETest):
                 self.assertEqual(got["messages"][0]["queue_id"], qid)
             if "/delete" in command:
                 self.assertNotIn(qid, server.queue_list())
+
+    def test_raw_message_download(self):
+        harness.require_tool("curl")
+        server, qid = self.deferred()
+        url = f"http://127.0.0.1:{server.console_port}/api/v1/queue/{qid}/raw"
+        r = subprocess.run(["curl", "-s", "-D", "-", url], capture_output=True, timeout=30)
+        head, _, body = r.stdout.partition(b"\r\n\r\n")
+        self.assertIn(b"Content-Type: message/rfc822", head)
+        self.assertIn(f'Content-Disposition: attachment; filename="{qid}.eml"'.encode(), head)
+        self.assertTrue(body.startswith(b"Received: from "), body[:200])
+        self.assertIn(b"Message-ID: <api@client.test>", body)
+        self.assertEqual(len(body), int(server.queue_list()[qid].size))
+        # Nothing for an id that is not queued, and only GET.
+        missing = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url.replace(qid, "0" * 16)],
+                                 capture_output=True, timeout=30)
+        self.assertEqual(missing.stdout, b"404")
 
     def test_server_sent_events_follow_the_queue(self):
         curl = harness.require_tool("curl")

@@ -410,3 +410,25 @@ TEST(Dsn, RecipientIndexOutsideTheEnvelopeIsACallerMistake) {
 
 }  // namespace
 }  // namespace ehlo::delivery
+
+// RFC 6522 3: the part for people says why, also when the reason is ours and not a peer's
+// reply; the machine part then has no Diagnostic-Code (it was no SMTP reply).
+TEST(Dsn, Rfc6522_3_OurOwnReasonInThePartForPeople) {
+    ehlo::smtp::Envelope original;
+    original.sender = ehlo::smtp::Mailbox{"alice", "example.org"};
+    original.recipients.push_back({ehlo::smtp::Mailbox{"bob", "example.net"}, {}, 0, false});
+    ehlo::delivery::DsnRecipient r;
+    r.index = 0;
+    r.reason = "returned to the sender by the postmaster (queue control)";
+    ehlo::delivery::DsnContext context;
+    context.reporting_mta = "mx.example.org";
+    context.date = "Thu, 03 Dec 2026 10:00:00 +0000";
+    context.boundary = "b";
+    const auto dsn = ehlo::delivery::build_dsn(original, "Subject: x\r\n\r\nbody\r\n", {r}, context);
+    ASSERT_TRUE(dsn);
+    // Folded at 78 columns, as every line of that part.
+    EXPECT_NE(dsn->content.find("<bob@example.net>: failed: returned to the sender by the postmaster (queue\r\n    control)\r\n"),
+              std::string::npos) << dsn->content;
+    EXPECT_EQ(dsn->content.find("Diagnostic-Code"), std::string::npos);
+    EXPECT_NE(dsn->content.find("Status: 5.0.0\r\n"), std::string::npos);
+}
