@@ -130,7 +130,7 @@ std::string config_path(const std::string& given) {
 }
 
 std::optional<config::Config> load_config(const std::string& path) {
-    if (path.empty()) return config::Config{};
+    if (path.empty()) return std::optional<config::Config>(std::in_place);
     auto loaded = config::load_file(path);
     if (loaded.error) {
         std::cerr << loaded.error->str() << "\n";

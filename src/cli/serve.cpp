@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -33,6 +34,17 @@
 
 namespace ehlo::cli {
 namespace {
+
+// The first line of `file`, without its line end and surrounding blanks.
+std::string read_console_token(const std::string& file) {
+    std::ifstream in(file);
+    if (!in) throw std::runtime_error("[console] token_file " + file + ": cannot be read");
+    std::string line;
+    std::getline(in, line);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.erase(0, 1);
+    return line;
+}
 
 // AUTH requests waiting for a hashing thread; beyond, 454 4.7.0 (a flood must not queue
 // minutes of work).
@@ -192,6 +204,17 @@ int serve(const ServeOptions& options) {
             auth = std::make_unique<policy::AuthService>(*credentials, limits, cfg.auth.threads, kMaxPendingAuth);
         }
 
+        // The console's token, read now (as root, like the keys): one line, 32 characters or more.
+        std::string console_token;
+        if (cfg.console.enabled && cfg.console.tls && !cfg.console.token_file.empty()) {
+            console_token = read_console_token(cfg.console.token_file);
+            if (console_token.size() < 32)
+                throw std::runtime_error("[console] token_file " + cfg.console.token_file +
+                                         ": the token must be one line of at least 32 characters");
+        }
+        if (cfg.console.enabled && cfg.console.tls && !tls)
+            throw std::runtime_error("[console] tls = true needs certificates: set [tls] certificates (or start with --self-signed DIR)");
+
         // Keys and the users file were read above, as root; the spool and Maildirs the daemon
         // writes become its user's before it binds (ports below 1024 need root) and drops.
         if (cfg.sendmail.enabled) make_submission_folders(cfg, run_as);
@@ -233,7 +256,13 @@ int serve(const ServeOptions& options) {
                              cfg.server.listen.empty() ? std::nullopt
                                                        : std::optional<config::ListenAddress>(cfg.server.listen.front()));
         std::unique_ptr<net::ConsoleServer> console_server;
-        if (cfg.console.enabled) console_server = std::make_unique<net::ConsoleServer>(cfg.console.listen, console);
+        if (cfg.console.enabled && cfg.console.tls) {
+            console.open_to_network();
+            console_server = std::make_unique<net::ConsoleServer>(cfg.console.listen, console, tls.get(),
+                                                                  net::ConsoleLogin{console_token, auth.get()});
+        } else if (cfg.console.enabled) {
+            console_server = std::make_unique<net::ConsoleServer>(cfg.console.listen, console);
+        }
         observe::info("started", {{"version", EHLO_VERSION}, {"config", options.config_file.empty() ? "embedded" : options.config_file}});
         server.run();
         console_server.reset();

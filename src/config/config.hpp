@@ -245,7 +245,11 @@ struct Config {
     // The web console's HTTP listener: /metrics (Prometheus) and the console's pages and API.
     struct Console {
         bool enabled = true;
-        ListenAddress listen{"127.0.0.1", 8025};  // loopback only: no TLS or login on it yet
+        // Loopback only, unless `tls`: then HTTPS with the [tls] certificates and a login on
+        // every request (a user of [auth] users_file, or the token of `token_file`).
+        bool tls = false;
+        std::string token_file{};  // one secret line of at least 32 characters; empty = none
+        ListenAddress listen{"127.0.0.1", 8025};
 
         bool operator==(const Console&) const = default;
     } console;

@@ -86,6 +86,10 @@ Config read_config(Errors& errors, const toml::table& root) {
     if (config.server.listen.empty() && config.listeners.empty()) {
         errors.add(toml::source_region{}, "no listener: [server] listen or a [[listener]] is needed");
     }
+    if (config.console.enabled && config.console.tls && config.console.token_file.empty() && config.auth.users_file.empty()) {
+        errors.add(root.at_path("console.tls").node()->source(),
+                   "'tls' in [console] asks for a login: set [console] token_file or [auth] users_file");
+    }
     if (const auto& to = later.null_sender_failures_to) {
         // Failure notices must stay here: one sent away could fail and be noticed in turn.
         const std::string domain = to->value.substr(to->value.find('@') + 1);

@@ -213,15 +213,18 @@ void read_console(TableReader& r, Config::Console& console) {
         auto parsed = parse_listen_address(listen->value);
         if (!parsed.value) {
             r.error(listen->where, "listen", "has " + in_quotes(listen->value) + ": " + parsed.error);
-        } else if (!is_loopback_host(parsed.value->host)) {
-            // What the console shows (every message's sender, recipients, the peers' replies)
-            // and does (delete, bounce) is for the machine's administrator.
-            r.error(listen->where, "listen", "must be a loopback address (127.0.0.0/8 or ::1): the console has no "
-                                             "TLS or login for other networks");
         } else {
             console.listen = *parsed.value;
         }
     }
+    r.boolean("tls", console.tls);
+    if (auto token = r.string("token_file")) console.token_file = token->value;
+    // What the console shows (every message's sender, recipients, the peers' replies) and
+    // does (delete, bounce) is for the machine's administrator: elsewhere than on loopback
+    // only through TLS and a login.
+    if (auto listen = r.string("listen"); listen && !console.tls && !is_loopback_host(console.listen.host))
+        r.error(listen->where, "listen", "must be a loopback address (127.0.0.0/8 or ::1) unless tls = true (HTTPS "
+                                         "with a login on every request)");
 }
 
 void read_listeners(Errors& errors, const toml::key& key, const toml::node& node, std::vector<Listener>& out) {

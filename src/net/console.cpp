@@ -72,7 +72,7 @@ void Console::read_queue_gauges() {
 http::Response Console::answer(const http::Request& request) {
     http::Response r;
     const auto host = request.header("host");
-    if (!host || !is_loopback_host_header(*host)) {
+    if (!host || (!open_to_network_ && !is_loopback_host_header(*host))) {
         r.status = 403;
         r.body = "The console answers to loopback host names only (127.0.0.1, [::1], localhost).\n";
         return r;

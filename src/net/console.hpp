@@ -20,7 +20,13 @@
 #include "queue/queue.hpp"
 
 
+namespace ehlo::policy {
+class AuthService;
+}
+
 namespace ehlo::net {
+
+class TlsContexts;
 
 class Console {
 public:
@@ -38,6 +44,9 @@ public:
     // reach the console through DNS rebinding), another method 405, another path 404.
     // One caller at a time (the console thread).
     http::Response answer(const http::Request& request);
+    // Open to the network behind TLS and a login (ConsoleServer checks it before answer()):
+    // any Host is answered, and an action's Origin must be "https://" and the request's Host.
+    void open_to_network() { open_to_network_ = true; }
 
     // What the overview shows (and /api/v1/overview gives): waiting recipients by state, by
     // destination and age (as Postfix's qshape), the last 30 minutes, the top errors.
@@ -75,6 +84,7 @@ private:
     std::string history_path_;
     std::unique_ptr<observe::HistoryReader> history_;  // opened at the first trace
     std::unique_ptr<TalkRooms> talks_;                 // "Talk SMTP"; null without a listener
+    bool open_to_network_ = false;
     std::string last_event_;  // what the event streams were sent last, and when
     std::chrono::steady_clock::time_point last_event_time_;
 };
@@ -84,10 +94,20 @@ bool is_loopback_host_header(std::string_view host);
 // Whether an Origin header is one of ours: "http://" and a loopback host.
 bool is_loopback_origin(std::string_view origin);
 
+// Who may use a console open to the network ([console] tls): a user of [auth] users_file (HTTP
+// Basic, checked by the AuthService) or the holder of the token (Authorization: Bearer).
+struct ConsoleLogin {
+    std::string token;
+    policy::AuthService* users = nullptr;
+    bool required() const { return !token.empty() || users != nullptr; }
+};
+
 class ConsoleServer {
 public:
-    // Binds `where` (throws std::system_error naming it) and serves `console` until destroyed.
-    ConsoleServer(const config::ListenAddress& where, Console& console);
+    // Binds `where` (throws std::system_error naming it) and serves `console` until destroyed:
+    // over TLS with `tls`'s certificates when given, asking for `login` when it is required.
+    ConsoleServer(const config::ListenAddress& where, Console& console, TlsContexts* tls = nullptr,
+                  ConsoleLogin login = {});
     ~ConsoleServer();
     ConsoleServer(const ConsoleServer&) = delete;
     ConsoleServer& operator=(const ConsoleServer&) = delete;

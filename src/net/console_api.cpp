@@ -136,7 +136,10 @@ http::Response Console::answer_api(const http::Request& request) {
         if (media != "application/json")
             return error_response(415, "actions want Content-Type: application/json");
         const auto origin = request.header("origin");
-        if (origin && !is_loopback_origin(*origin)) return error_response(403, "cross-origin request refused");
+        const auto host = request.header("host");
+        const bool same_origin = open_to_network_ ? origin && host && *origin == "https://" + std::string(*host)
+                                                  : is_loopback_origin(origin.value_or(""));
+        if (origin && !same_origin) return error_response(403, "cross-origin request refused");
     } else if (!get) {
         return error_response(405, "GET, HEAD or POST");
     }

@@ -1,13 +1,22 @@
 // The console's listener: one io_context on a thread of its own, one coroutine per
-// connection feeding http::RequestReader and writing Console's answers.
+// connection feeding http::RequestReader and writing Console's answers; with [console] tls,
+// TLS first (the SMTP listeners' certificates) and a login checked before any answer.
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/ssl.hpp>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "net/console.hpp"
+#include "net/tls_context.hpp"
 #include "observe/log.hpp"
+#include "policy/auth_service.hpp"
+#include "smtp/sasl.hpp"
 
 namespace ehlo::net {
 namespace {
@@ -26,6 +35,25 @@ constexpr std::size_t kReadChunk = 8192;
 // EventSource reconnects by itself).
 constexpr auto kEventInterval = std::chrono::seconds(1);
 constexpr auto kStreamTime = std::chrono::minutes(10);
+// A browser sends its Basic login with every request: a password once checked (on the
+// password threads, with their guessing limits and padded answer time) is taken again without
+// hashing for this long, from a few remembered digests.
+constexpr auto kLoginKept = std::chrono::minutes(10);
+constexpr std::size_t kLoginsKept = 16;
+constexpr auto kHandshakeTime = std::chrono::seconds(10);
+
+using TlsStream = asio::ssl::stream<tcp::socket&>;
+
+std::string sha256(std::string_view text) {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(text.data(), text.size(), out, &n, EVP_sha256(), nullptr);
+    return std::string(reinterpret_cast<const char*>(out), n);
+}
+
+bool same_secret(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
 
 std::string endpoint_text(const config::ListenAddress& a) {
     return a.host.find(':') != std::string::npos ? "[" + a.host + "]:" + std::to_string(a.port)
@@ -36,6 +64,16 @@ std::string endpoint_text(const config::ListenAddress& a) {
 
 struct ConsoleServer::Impl {
     Console& console;
+    TlsContexts* tls = nullptr;
+    ConsoleLogin login;
+    std::map<std::string, std::chrono::steady_clock::time_point> logins;  // digest -> until
+    // The password threads answer after the console may have stopped: they post only while
+    // the io_context still runs.
+    struct Gate {
+        std::mutex m;
+        bool open = true;
+    };
+    std::shared_ptr<Gate> gate = std::make_shared<Gate>();
     // Before io: coroutine frames still pending when io is destroyed count themselves out.
     int connections = 0;
     int streams = 0;
@@ -45,8 +83,8 @@ struct ConsoleServer::Impl {
 
     // Closes `socket` when `deadline` passes: whatever the connection waits for (a request, a
     // client that does not read its answer) has that long.
-    static void arm(asio::steady_timer& deadline, tcp::socket& socket) {
-        deadline.expires_after(kRequestTime);
+    static void arm(asio::steady_timer& deadline, tcp::socket& socket, std::chrono::seconds time = kRequestTime) {
+        deadline.expires_after(time);
         deadline.async_wait([&socket](asio::error_code ec) {
             if (!ec) {
                 asio::error_code ignored;
@@ -63,14 +101,94 @@ struct ConsoleServer::Impl {
             int& n;
             ~Leave() { --n; }
         } leave{connections};
+        if (!tls) {
+            co_await serve_on(socket, socket);
+            co_return;
+        }
+        auto fresh = tls->new_session();
+        TlsStream stream(socket, fresh.ssl);
         asio::steady_timer deadline(socket.get_executor());
+        arm(deadline, socket, kHandshakeTime);
+        auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
+        deadline.cancel();
+        if (ec) {
+            asio::error_code ignored;
+            socket.close(ignored);
+            co_return;
+        }
+        co_await serve_on(stream, socket);
+    }
+
+    // Who is asking, when a login is required: nothing (go on), or the refusal to send.
+    asio::awaitable<std::optional<http::Response>> check_login(const http::Request& request, const std::string& client) {
+        http::Response refusal;
+        refusal.status = 401;
+        refusal.headers.emplace_back("WWW-Authenticate", "Basic realm=\"ehlo console\", charset=\"UTF-8\"");
+        refusal.body = "A login is needed: a user of [auth] users_file, or Authorization: Bearer with the console token.\n";
+        const auto header = request.header("authorization");
+        if (!header) co_return refusal;
+        const std::string_view value = *header;
+        if (value.starts_with("Bearer ")) {
+            if (!login.token.empty() && same_secret(value.substr(7), login.token)) co_return std::nullopt;
+            observe::warn("console-login-failed", {{"client", client}, {"how", "token"}});
+            co_return refusal;
+        }
+        if (!value.starts_with("Basic ") || !login.users) co_return refusal;
+        const auto decoded = smtp::base64_decode(value.substr(6));
+        const std::size_t colon = decoded ? decoded->find(':') : std::string::npos;
+        if (colon == std::string::npos) co_return refusal;
+        const std::string user = decoded->substr(0, colon);
+        const std::string digest = sha256(*decoded);
+        const auto now = std::chrono::steady_clock::now();
+        for (auto it = logins.begin(); it != logins.end();) it = it->second < now ? logins.erase(it) : std::next(it);
+        if (auto it = logins.find(digest); it != logins.end()) co_return std::nullopt;
+        // Checked as AUTH checks it: on the password threads, counted against guessing.
+        auto executor = co_await asio::this_coro::executor;
+        auto answered = std::make_shared<asio::steady_timer>(executor, std::chrono::steady_clock::time_point::max());
+        auto result = std::make_shared<policy::AuthResult>(policy::AuthResult::Unavailable);
+        auto not_before = std::make_shared<std::chrono::steady_clock::time_point>();
+        login.users->verify(client, user, decoded->substr(colon + 1),
+                            [executor, answered, result, not_before, gate = gate](policy::AuthResult r, auto when) {
+                                std::lock_guard lock(gate->m);
+                                if (!gate->open) return;
+                                asio::post(executor, [answered, result, not_before, r, when] {
+                                    *result = r;
+                                    *not_before = when;
+                                    answered->cancel();
+                                });
+                            });
+        co_await answered->async_wait(use_tuple);
+        asio::steady_timer pad(executor, *not_before);
+        co_await pad.async_wait(use_tuple);
+        if (*result == policy::AuthResult::Ok) {
+            if (logins.size() >= kLoginsKept) logins.erase(logins.begin());
+            logins[digest] = std::chrono::steady_clock::now() + kLoginKept;
+            observe::info("console-login", {{"client", client}, {"user", user}});
+            co_return std::nullopt;
+        }
+        observe::warn("console-login-failed", {{"client", client}, {"user", user},
+                                               {"result", *result == policy::AuthResult::Locked ? "locked" : "failed"}});
+        if (*result == policy::AuthResult::Locked) {
+            refusal.status = 429;
+            refusal.headers.clear();
+            refusal.headers.emplace_back("Retry-After", "300");
+            refusal.body = "Too many failed logins from this address or for this user; try again later.\n";
+        }
+        co_return refusal;
+    }
+
+    template <class Stream>
+    asio::awaitable<void> serve_on(Stream& stream_, tcp::socket& socket) {
+        asio::steady_timer deadline(socket.get_executor());
+        asio::error_code endpoint_error;
+        const std::string client = socket.remote_endpoint(endpoint_error).address().to_string();
         http::RequestReader reader;
         std::vector<char> buffer(kReadChunk);
         for (int served = 0; served < kMaxRequestsPerConnection; ++served) {
             arm(deadline, socket);
             http::RequestReader::Status status = reader.feed("");
             while (status == http::RequestReader::Status::NeedMore) {
-                auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
+                auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buffer), use_tuple);
                 if (ec) co_return;  // closed, reset, or the deadline passed
                 status = reader.feed(std::string_view(buffer.data(), n));
             }
@@ -85,8 +203,10 @@ struct ConsoleServer::Impl {
             } else {
                 const http::Request request = reader.take();
                 head = request.method == "HEAD";
+                std::optional<http::Response> refused;
+                if (login.required()) refused = co_await check_login(request, client);
                 try {
-                    response = console.answer(request);
+                    response = refused ? std::move(*refused) : console.answer(request);
                     if (response.stream && streams >= kMaxStreams) {
                         response = {};
                         response.status = 503;
@@ -103,9 +223,9 @@ struct ConsoleServer::Impl {
                 response.close = response.close || !request.keep_alive || served + 1 == kMaxRequestsPerConnection;
             }
             const std::string wire = http::serialize(response, head);
-            auto [ec, n] = co_await asio::async_write(socket, asio::buffer(wire), use_tuple);
+            auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(wire), use_tuple);
             (void)n;
-            if (!ec && response.stream && !head) co_await stream(socket, deadline, stream_path);
+            if (!ec && response.stream && !head) co_await events(stream_, socket, deadline, stream_path);
             if (ec || response.close || response.stream) break;
         }
         asio::error_code ignored;
@@ -115,7 +235,8 @@ struct ConsoleServer::Impl {
 
     // The events of one stream until the client goes, or kStreamTime; on this thread, one
     // event at a time.
-    asio::awaitable<void> stream(tcp::socket& socket, asio::steady_timer& deadline, const std::string& path) {
+    template <class Stream>
+    asio::awaitable<void> events(Stream& stream_, tcp::socket& socket, asio::steady_timer& deadline, const std::string& path) {
         ++streams;
         struct Leave {
             int& n;
@@ -132,7 +253,7 @@ struct ConsoleServer::Impl {
                 co_return;
             }
             arm(deadline, socket);  // a client that stops reading is closed
-            auto [ec, n] = co_await asio::async_write(socket, asio::buffer(event), use_tuple);
+            auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(event), use_tuple);
             (void)n;
             if (ec) co_return;
             tick.expires_after(kEventInterval);
@@ -155,8 +276,10 @@ struct ConsoleServer::Impl {
     }
 };
 
-ConsoleServer::ConsoleServer(const config::ListenAddress& where, Console& console)
+ConsoleServer::ConsoleServer(const config::ListenAddress& where, Console& console, TlsContexts* tls, ConsoleLogin login)
     : impl_(std::make_unique<Impl>(console)) {
+    impl_->tls = tls;
+    impl_->login = std::move(login);
     asio::error_code ec;
     const auto address = asio::ip::make_address(where.host, ec);
     tcp::endpoint ep(address, where.port);
@@ -168,10 +291,16 @@ ConsoleServer::ConsoleServer(const config::ListenAddress& where, Console& consol
     if (ec) throw std::system_error(ec, "console: cannot listen on " + endpoint_text(where));
     asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
     impl_->thread = std::thread([this] { impl_->io.run(); });
-    observe::info("console-listening", {{"address", endpoint_text(where)}, {"url", "http://" + endpoint_text(where) + "/"}});
+    observe::info("console-listening", {{"address", endpoint_text(where)},
+                                        {"url", std::string(tls ? "https://" : "http://") + endpoint_text(where) + "/"},
+                                        {"login", impl_->login.required() ? "required" : "none (loopback)"}});
 }
 
 ConsoleServer::~ConsoleServer() {
+    {
+        std::lock_guard lock(impl_->gate->m);
+        impl_->gate->open = false;
+    }
     impl_->io.stop();
     if (impl_->thread.joinable()) impl_->thread.join();
 }

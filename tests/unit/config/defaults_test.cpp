@@ -34,6 +34,8 @@ TEST(ConfigDefaults, Limits) {
     EXPECT_EQ(c.sendmail.maildrop, "");
     EXPECT_EQ(c.sendmail.socket, "");
     EXPECT_TRUE(c.console.enabled);
+    EXPECT_FALSE(c.console.tls);
+    EXPECT_EQ(c.console.token_file, "");
     EXPECT_EQ(c.console.listen, (ListenAddress{"127.0.0.1", 8025}));
 }
 

@@ -61,6 +61,9 @@ TEST(ConfigErrors, TheConsoleListensOnLoopbackOnly) {
     EXPECT_CONFIG_ERROR("[console]\nlisten = \"0.0.0.0:8025\"\n", 2, 0, "must be a loopback address");
     EXPECT_CONFIG_ERROR("[console]\nlisten = \"[::]:8025\"\n", 2, 0, "must be a loopback address");
     EXPECT_CONFIG_ERROR("[console]\nlisten = \"127.0.0.1\"\n", 2, 0, "has '127.0.0.1'");
+    // Off loopback only with TLS, and TLS only with a login to ask for.
+    EXPECT_CONFIG_ERROR("[console]\ntls = true\n", 2, 0, "asks for a login");
+    EXPECT_TRUE(load_string("[console]\nlisten = \"0.0.0.0:8443\"\ntls = true\ntoken_file = \"/etc/t\"\n").config);
 }
 
 TEST(ConfigErrors, AccountNamesAreNames) {

@@ -88,6 +88,8 @@ group = "adm"
 [console]
 enabled = false
 listen = "127.0.0.2:8026"
+tls = true
+token_file = "/etc/ehlo/console.token"
 
 [sendmail]
 enabled = false
@@ -130,7 +132,7 @@ Config full_expected() {
     c.routes = {{"partner.example", "192.0.2.25", 2525}, {"*", "smarthost.example.net", 25}};
     c.control.socket = "/run/ehlo/control.sock";
     c.control.group = "adm";
-    c.console = {false, {"127.0.0.2", 8026}};
+    c.console = {false, true, "/etc/ehlo/console.token", {"127.0.0.2", 8026}};
     c.sendmail = {false, "/var/spool/ehlo-maildrop", "/run/ehlo/pickup.sock"};
     c.history = {false, "/var/lib/ehlo/history.db", 30, HistoryTranscripts::All};
     c.domains = {
