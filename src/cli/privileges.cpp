@@ -177,18 +177,22 @@ void make_submission_folders(const config::Config& config, const std::optional<R
             missing.push_back(p);
             if (p == p.parent_path()) break;
         }
+        // Missing parents stay root's (0755): only the folder itself becomes the daemon's. Each
+        // is changed through a descriptor opened without following a link, its mode before its
+        // owner, so that nothing the daemon's account could swap in is ever chmod'ed by root.
         for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-            const bool last = it + 1 == missing.rend();
             if (::mkdir(it->c_str(), 0755) != 0 && errno != EEXIST) throw failure("cannot create " + it->string());
-            if (who && ::lchown(it->c_str(), who->uid, who->gid) != 0) throw failure("cannot give " + it->string() + " to " + who->user);
+            const int fd = ::open(it->c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             // mkdir's mode passes the umask; the folders' modes are what is promised.
-            if (::chmod(it->c_str(), last ? mode : 0755) != 0) throw failure("cannot set the mode of " + it->string());
+            const bool ok = fd >= 0 && ::fchmod(fd, 0755) == 0;
+            if (fd >= 0) ::close(fd);
+            if (!ok) throw failure("cannot set the mode of " + it->string());
         }
         const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) throw failure("cannot open the directory " + dir.string());
         struct stat st {};
-        const bool ok = ::fstat(fd, &st) == 0 && (!who || st.st_uid == who->uid || ::fchown(fd, who->uid, who->gid) == 0) &&
-                        ((st.st_mode & 07777) == mode || ::fchmod(fd, mode) == 0);
+        const bool ok = ::fstat(fd, &st) == 0 && ((st.st_mode & 07777) == mode || ::fchmod(fd, mode) == 0) &&
+                        (!who || st.st_uid == who->uid || ::fchown(fd, who->uid, who->gid) == 0);
         ::close(fd);
         if (!ok) throw failure("cannot give " + dir.string() + " its owner and mode");
     };

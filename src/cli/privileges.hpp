@@ -41,7 +41,7 @@ void hand_over_file(const std::filesystem::path& file, const RunAs& who);
 
 // Local submission's folders (config [sendmail]): the maildrop, mode 1733, and the pickup
 // socket's folder, 0755, both the daemon's (`who`, when started as root), missing parents made
-// 0755. Only the folders themselves change hands: the files in the maildrop stay their
+// 0755 and left root's. Only the folders themselves change hands: the files in the maildrop stay their
 // writers' (their owner is the user the Received header names). Before hand_over_state, so
 // that a parent shared with the spool is made reachable. Logs a parent others cannot pass.
 void make_submission_folders(const config::Config& config, const std::optional<RunAs>& who);

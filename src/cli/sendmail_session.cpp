@@ -30,6 +30,12 @@ public:
     void end_message(const smtp::Envelope& envelope) override {
         smtp::LocalMessage message = smtp::complete_local_message(std::move(content_), local_headers(cfg_, sender_, false));
         content_.clear();
+        // The fields added may take it past the limit the daemon checks again: refused now, for
+        // good (RFC 1870 / RFC 3463 X.3.4), rather than a retried 451 that never fits.
+        if (message.content.size() > cfg_.limits.message_size) {
+            verdict_ = smtp::Reply(552, "5.3.4", "Message too big for system");
+            return;
+        }
         queue::MaildropEntry entry;
         entry.sender = envelope.sender_str();
         for (const auto& r : envelope.recipients) entry.recipients.push_back(r.address.str());

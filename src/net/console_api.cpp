@@ -81,6 +81,9 @@ json exchange_json(const TalkExchange& x) {
 // POST talk: a new dialog; POST talk/ID {"line": "..."}: one line typed; POST talk/ID/close.
 http::Response Console::answer_talk(const http::Request& request, std::string_view path) {
     if (!talks_) return error_response(404, "no SMTP listener to talk to");
+    // Its connection comes from loopback, a trusted network: for the machine's own users only,
+    // never for a login from elsewhere (it would relay as this host, past bind_sender).
+    if (open_to_network_) return error_response(403, "Talk SMTP is served by the console on loopback only");
     if (path == "talk") {
         auto x = talks_->open();
         if (!x) return error_response(503, "too many talks at once; close one or wait " +
@@ -172,6 +175,9 @@ http::Response Console::answer_api(const http::Request& request) {
         }
         if (action == "raw") {
             // The message as spooled, to save and read: an attachment, never shown as a page.
+            // Bodies are more than the loopback console shows every local user (envelopes,
+            // headers): only behind its login.
+            if (!open_to_network_) return error_response(403, "the whole message needs the console's login ([console] tls)");
             if (!get) return error_response(405, "GET the raw message");
             auto content = queue_.content(id);
             if (!content) return error_response(404, "no message " + id + " in the queue");

@@ -203,8 +203,9 @@ http::Response Console::page_message(const std::string& id) {
             b += "<tr><td>" + html_escape(r.address) + "</td><td>" + html_escape(r.status) + "</td><td>" +
                  std::to_string(r.attempts) + "</td><td>" + html_escape(r.last_error) + "</td></tr>";
         b += "</tbody></table>\n<h2>Header</h2>\n<pre id=\"headers\">" + html_escape(detail->headers) + "</pre>\n";
-        b += "<p><a id=\"raw\" href=\"/api/v1/queue/" + html_escape(id) + "/raw\" download>Download the whole message</a> "
-             "(as spooled, " + std::to_string(m.size) + " octets)</p>\n";
+        if (open_to_network_)
+            b += "<p><a id=\"raw\" href=\"/api/v1/queue/" + html_escape(id) + "/raw\" download>Download the whole message</a> "
+                 "(as spooled, " + std::to_string(m.size) + " octets)</p>\n";
         if (!detail->attempts.empty()) {
             b += "<h2>Attempts</h2>\n<ul>";
             for (const auto& a : detail->attempts) b += "<li>" + html_escape(a) + "</li>";
@@ -240,6 +241,9 @@ http::Response Console::page_talk() {
         "solution.</p>\n";
     if (!talks_) {
         b += "<p>This ehlo has no SMTP listener to talk to.</p>\n";
+    } else if (open_to_network_) {
+        b += "<p>Talk SMTP is served by the console on loopback only: its connection would come from this host, a "
+             "trusted network. Use <code>ehlo tutor</code> on the machine, or your own mail client.</p>\n";
     } else {
         b += "<div class=\"talk\"><div><div id=\"dialog\" aria-live=\"polite\"></div>"
              "<form id=\"talk-form\" autocomplete=\"off\"><input id=\"talk-line\" name=\"line\" size=\"60\" "

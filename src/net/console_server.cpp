@@ -129,7 +129,8 @@ struct ConsoleServer::Impl {
         if (!header) co_return refusal;
         const std::string_view value = *header;
         if (value.starts_with("Bearer ")) {
-            if (!login.token.empty() && same_secret(value.substr(7), login.token)) co_return std::nullopt;
+            // Digests of equal length: the comparison tells nothing of the token's length either.
+            if (!login.token.empty() && same_secret(sha256(value.substr(7)), sha256(login.token))) co_return std::nullopt;
             observe::warn("console-login-failed", {{"client", client}, {"how", "token"}});
             co_return refusal;
         }
@@ -147,14 +148,17 @@ struct ConsoleServer::Impl {
         auto answered = std::make_shared<asio::steady_timer>(executor, std::chrono::steady_clock::time_point::max());
         auto result = std::make_shared<policy::AuthResult>(policy::AuthResult::Unavailable);
         auto not_before = std::make_shared<std::chrono::steady_clock::time_point>();
+        // The password thread holds the timer only weakly: should the console stop first, the
+        // timer goes with the coroutine's frame, never later on that thread.
+        std::weak_ptr<asio::steady_timer> wake = answered;
         login.users->verify(client, user, decoded->substr(colon + 1),
-                            [executor, answered, result, not_before, gate = gate](policy::AuthResult r, auto when) {
+                            [executor, wake, result, not_before, gate = gate](policy::AuthResult r, auto when) {
                                 std::lock_guard lock(gate->m);
                                 if (!gate->open) return;
-                                asio::post(executor, [answered, result, not_before, r, when] {
+                                asio::post(executor, [wake, result, not_before, r, when] {
                                     *result = r;
                                     *not_before = when;
-                                    answered->cancel();
+                                    if (auto timer = wake.lock()) timer->cancel();
                                 });
                             });
         co_await answered->async_wait(use_tuple);

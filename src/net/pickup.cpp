@@ -111,9 +111,19 @@ struct Pickup::Impl {
         return "error: " + why + " (kept as bad." + name + ")\n";
     }
 
+    // Whatever a file holds, the pickup goes on: a file that makes the reading throw is
+    // damaged, kept, and never read again.
     std::string take(const std::string& name, bool waits) {
         if (!queue::is_maildrop_name(name)) return "error: not a maildrop file name\n";
         std::lock_guard lock(taking);
+        try {
+            return take_locked(name, waits);
+        } catch (const std::exception& e) {
+            return keep_damaged(name, std::string("could not be read: ") + e.what());
+        }
+    }
+
+    std::string take_locked(const std::string& name, bool waits) {
         const auto path = options.maildrop / name;
         std::error_code ec;
         // O_NONBLOCK: a FIFO put there must not hang the pickup; O_NOFOLLOW: no symbolic link

@@ -72,7 +72,7 @@ std::variant<MaildropEntry, std::string> parse_maildrop(std::string_view bytes, 
         if (bytes[i] == '\r' && (i + 1 == bytes.size() || bytes[i + 1] != '\n')) return std::string("a bare CR in the content");
         if (bytes[i] == '\n' && (i == 0 || bytes[i - 1] != '\r')) return std::string("a bare LF in the content");
     }
-    if (!bytes.empty() && bytes.substr(bytes.size() - 2) != "\r\n") return std::string("the content does not end with CRLF");
+    if (!bytes.empty() && !bytes.ends_with("\r\n")) return std::string("the content does not end with CRLF");
     entry.content = std::string(bytes);
     return entry;
 }

@@ -244,7 +244,15 @@ bool DeliveryScheduler::bounce_here(const QueueId& id) {
             ++bounced;
         }
         if (bounced == 0) return false;
-        message->held = false;  // a held message is returned too; it holds nothing back now
+        if (message->held) {
+            // A held message is returned too; a recipient still being tried keeps it in the
+            // queue, where it must not come back held after a restart.
+            message->held = false;
+            MessageEvent event;
+            event.kind = MessageEventKind::Released;
+            event.time_us = now;
+            records += encode_message_event(event);
+        }
         counters_.failed.fetch_add(bounced, std::memory_order_relaxed);
         lock.unlock();
         append_locked(*message, records);

@@ -78,22 +78,15 @@ bool is_word(const std::string& token) {
     return !token.empty() && (token.front() == '"' || !is_special(token.front()));
 }
 
-// An addr-spec from tokens [from, to): local-part words joined by dots, '@', domain.
+// An addr-spec from tokens [from, to): a local part (a dot-atom, which the tokens keep whole,
+// or a quoted string), '@', a domain (a dot-atom or a literal). RFC 5322 3.4.1: two words side
+// by side ("John Smith john@x") are no local part; they are refused, not run together.
 std::optional<std::string> addr_spec(const std::vector<std::string>& t, std::size_t from, std::size_t to) {
-    std::string text;
-    bool at = false;
-    for (std::size_t i = from; i < to; ++i) {
-        if (t[i] == "@") {
-            if (at) return std::nullopt;
-            at = true;
-        } else if (!is_word(t[i]) && t[i].front() != '[') {
-            return std::nullopt;
-        }
-        text += t[i];
-    }
-    const std::size_t sign = text.rfind('@');
-    if (!at || sign == 0 || sign + 1 == text.size()) return std::nullopt;
-    return text;
+    if (to - from != 3 || t[from + 1] != "@") return std::nullopt;
+    const std::string& local = t[from];
+    const std::string& domain = t[from + 2];
+    if (!is_word(local) || (!is_word(domain) && domain.front() != '[') || domain.front() == '"') return std::nullopt;
+    return local + "@" + domain;
 }
 
 }  // namespace

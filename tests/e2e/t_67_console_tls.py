@@ -3,8 +3,9 @@
 and a login on every request, a user of [auth] users_file (HTTP Basic) or the holder of the
 console token (Authorization: Bearer). Shown with curl (its TLS client verifying our
 certificate) on loopback, as a remote administrator would reach it: nothing without a login,
-a wrong password refused and, repeated, locked out; the pages and the API with one; an
-action from another origin refused; plaintext HTTP on the TLS port answered with nothing.
+a wrong password refused and, repeated, locked out; the pages, the API and the raw message
+with one; an action from another origin refused; Talk SMTP not served to the network;
+plaintext HTTP on the TLS port answered with nothing.
 """
 import json
 import os
@@ -35,7 +36,8 @@ class ConsoleTls(harness.E2ETest):
             f.write(TOKEN + "\n")
         os.chmod(token, 0o600)
         self.chain, key = harness.make_certificate(self.tmp, "console", cn="mx.test", sans=["mx.test"])
-        self.server = self.start_server(tables={
+        # remote.example goes to a port where nobody listens: its mail stays queued.
+        self.server = self.start_server(routes=harness.route_to(harness.free_port()), tables={
             "tls": {"certificates": [{"chain": self.chain, "key": key}]},
             "auth": {"users_file": users, "max_failures": 3, "failure_delay": 0},
             "console": {"tls": True, "token_file": token},
@@ -75,6 +77,33 @@ class ConsoleTls(harness.E2ETest):
         status, _, _ = self.curl("/api/v1/flush", "-u", f"admin@example.test:{PASSWORD}", "-X", "POST",
                                  "-H", "Content-Type: application/json", "-H", "Origin: https://evil.example")
         self.assertEqual(status, 403)
+
+    def test_raw_message_download_behind_the_login(self):
+        qid = self.server.send("raw", to=("bob@remote.example",))
+        self.server.wait_log("deferred", id=qid)
+        status, head, body = self.curl(f"/api/v1/queue/{qid}/raw", "-H", f"Authorization: Bearer {TOKEN}")
+        self.assertEqual(status, 200)
+        self.assertIn("Content-Type: message/rfc822", head)
+        self.assertIn(f'Content-Disposition: attachment; filename="{qid}.eml"', head)
+        self.assertTrue(body.startswith(b"Received: from "), body[:200])
+        self.assertIn(b"Message-ID: <raw@client.test>", body)
+        self.assertEqual(len(body), int(self.server.queue_list()[qid].size))
+        status, _, page = self.curl(f"/message?id={qid}", "-H", f"Authorization: Bearer {TOKEN}")
+        self.assertIn(f'href="/api/v1/queue/{qid}/raw"'.encode(), page)
+        # Nothing for an id that is not queued; nothing without the login.
+        self.assertEqual(self.curl("/api/v1/queue/" + "0" * 16 + "/raw", "-H", f"Authorization: Bearer {TOKEN}")[0], 404)
+        self.assertEqual(self.curl(f"/api/v1/queue/{qid}/raw")[0], 401)
+
+    def test_talk_smtp_is_not_served_to_the_network(self):
+        # Its connection would come from loopback, a trusted network: not for a remote login.
+        status, _, _ = self.curl("/api/v1/talk", "-H", f"Authorization: Bearer {TOKEN}", "-X", "POST",
+                                 "-H", "Content-Type: application/json")
+        self.assertEqual(status, 403)
+
+    def test_an_action_without_origin_or_type(self):
+        auth = ("-H", f"Authorization: Bearer {TOKEN}", "-X", "POST")
+        self.assertEqual(self.curl("/api/v1/flush", *auth, "-H", "Content-Type: application/json")[0], 200)
+        self.assertEqual(self.curl("/api/v1/flush", *auth, "-H", "Content-Type: text/plain")[0], 415)
 
     def test_the_token_for_scripts(self):
         status, _, body = self.curl("/metrics", "-H", f"Authorization: Bearer {TOKEN}")

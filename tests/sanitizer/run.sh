@@ -13,7 +13,9 @@ root="$(cd "$here/../.." && pwd)"
 build="$1"
 jobs="${2:-$(nproc)}"
 
-if [ ! -f "$build/build.ninja" ]; then
+# A folder configured some other way is configured again: this run is only worth its name
+# on the sanitized build.
+if [ ! -f "$build/build.ninja" ] || ! grep -q '^EHLO_SANITIZE:BOOL=ON$' "$build/CMakeCache.txt" 2>/dev/null; then
     # -O1: sanitizer reports stay readable and the build stays short; assertions are on.
     cmake -S "$root" -B "$build" -G Ninja -DEHLO_SANITIZE=ON -DCMAKE_BUILD_TYPE=Sanitize \
         -DCMAKE_CXX_FLAGS_SANITIZE="-O1" -DCMAKE_C_FLAGS_SANITIZE="-O1" >/dev/null

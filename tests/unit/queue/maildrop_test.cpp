@@ -57,6 +57,7 @@ TEST(Maildrop, HostileFilesRefused) {
     EXPECT_NE(why("ehlo-maildrop 1\nS a@b\nR b@c\n\nbare\nLF\r\n"), "parsed");         // RFC 5321 2.3.8
     EXPECT_NE(why("ehlo-maildrop 1\nS a@b\nR b@c\n\nbare\rCR\r\n"), "parsed");
     EXPECT_NE(why("ehlo-maildrop 1\nS a@b\nR b@c\n\nno end"), "parsed");
+    EXPECT_NE(why("ehlo-maildrop 1\nS a@b\nR b@c\n\nx"), "parsed");                   // one octet, no CRLF
     EXPECT_NE(why("ehlo-maildrop 1\nS a@b\nR b@c"), "parsed");                          // unfinished envelope
     EXPECT_NE(why("ehlo-maildrop 1\nS a@b\nR " + std::string(600, 'x') + "\n\nx\r\n"), "parsed");
     EXPECT_EQ(why("ehlo-maildrop 1\nS a@b\nR b@c\n\n" + std::string(999, 'x') + "\r\n"), "the message is larger than limits.message_size");

@@ -41,4 +41,8 @@ TEST(HeaderAddresses, NotAnAddressList) {
     EXPECT_FALSE(header_addresses(" @example.org"));
     EXPECT_FALSE(header_addresses(" a@"));
     EXPECT_FALSE(header_addresses(" a@b@c"));
+    // RFC 5322 3.4.1: words side by side are no local part (a display name needs <...>).
+    EXPECT_FALSE(header_addresses(" John Smith john@x.example"));
+    EXPECT_FALSE(header_addresses(" \"a\" \"b\"@x.example"));
+    EXPECT_FALSE(header_addresses(" a@\"quoted.domain\""));
 }
