@@ -44,6 +44,11 @@ public:
     // reach the console through DNS rebinding), another method 405, another path 404.
     // One caller at a time (the console thread).
     http::Response answer(const http::Request& request);
+    // An answer that waits on something else (Talk SMTP: an SMTP server's replies): the
+    // listener makes it on its slow lane. Such answers run there one at a time, never beside
+    // another slow one; every other answer runs on the listener's own thread.
+    static bool is_slow(const http::Request& request) { return request.path.starts_with("/api/v1/talk"); }
+
     // Open to the network behind TLS and a login (ConsoleServer checks it before answer()):
     // any Host is answered, and an action's Origin must be "https://" and the request's Host.
     void open_to_network() { open_to_network_ = true; }

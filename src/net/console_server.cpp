@@ -8,6 +8,9 @@
 #include <openssl/evp.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -80,6 +83,55 @@ struct ConsoleServer::Impl {
     asio::io_context io{1};
     tcp::acceptor acceptor{io};
     std::thread thread;
+    // The slow lane: answers that wait on something else (Talk SMTP waits for an SMTP server's
+    // replies) are made on a thread of their own, one at a time, so that scrapes, pages and
+    // event streams never wait behind them.
+    std::mutex slow_m;
+    std::condition_variable slow_cv;
+    std::deque<std::function<void()>> slow_work;
+    bool slow_stop = false;
+    std::thread slow_thread;
+
+    void slow_loop() {
+        std::unique_lock lock(slow_m);
+        for (;;) {
+            slow_cv.wait(lock, [this] { return slow_stop || !slow_work.empty(); });
+            if (slow_stop) return;  // what waits is dropped: its connection is gone with the loop
+            auto work = std::move(slow_work.front());
+            slow_work.pop_front();
+            lock.unlock();
+            work();
+            lock.lock();
+        }
+    }
+
+    // console.answer(request) on the slow lane; this coroutine waits without holding the loop.
+    asio::awaitable<http::Response> answer_slowly(const http::Request& request) {
+        auto executor = co_await asio::this_coro::executor;
+        auto done = std::make_shared<asio::steady_timer>(executor, std::chrono::steady_clock::time_point::max());
+        auto response = std::make_shared<http::Response>();
+        std::weak_ptr<asio::steady_timer> wake = done;
+        {
+            std::lock_guard lock(slow_m);
+            slow_work.push_back([this, request, response, wake, executor, gate = gate] {
+                try {
+                    *response = console.answer(request);
+                } catch (const std::exception& e) {
+                    observe::error("console-error", {{"path", request.path}, {"error", e.what()}});
+                    response->status = 500;
+                    response->body = "Internal error (logged).\n";
+                }
+                std::lock_guard g(gate->m);
+                if (!gate->open) return;
+                asio::post(executor, [wake] {
+                    if (auto timer = wake.lock()) timer->cancel();
+                });
+            });
+        }
+        slow_cv.notify_one();
+        co_await done->async_wait(use_tuple);
+        co_return std::move(*response);
+    }
 
     // Closes `socket` when `deadline` passes: whatever the connection waits for (a request, a
     // client that does not read its answer) has that long.
@@ -210,7 +262,12 @@ struct ConsoleServer::Impl {
                 std::optional<http::Response> refused;
                 if (login.required()) refused = co_await check_login(request, client);
                 try {
-                    response = refused ? std::move(*refused) : console.answer(request);
+                    if (refused)
+                        response = std::move(*refused);
+                    else if (console.is_slow(request))
+                        response = co_await answer_slowly(request);
+                    else
+                        response = console.answer(request);
                     if (response.stream && streams >= kMaxStreams) {
                         response = {};
                         response.status = 503;
@@ -294,6 +351,7 @@ ConsoleServer::ConsoleServer(const config::ListenAddress& where, Console& consol
     if (!ec) a.listen(64, ec);
     if (ec) throw std::system_error(ec, "console: cannot listen on " + endpoint_text(where));
     asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
+    impl_->slow_thread = std::thread([this] { impl_->slow_loop(); });
     impl_->thread = std::thread([this] { impl_->io.run(); });
     observe::info("console-listening", {{"address", endpoint_text(where)},
                                         {"url", std::string(tls ? "https://" : "http://") + endpoint_text(where) + "/"},
@@ -307,6 +365,12 @@ ConsoleServer::~ConsoleServer() {
     }
     impl_->io.stop();
     if (impl_->thread.joinable()) impl_->thread.join();
+    {
+        std::lock_guard lock(impl_->slow_m);
+        impl_->slow_stop = true;
+    }
+    impl_->slow_cv.notify_all();
+    if (impl_->slow_thread.joinable()) impl_->slow_thread.join();
 }
 
 }  // namespace ehlo::net

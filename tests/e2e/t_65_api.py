@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+import time
 
 import harness
 from harness import LOCAL_SENDER
@@ -107,6 +108,28 @@ class Api(harness.E2ETest):
                             f"http://127.0.0.1:{server.console_port}/api/v1/queue/{qid}/raw"],
                            capture_output=True, timeout=30)
         self.assertEqual(r.stdout, b"403")
+
+    def test_a_talk_waiting_for_its_server_holds_up_no_other_answer(self):
+        # The greeting comes after 4 s (the pregreet test's delay, for untrusted clients): the
+        # talk waits for it on the console's slow lane, and /metrics is answered meanwhile.
+        harness.require_tool("curl")
+        server = self.start_server(limits={"greeting_delay": 4}, relay={"trusted_networks": []})
+        base = f"http://127.0.0.1:{server.console_port}"
+        talk = subprocess.Popen(["curl", "-s", "-X", "POST", "-H", "Content-Type: application/json", base + "/api/v1/talk"],
+                                stdout=subprocess.PIPE)
+        try:
+            time.sleep(0.5)
+            started = time.monotonic()
+            r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", base + "/metrics"],
+                               capture_output=True, timeout=30)
+            waited = time.monotonic() - started
+            self.assertEqual(r.stdout, b"200")
+            self.assertLess(waited, 3.0, "the scrape waited for the talk")
+            out, _ = talk.communicate(timeout=30)
+        finally:
+            if talk.poll() is None:
+                talk.kill()
+        self.assertTrue(json.loads(out)["lines"][0]["text"].startswith("220 "))
 
     def test_server_sent_events_follow_the_queue(self):
         curl = harness.require_tool("curl")
