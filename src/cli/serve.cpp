@@ -258,8 +258,13 @@ int serve(const ServeOptions& options) {
         std::unique_ptr<net::ConsoleServer> console_server;
         if (cfg.console.enabled && cfg.console.tls) {
             console.open_to_network();
+            policy::AuthLimiter::Settings guesses;
+            guesses.max_failures = cfg.auth.max_failures;
+            guesses.lockout = std::chrono::seconds(cfg.auth.lockout);
+            guesses.delay_per_failure = std::chrono::seconds(cfg.auth.failure_delay);
+            guesses.max_delay = std::chrono::seconds(cfg.auth.failure_delay) * 5;
             console_server = std::make_unique<net::ConsoleServer>(cfg.console.listen, console, tls.get(),
-                                                                  net::ConsoleLogin{console_token, auth.get()});
+                                                                  net::ConsoleLogin{console_token, auth.get(), guesses});
         } else if (cfg.console.enabled) {
             console_server = std::make_unique<net::ConsoleServer>(cfg.console.listen, console);
         }

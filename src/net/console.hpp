@@ -17,6 +17,7 @@
 #include "observe/ehlo_metrics.hpp"
 #include "observe/history_query.hpp"
 #include "observe/metrics.hpp"
+#include "policy/auth_limiter.hpp"
 #include "queue/queue.hpp"
 
 
@@ -104,6 +105,8 @@ bool is_loopback_origin(std::string_view origin);
 struct ConsoleLogin {
     std::string token;
     policy::AuthService* users = nullptr;
+    // For token guesses, as [auth] counts password guesses (max_failures, lockout, delay).
+    policy::AuthLimiter::Settings limits;
     bool required() const { return !token.empty() || users != nullptr; }
 };
 

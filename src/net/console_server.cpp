@@ -18,7 +18,9 @@
 #include "net/console.hpp"
 #include "net/tls_context.hpp"
 #include "observe/log.hpp"
+#include "policy/auth_limiter.hpp"
 #include "policy/auth_service.hpp"
+#include "policy/credentials.hpp"
 #include "smtp/sasl.hpp"
 
 namespace ehlo::net {
@@ -69,7 +71,15 @@ struct ConsoleServer::Impl {
     Console& console;
     TlsContexts* tls = nullptr;
     ConsoleLogin login;
-    std::map<std::string, std::chrono::steady_clock::time_point> logins;  // digest -> until
+    // Logins checked lately, by the digest of "user:password": until when, and the user's hash
+    // then (a changed password, or a user removed, ends it at once).
+    struct Kept {
+        std::chrono::steady_clock::time_point until;
+        std::string user, hash;
+    };
+    std::map<std::string, Kept> logins;
+    // Token guesses, counted per client address as AUTH counts password guesses.
+    std::unique_ptr<policy::AuthLimiter> token_guesses;
     // The password threads answer after the console may have stopped: they post only while
     // the io_context still runs.
     struct Gate {
@@ -177,14 +187,22 @@ struct ConsoleServer::Impl {
         refusal.status = 401;
         refusal.headers.emplace_back("WWW-Authenticate", "Basic realm=\"ehlo console\", charset=\"UTF-8\"");
         refusal.body = "A login is needed: a user of [auth] users_file, or Authorization: Bearer with the console token.\n";
+        http::Response locked;
+        locked.status = 429;
+        locked.headers.emplace_back("Retry-After", std::to_string(login.limits.lockout.count()));
+        locked.body = "Too many failed logins from this address or for this user; try again later.\n";
         const auto header = request.header("authorization");
         if (!header) co_return refusal;
         const std::string_view value = *header;
         if (value.starts_with("Bearer ")) {
+            const auto now = std::chrono::steady_clock::now();
+            if (token_guesses->locked(client, "", now)) co_return locked;
             // Digests of equal length: the comparison tells nothing of the token's length either.
             if (!login.token.empty() && same_secret(sha256(value.substr(7)), sha256(login.token))) co_return std::nullopt;
             observe::warn("console-login-failed", {{"client", client}, {"how", "token"}});
-            co_return refusal;
+            asio::steady_timer wait(co_await asio::this_coro::executor, token_guesses->failed(client, "", now));
+            co_await wait.async_wait(use_tuple);
+            co_return token_guesses->locked(client, "", std::chrono::steady_clock::now()) ? locked : refusal;
         }
         if (!value.starts_with("Basic ") || !login.users) co_return refusal;
         const auto decoded = smtp::base64_decode(value.substr(6));
@@ -193,8 +211,12 @@ struct ConsoleServer::Impl {
         const std::string user = decoded->substr(0, colon);
         const std::string digest = sha256(*decoded);
         const auto now = std::chrono::steady_clock::now();
-        for (auto it = logins.begin(); it != logins.end();) it = it->second < now ? logins.erase(it) : std::next(it);
-        if (auto it = logins.find(digest); it != logins.end()) co_return std::nullopt;
+        for (auto it = logins.begin(); it != logins.end();) it = it->second.until < now ? logins.erase(it) : std::next(it);
+        if (auto it = logins.find(digest); it != logins.end()) {
+            const auto entry = login.users->credentials().find(it->second.user);
+            if (entry && entry->hash == it->second.hash) co_return std::nullopt;
+            logins.erase(it);  // the password changed or the user went since: checked again
+        }
         // Checked as AUTH checks it: on the password threads, counted against guessing.
         auto executor = co_await asio::this_coro::executor;
         auto answered = std::make_shared<asio::steady_timer>(executor, std::chrono::steady_clock::time_point::max());
@@ -218,19 +240,14 @@ struct ConsoleServer::Impl {
         co_await pad.async_wait(use_tuple);
         if (*result == policy::AuthResult::Ok) {
             if (logins.size() >= kLoginsKept) logins.erase(logins.begin());
-            logins[digest] = std::chrono::steady_clock::now() + kLoginKept;
+            if (const auto entry = login.users->credentials().find(user))
+                logins[digest] = Kept{std::chrono::steady_clock::now() + kLoginKept, user, entry->hash};
             observe::info("console-login", {{"client", client}, {"user", user}});
             co_return std::nullopt;
         }
         observe::warn("console-login-failed", {{"client", client}, {"user", user},
                                                {"result", *result == policy::AuthResult::Locked ? "locked" : "failed"}});
-        if (*result == policy::AuthResult::Locked) {
-            refusal.status = 429;
-            refusal.headers.clear();
-            refusal.headers.emplace_back("Retry-After", "300");
-            refusal.body = "Too many failed logins from this address or for this user; try again later.\n";
-        }
-        co_return refusal;
+        co_return *result == policy::AuthResult::Locked ? locked : refusal;
     }
 
     template <class Stream>
@@ -341,6 +358,7 @@ ConsoleServer::ConsoleServer(const config::ListenAddress& where, Console& consol
     : impl_(std::make_unique<Impl>(console)) {
     impl_->tls = tls;
     impl_->login = std::move(login);
+    impl_->token_guesses = std::make_unique<policy::AuthLimiter>(impl_->login.limits);
     asio::error_code ec;
     const auto address = asio::ip::make_address(where.host, ec);
     tcp::endpoint ep(address, where.port);

@@ -26,7 +26,7 @@ class ConsoleTls(harness.E2ETest):
         self.curl_path = harness.require_tool("curl")
         self.tmp = tempfile.mkdtemp(prefix="ehlo-console-tls-")
         self.addCleanup(lambda: shutil.rmtree(self.tmp, ignore_errors=True))
-        users = os.path.join(self.tmp, "users")
+        users = self.users = os.path.join(self.tmp, "users")
         r = subprocess.run([harness.ehlo_binary(), "user", "--file", users, "add", "admin@example.test"],
                            input=(PASSWORD + "\n").encode(), capture_output=True, timeout=60,
                            preexec_fn=harness.as_daemon_user)
@@ -121,6 +121,26 @@ class ConsoleTls(harness.E2ETest):
         status, head, _ = self.curl("/", "-u", f"admin@example.test:{PASSWORD}")
         self.assertEqual(status, 429)
         self.assertIn("Retry-After:", head)
+
+    def test_token_guesses_locked_out_too(self):
+        statuses = [self.curl("/metrics", "-H", f"Authorization: Bearer guess-{n}")[0] for n in range(4)]
+        self.assertEqual(statuses[0], 401)
+        self.assertEqual(statuses[-1], 429, statuses)  # [auth] max_failures = 3
+        status, head, _ = self.curl("/metrics", "-H", f"Authorization: Bearer {TOKEN}")
+        self.assertEqual(status, 429)
+        self.assertIn("Retry-After:", head)
+
+    def test_a_changed_password_ends_the_kept_login(self):
+        login = f"admin@example.test:{PASSWORD}"
+        self.assertEqual(self.curl("/", "-u", login)[0], 200)
+        self.assertEqual(self.curl("/queue", "-u", login)[0], 200)  # kept: no second hashing
+        r = subprocess.run([harness.ehlo_binary(), "user", "--file", self.users, "passwd", "admin@example.test"],
+                           input=b"another-pass-phrase-2\n", capture_output=True, timeout=60,
+                           preexec_fn=harness.as_daemon_user)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # The users file is looked at again within a second of its change.
+        harness.wait_until(lambda: self.curl("/", "-u", login)[0] == 401, 10, "the old password refused")
+        self.assertEqual(self.curl("/", "-u", "admin@example.test:another-pass-phrase-2")[0], 200)
 
     def test_plaintext_on_the_tls_port_gets_no_page(self):
         r = subprocess.run([self.curl_path, "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10",
