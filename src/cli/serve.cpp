@@ -217,7 +217,18 @@ int serve(const ServeOptions& options) {
 
         // Keys and the users file were read above, as root; the spool and Maildirs the daemon
         // writes become its user's before it binds (ports below 1024 need root) and drops.
-        if (cfg.sendmail.enabled) make_submission_folders(cfg, run_as);
+        // Local submission is a convenience beside SMTP: folders it cannot make (a parent the
+        // daemon may not write) leave it off, with the reason, and mail still flows.
+        bool local_submission = cfg.sendmail.enabled;
+        if (local_submission) {
+            try {
+                make_submission_folders(cfg, run_as);
+            } catch (const std::exception& e) {
+                local_submission = false;
+                observe::warn("sendmail-unavailable", {{"error", e.what()},
+                                                       {"note", "local submission is off; set [sendmail] maildrop and socket"}});
+            }
+        }
         if (run_as) hand_over_state(cfg, *run_as);
         net::Server server(cfg, policy, queue, tls.get(), auth.get(), &metrics, history.get());
         if (run_as) drop_privileges(*run_as);
@@ -237,7 +248,7 @@ int serve(const ServeOptions& options) {
             return "aliases: a file has a problem (the table read before stays; see the log)";
         });
         // A maildrop file whose message the spool holds already is not taken twice.
-        if (cfg.sendmail.enabled) net::settle_maildrop(config::maildrop_path(cfg), cfg.spool.path);
+        if (local_submission) net::settle_maildrop(config::maildrop_path(cfg), cfg.spool.path);
         queue.start();
         if (history) history->start();
         // After start(): the queue holds the spool lock, so the socket in it is ours to replace.
@@ -247,7 +258,13 @@ int serve(const ServeOptions& options) {
                                                             [&server] { return server.reload(); }, control_group);
         // Local submission (`ehlo sendmail`): what waits in the maildrop is taken now.
         std::unique_ptr<net::Pickup> pickup;
-        if (cfg.sendmail.enabled) pickup = std::make_unique<net::Pickup>(net::pickup_options(cfg), queue, policy);
+        if (local_submission) {
+            try {
+                pickup = std::make_unique<net::Pickup>(net::pickup_options(cfg), queue, policy);
+            } catch (const std::system_error& e) {
+                observe::warn("sendmail-unavailable", {{"error", e.what()}, {"note", "local submission is off"}});
+            }
+        }
         // The console after the queue: its pages read the queue.
         // "Talk SMTP" talks to the first plaintext listener: the page shows what SMTP looks like
         // before TLS, and its own connection is on loopback.

@@ -200,6 +200,13 @@ class Sendmail(harness.E2ETest):
         r = subprocess.run(["ls", self.maildrop()], capture_output=True, preexec_fn=as_nobody)
         self.assertNotEqual(r.returncode, 0)
 
+    def test_a_maildrop_that_cannot_be_made_leaves_smtp_running(self):
+        # /proc takes no folder: local submission is off, said so, and mail still flows.
+        server = self.start_server(tables={"sendmail": {"maildrop": "/proc/ehlo-maildrop"}})
+        server.wait_log("sendmail-unavailable")
+        server.send("still-flows")
+        server.wait_for_delivery("alice", 1)
+
     def test_damaged_file_kept_and_refused(self):
         name = "%016x.%d.%s" % (time.time_ns() // 1000, os.getpid(), "ab" * 16)
         path = os.path.join(self.maildrop(), name)
