@@ -451,6 +451,18 @@ std::string DeliveryScheduler::apply(QueuedMessage& message, const Result& resul
             observe::info("failed", {{"id", id}, {"to", to}, {"relay", result.peer}, {"reply", result.text}});
             break;
         case Result::Kind::Deferred: {
+            if (message.returning) {
+                // Queue control returned the message while this attempt ran (bounce_here).
+                state.status = DeliveryStatus::Failed;
+                state.text = std::string(kBouncedByOperator);
+                state.peer.clear();
+                state.from_peer = false;
+                message.remote_mta[i].clear();
+                outcome = "failed";
+                counters_.failed.fetch_add(1, std::memory_order_relaxed);
+                observe::info("returned", {{"id", id}, {"to", to}, {"by", "queue control"}, {"after", result.text}});
+                break;
+            }
             // Local failures (disk, permissions) come back after retry_delay; remote ones back
             // off (RFC 5321 4.5.4.1). Either way the lifetime ends it (RFC 3463 4.4.7).
             bool give_up = false;

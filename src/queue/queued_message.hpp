@@ -47,6 +47,9 @@ struct QueuedMessage {
     std::vector<std::string> remote_mta;     // who gave the last remote reply
     std::deque<AttemptRecord> attempts;      // the latest kMaxAttemptRecords
     bool held = false;                       // by queue control: no attempts until released
+    // Queue control asked to return it to its sender while some recipients were being tried:
+    // those that come back from that attempt undelivered fail as returned (in memory only).
+    bool returning = false;
     std::size_t jobs_in_flight = 0;          // remote deliveries not yet answered
     bool reporting = false;                  // a DSN of it is being committed
     std::uint64_t report_not_before_us = 0;  // after a failed DSN commit

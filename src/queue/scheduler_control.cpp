@@ -218,6 +218,8 @@ bool DeliveryScheduler::bounce(const QueueId& id) {
 
 // Not an attempt (no attempt count, no metric): the recipients' states change as a lifetime's
 // end changes them, and settle() owes the sender the DSN (RFC 3461 4.3: failures are reported).
+// A recipient being tried right now is left to its attempt, and returned if that fails to
+// deliver it (QueuedMessage::returning).
 bool DeliveryScheduler::bounce_here(const QueueId& id) {
     std::shared_ptr<QueuedMessage> message = find_settled(id);
     if (!message) return bounce_on_disk(id);
@@ -231,7 +233,13 @@ bool DeliveryScheduler::bounce_here(const QueueId& id) {
         const std::uint64_t now = now_us();
         for (std::size_t i = 0; i < message->recipients.size(); ++i) {
             RecipientState& state = message->recipients[i];
-            if (state.final() || message->busy[i]) continue;
+            if (state.final()) continue;
+            if (message->busy[i]) {
+                // Its attempt decides: delivered stays delivered; anything else is returned.
+                message->returning = true;
+                ++bounced;
+                continue;
+            }
             state.status = DeliveryStatus::Failed;
             state.text = std::string(kBouncedByOperator);
             state.updated_us = now;

@@ -17,6 +17,7 @@ import os
 import shutil
 import stat
 import tempfile
+import threading
 import time
 
 import harness
@@ -168,6 +169,23 @@ class QueueControl(harness.E2ETest):
         server.wait_log("returned", id=qid)
         # Nothing is left to return now: an error, as for an id that is not queued.
         self.assertNotEqual(server.queue("bounce", qid).returncode, 0)
+
+    def test_bounce_while_its_recipient_is_being_tried(self):
+        server, peer, qid = self.deferred_message("bounce-busy")
+        answering = threading.Event()
+        def slow_rcpt(s, addr, line):
+            answering.set()
+            time.sleep(2.0)
+            return REFUSAL
+        peer.rcpt = slow_rcpt
+        server.queue_ok("flush", qid)
+        self.assertTrue(answering.wait(10), "the retry did not come")
+        # Its attempt decides: the 451 that ends it returns the message.
+        server.queue_ok("bounce", qid)
+        (dsn_file,) = server.wait_for_delivery("alice", 1)
+        with open(dsn_file, "rb") as f:
+            self.assertIn(b"returned to the sender by the postmaster", f.read())
+        harness.wait_until(lambda: qid not in server.queue_list(), 10, "the message left the queue")
 
     def test_bounce_of_a_held_message_on_disk(self):
         server, peer, qid = self.deferred_message("bounce-held")
