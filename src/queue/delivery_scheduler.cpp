@@ -453,10 +453,7 @@ std::string DeliveryScheduler::apply(QueuedMessage& message, const Result& resul
         case Result::Kind::Deferred: {
             if (message.returning) {
                 // Queue control returned the message while this attempt ran (bounce_here).
-                state.status = DeliveryStatus::Failed;
-                state.text = std::string(kBouncedByOperator);
-                state.peer.clear();
-                state.from_peer = false;
+                mark_returned(state, now);
                 message.remote_mta[i].clear();
                 outcome = "failed";
                 counters_.failed.fetch_add(1, std::memory_order_relaxed);

@@ -16,6 +16,7 @@
 #include "queue/outcome_text.hpp"
 #include "queue/queue_id.hpp"
 #include "queue/queue_listing.hpp"
+#include "queue/scheduler_pass.hpp"
 #include "smtp/text.hpp"
 
 namespace ehlo::queue {
@@ -240,12 +241,7 @@ bool DeliveryScheduler::bounce_here(const QueueId& id) {
                 ++bounced;
                 continue;
             }
-            state.status = DeliveryStatus::Failed;
-            state.text = std::string(kBouncedByOperator);
-            state.updated_us = now;
-            state.next_attempt_us = 0;
-            state.peer.clear();
-            state.from_peer = false;
+            mark_returned(state, now);
             message->remote_mta[i].clear();
             records += encode_state_record(static_cast<std::uint32_t>(i), state);
             record_returned(id, message->header.envelope.recipients[i].address.str(), now);

@@ -346,12 +346,7 @@ bool DeliveryScheduler::bounce_on_disk(const QueueId& id) {
     for (std::size_t i = 0; i < read.contents.recipients.size(); ++i) {
         RecipientState state = read.contents.recipients[i];
         if (state.final()) continue;
-        state.status = DeliveryStatus::Failed;
-        state.text = std::string(kBouncedByOperator);
-        state.updated_us = now;
-        state.next_attempt_us = 0;
-        state.peer.clear();
-        state.from_peer = false;
+        mark_returned(state, now);
         records += encode_state_record(static_cast<std::uint32_t>(i), state);
         ++bounced;
     }

@@ -1,5 +1,6 @@
 // The delivery scheduler's own types, shared by its source files (delivery_scheduler.cpp,
-// scheduler_remote.cpp, scheduler_reports.cpp); not for anyone else.
+// scheduler_remote.cpp, scheduler_reports.cpp, scheduler_disk.cpp, scheduler_control.cpp); not
+// for anyone else.
 #pragma once
 
 #include <chrono>
@@ -13,6 +14,8 @@
 #include "delivery/remote_transport.hpp"
 #include "delivery/retry.hpp"
 #include "queue/delivery_scheduler.hpp"
+#include "queue/outcome_text.hpp"
+#include "queue/recipient_state.hpp"
 
 namespace ehlo::queue {
 
@@ -21,6 +24,17 @@ inline constexpr std::uint64_t kNeverDue = ~std::uint64_t{0};
 // The modification time a held message's file is given: far enough ahead (the year 2200) never
 // to be due, near enough for every file system to store it. A release sets it to now.
 inline constexpr std::uint64_t kHeldDue = 7258118400ull * 1000000ull;
+// A recipient returned to its sender by queue control (`ehlo queue bounce`): failed, in our
+// words, no peer's reply; the DSN says so.
+inline void mark_returned(RecipientState& state, std::uint64_t now_us) {
+    state.status = DeliveryStatus::Failed;
+    state.text = std::string(kBouncedByOperator);
+    state.updated_us = now_us;
+    state.next_attempt_us = 0;
+    state.peer.clear();
+    state.from_peer = false;
+}
+
 // A message that waits longer than this for its next attempt leaves the active set.
 inline constexpr std::uint64_t kInMemoryWaitUs = 30ull * 1000000ull;
 
