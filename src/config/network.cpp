@@ -8,10 +8,15 @@
 #include <cstring>
 
 #include "smtp/address.hpp"
+#include "smtp/text.hpp"
 
 namespace ehlo::config {
 
 namespace {
+
+// A value from the file inside an error message: quoted, control octets made visible (an error
+// is one printable line; a TOML string may hold tabs and more).
+std::string quoted(std::string_view text) { return "'" + smtp::printable(text, text.size()) + "'"; }
 
 // Bits beyond the largest prefix, and a port, are at most this many decimal digits.
 constexpr std::size_t kMaxPrefixDigits = 3;
@@ -105,7 +110,7 @@ Parsed<Network> parse_network(std::string_view cidr) {
     const auto slash = cidr.find('/');
     const auto address_text = cidr.substr(0, slash);
     auto address = parse_exact(address_text);
-    if (!address) return {std::nullopt, "'" + std::string(address_text) + "' is not an IPv4 or IPv6 address"};
+    if (!address) return {std::nullopt, quoted(address_text) + " is not an IPv4 or IPv6 address"};
 
     auto prefix = static_cast<unsigned long>(address->bits());
     if (slash != std::string_view::npos) {
@@ -136,13 +141,13 @@ Parsed<ListenAddress> parse_listen_address(std::string_view text) {
         if (host.size() < 2 || host.back() != ']') return {std::nullopt, "unbalanced '[' in IPv6 address"};
         host = host.substr(1, host.size() - 2);
         if (!pton(AF_INET6, host, scratch.bytes.data())) {
-            return {std::nullopt, "'" + std::string(host) + "' is not an IPv6 address"};
+            return {std::nullopt, quoted(host) + " is not an IPv6 address"};
         }
     } else if (!pton(AF_INET, host, scratch.bytes.data())) {
         if (host.find(':') != std::string_view::npos) {
             return {std::nullopt, "an IPv6 address must be in brackets, e.g. [::1]:25"};
         }
-        return {std::nullopt, "'" + std::string(host) + "' is not an IPv4 address or a bracketed IPv6 address"};
+        return {std::nullopt, quoted(host) + " is not an IPv4 address or a bracketed IPv6 address"};
     }
 
     auto port = parse_decimal(port_text, kMaxPortDigits);
@@ -173,13 +178,13 @@ Parsed<LmtpTarget> parse_lmtp_target(std::string_view text) {
         if (host.size() < 2 || host.back() != ']') return {std::nullopt, "unbalanced '[' in IPv6 address"};
         host = host.substr(1, host.size() - 2);
         if (!pton(AF_INET6, host, scratch.bytes.data())) {
-            return {std::nullopt, "'" + std::string(host) + "' is not an IPv6 address"};
+            return {std::nullopt, quoted(host) + " is not an IPv6 address"};
         }
     } else if (!pton(AF_INET, host, scratch.bytes.data()) && !smtp::is_valid_domain(host, false)) {
         if (host.find(':') != std::string_view::npos) {
             return {std::nullopt, "an IPv6 address must be in brackets, e.g. [::1]:24"};
         }
-        return {std::nullopt, "'" + std::string(host) + "' is not an IP address or a host name"};
+        return {std::nullopt, quoted(host) + " is not an IP address or a host name"};
     }
     auto port = parse_decimal(text.substr(colon + 1), kMaxPortDigits);
     if (!port || *port < 1 || *port > kMaxPort) return {std::nullopt, "port must be 1 to 65535"};

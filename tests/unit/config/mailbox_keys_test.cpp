@@ -129,6 +129,16 @@ TEST(MailboxKeys, MailboxLmtpIsCheckedLikeLmtp) {
                         "not a mailbox name");
 }
 
+// A TOML string may hold tabs (and escapes of any control): the error that quotes a bad target
+// stays one printable line (found by fuzz_config).
+TEST(MailboxKeys, BadLmtpTargetIsQuotedPrintably) {
+    auto r = load_string("[[domain]]\nname = \"a.example\"\nmailbox_lmtp = { bob = \"12\t\\u0001.0.0.1:24\" }\n", "t.toml");
+    ASSERT_TRUE(r.error);
+    EXPECT_EQ(r.error->line, 3u);
+    for (char c : r.error->str()) EXPECT_GE(static_cast<unsigned char>(c), 0x20) << r.error->str();
+    EXPECT_NE(r.error->message.find("12\\t\\x01"), std::string::npos) << r.error->str();
+}
+
 TEST(MailboxKeys, LmtpTargetForms) {
     EXPECT_EQ(parse_lmtp_target("dovecot.example:24").value, (LmtpTarget{LmtpTarget::Kind::Tcp, "", "dovecot.example", 24}));
     EXPECT_EQ(parse_lmtp_target("192.0.2.5:2424").value, (LmtpTarget{LmtpTarget::Kind::Tcp, "", "192.0.2.5", 2424}));
