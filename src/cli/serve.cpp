@@ -20,7 +20,12 @@
 #include "delivery/resolver.hpp"
 #include "net/console.hpp"
 #include "net/control_server.hpp"
+#include "msgauth/dns_cache.hpp"
+#include "msgauth/public_suffix.hpp"
+#include "msgauth/resolver_dns.hpp"
+#include "msgauth/work_pool.hpp"
 #include "net/pickup.hpp"
+#include "net/reception_auth.hpp"
 #include "net/server.hpp"
 #include "net/tls_context.hpp"
 #include "observe/ehlo_metrics.hpp"
@@ -110,6 +115,11 @@ int serve(const ServeOptions& options) {
         observe::metrics::Registry registry;
         observe::EhloMetrics metrics(registry);
 
+        // Message authentication's threads: the DNS answers and the signature work land there.
+        // Made before the resolver, whose answers it takes, and stopped (StopPool below) before
+        // what its work uses goes.
+        msgauth::WorkPool msgauth_pool(cfg.msgauth.threads);
+
         // Onward delivery: DNS (libunbound on its own thread) and the SMTP client (its own loop).
         delivery::ResolverOptions ro;
         ro.forwarders = cfg.dns.forwarders;
@@ -117,6 +127,28 @@ int serve(const ServeOptions& options) {
         ro.dnssec = cfg.dns.dnssec;
         ro.local_names = {cfg.server.hostname};
         delivery::Resolver resolver(ro);
+
+        // SPF, DKIM keys and DMARC records through the same resolver, each answer kept for its
+        // TTL; the organisational domains from Debian's public suffix list (package publicsuffix).
+        std::string psl_error;
+        const msgauth::PublicSuffixList psl =
+            cfg.msgauth.verify ? msgauth::load_public_suffix_list(msgauth::kPublicSuffixFile, &psl_error) : msgauth::PublicSuffixList{};
+        if (!psl_error.empty())
+            observe::warn("msgauth-psl", {{"error", psl_error}, {"note", "DMARC takes the last two labels as the organisational domain"}});
+        msgauth::ResolverDns msgauth_resolver(resolver, [&msgauth_pool](std::function<void()> f) { msgauth_pool.post(std::move(f)); });
+        msgauth::DnsCache msgauth_cache;
+        const auto started = std::chrono::steady_clock::now();
+        msgauth::CachingDnsLookup msgauth_dns(msgauth_resolver, msgauth_cache, [started] {
+            return static_cast<std::int64_t>(
+                std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count());
+        });
+        struct StopPool {
+            msgauth::WorkPool& pool;
+            ~StopPool() { pool.stop(); }
+        } stop_pool{msgauth_pool};
+        const net::MsgauthService msgauth_service{
+            msgauth_dns, psl, [&msgauth_pool](std::function<void()> f) { msgauth_pool.post(std::move(f)); }, cfg.msgauth,
+            cfg.msgauth.authserv_id.empty() ? cfg.server.hostname : cfg.msgauth.authserv_id};
         delivery::RemoteOptions rmo;
         rmo.helo_name = cfg.outbound.helo_name.empty() ? cfg.server.hostname : cfg.outbound.helo_name;
         rmo.max_connections = cfg.outbound.connections;
@@ -231,6 +263,7 @@ int serve(const ServeOptions& options) {
         }
         if (run_as) hand_over_state(cfg, *run_as);
         net::Server server(cfg, policy, queue, tls.get(), auth.get(), &metrics, history.get());
+        server.verify_with(&msgauth_service);
         if (run_as) drop_privileges(*run_as);
         observe::info("privileges", {{"user", run_as ? run_as->user : "(as started)"},
                                      {"uid", std::to_string(::getuid())},

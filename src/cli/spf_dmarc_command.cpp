@@ -7,6 +7,7 @@
 #include "cli/commands.hpp"
 #include "msgauth/auth_results.hpp"
 #include "msgauth/dmarc.hpp"
+#include "msgauth/inbound.hpp"
 #include "msgauth/spf.hpp"
 
 namespace ehlo::cli {
@@ -23,22 +24,6 @@ std::optional<msgauth::SpfVerdict> spf_verdict(CommandDns& dns, const std::strin
 
 void print_path(const msgauth::SpfVerdict& v) {
     for (const std::string& line : v.path) std::cout << "  " << line << "\n";  // already printable()
-}
-
-// RFC 5322 3.6.2: the domain of the (first) From address; "" if there is none.
-std::string from_domain(const std::vector<msgauth::HeaderField>& fields) {
-    for (const msgauth::HeaderField& f : fields) {
-        if (!f.is("From")) continue;
-        std::string_view v = f.value();
-        const std::size_t open = v.find('<');
-        if (open != std::string_view::npos) v = v.substr(open + 1, v.find('>', open) - open - 1);
-        const std::size_t at = v.rfind('@');
-        if (at == std::string_view::npos) return {};
-        std::string_view domain = msgauth::trim(v.substr(at + 1));
-        const std::size_t end = domain.find_first_of(" \t\r\n>,;()");
-        return msgauth::normal_dns_name(domain.substr(0, end));
-    }
-    return {};
 }
 
 }  // namespace
@@ -75,7 +60,7 @@ int dmarc_command(const DmarcCommand& c) {
     if (!dns) return 2;
 
     msgauth::DmarcInput input;
-    input.from_domain = from_domain(parsed->fields);
+    input.from_domain = msgauth::header_from_domain(parsed->fields);
     msgauth::AuthResultsInput ar;
     ar.authserv_id = "ehlo";
     if (!c.ip.empty()) {

@@ -98,6 +98,11 @@ enum class HistoryTranscripts {
     All,
 };
 
+// What a DMARC failure does (RFC 7489 6.3 p=): refuse at the end of DATA (550 5.7.1), deliver
+// marked as junk (the message's header says so, and a Maildir with a ".Junk" folder gets it
+// there), or only record it.
+enum class DmarcAction { Reject, Quarantine, None };
+
 struct Config {
     struct Server {
         std::string hostname;                 // empty = the system's host name
@@ -241,6 +246,23 @@ struct Config {
 
         bool operator==(const Sendmail&) const = default;
     } sendmail;
+
+    // Message authentication (src/msgauth): SPF, DKIM, ARC and DMARC of mail from outside, and
+    // the Authentication-Results field that reports them (docs/msgauth.md).
+    struct Msgauth {
+        // Checks mail from clients outside [relay] trusted_networks that did not authenticate.
+        bool verify = true;
+        std::string authserv_id;  // RFC 8601 2.5; empty = server.hostname
+        // What a DMARC failure under p=reject, and under p=quarantine, does to the message.
+        DmarcAction dmarc_reject = DmarcAction::Reject;
+        DmarcAction dmarc_quarantine = DmarcAction::Quarantine;
+        bool spf_reject = false;      // spf_fail = "reject": 550 5.7.23 rather than left to DMARC
+        bool dns_defer = false;       // dns_failure = "defer": 451 4.7.x; "accept" marks and accepts
+        unsigned max_signatures = 5;  // DKIM signatures checked per message
+        unsigned threads = 2;         // where the DNS answers and public-key work run
+
+        bool operator==(const Msgauth&) const = default;
+    } msgauth;
 
     // The web console's HTTP listener: /metrics (Prometheus) and the console's pages and API.
     struct Console {

@@ -44,7 +44,7 @@ Config read_config(Errors& errors, const toml::table& root) {
                            name == "smtp" || name == "log" || name == "delivery" || name == "outbound" ||
                            name == "dns" || name == "control" || name == "tls" || name == "auth" ||
                            name == "history" || name == "aliases" || name == "srs" ||
-                           name == "console" || name == "sendmail";
+                           name == "console" || name == "sendmail" || name == "msgauth";
         if (!known) {
             errors.add(key.source(), node.is_table() ? "unknown table [" + escape_controls(name) + "]"
                                                      : "unknown key " + in_quotes(name));
@@ -68,6 +68,7 @@ Config read_config(Errors& errors, const toml::table& root) {
         if (name == "control") read_control(r, config.control);
         if (name == "console") read_console(r, config.console);
         if (name == "sendmail") read_sendmail(r, config.sendmail);
+        if (name == "msgauth") read_msgauth(r, config.msgauth);
         if (name == "history") read_history(r, config.history);
         if (name == "aliases") read_aliases(r, config.aliases);
         if (name == "srs") read_srs(r, config.srs, later);

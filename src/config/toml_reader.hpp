@@ -203,6 +203,7 @@ void read_history(TableReader& r, Config::History& history);
 void read_control(TableReader& r, Config::Control& control);
 void read_sendmail(TableReader& r, Config::Sendmail& sendmail);
 void read_console(TableReader& r, Config::Console& console);
+void read_msgauth(TableReader& r, Config::Msgauth& msgauth);
 void read_listeners(Errors& errors, const toml::key& key, const toml::node& node, std::vector<Listener>& out);
 void read_tls(TableReader& r, Config::Tls& tls);
 void read_auth(TableReader& r, Config::Auth& auth);

@@ -187,6 +187,8 @@ Server::~Server() = default;
 
 void Server::also_reload(std::function<std::optional<std::string>()> hook) { impl_->also_reload = std::move(hook); }
 
+void Server::verify_with(const MsgauthService* service) { impl_->msgauth = service; }
+
 void Server::run() {
     auto& d = *impl_;
     d.wait_signal();

@@ -21,6 +21,7 @@ class History;
 namespace ehlo::net {
 
 class TlsContexts;
+struct MsgauthService;
 
 class Server {
 public:
@@ -48,6 +49,9 @@ public:
     // Something else to read again on every reload, before the certificates (the alias files):
     // nothing when it went well, else why. Set before run().
     void also_reload(std::function<std::optional<std::string>()> hook);
+    // Message authentication of mail from outside (reception_auth.hpp); it must outlive the
+    // server. Set before run().
+    void verify_with(const MsgauthService* service);
 
 private:
     struct Impl;

@@ -227,6 +227,13 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
     if (!trusted) c->host->count_rates(&message_rate, &recipient_rate, rate_client);
     c->host->count_in(metrics);
     c->host->record_in(history, transcript_mode(config.history.transcripts));
+    c->host->verify_with(msgauth, [weak, executor](std::function<void()> step) {
+        asio::post(executor, [weak, step = std::move(step)] {
+            auto conn = weak.lock();
+            if (!conn || conn->closed) return;
+            step();
+        });
+    });
     auto it = w.connections.insert(w.connections.end(), c);
     // Runs however the coroutine ends (also by an exception or the loop's destruction), so a
     // connection slot is never leaked.

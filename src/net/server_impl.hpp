@@ -163,6 +163,7 @@ struct Server::Impl {
     bool reload_quit = false;
     observe::EhloMetrics* metrics = nullptr;  // may be null
     observe::History* history = nullptr;      // may be null
+    const MsgauthService* msgauth = nullptr;  // may be null: no message authentication
 
     Impl(const config::Config& c, const policy::Policy& p, queue::Queue& q, TlsContexts* t, policy::AuthService* a,
          std::string host, unsigned threads)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
+#include <random>
 
 #include "observe/history_event.hpp"
 #include "observe/log.hpp"
@@ -57,6 +58,19 @@ smtp::Reply SessionHost::check_mail(const smtp::Envelope& envelope) {
         return {452, "4.3.1", "Insufficient system storage"};
     // As Postfix's anvil: a 4xx (RFC 5321 4.2.5, X.7.1 RFC 3463), so the client comes back later.
     if (over_rate(message_rate_, "message_rate")) return {450, "4.7.1", "Error: too much mail from your address, try again later"};
+    // Mail from outside is checked (SPF starts now, while RCPT goes on); an authenticated
+    // client's is marked as such. Our own networks' mail is neither.
+    reception_auth_.reset();
+    if (msgauth_ && msgauth_->settings.verify) {
+        const std::string user = session_ ? session_->authenticated_user() : std::string{};
+        if (!user.empty()) {
+            reception_auth_ = std::make_unique<ReceptionAuth>(*msgauth_, user);
+        } else if (!trusted_) {
+            reception_auth_ = std::make_unique<ReceptionAuth>(*msgauth_);
+            reception_auth_->mail(client_.address, envelope.sender_str(), session_ ? session_->helo_name() : std::string{},
+                                  static_cast<std::int64_t>(std::time(nullptr)));
+        }
+    }
     return {250, "2.1.0", "Ok"};
 }
 
@@ -65,6 +79,8 @@ smtp::Reply SessionHost::check_rcpt(const smtp::Envelope& envelope, const smtp::
     const bool authenticated = session_ && !session_->authenticated_user().empty();
     if (over_rate(recipient_rate_, "recipient_rate"))
         return {450, "4.7.1", "Error: too many recipients from your address, try again later"};
+    if (reception_auth_)
+        if (auto refusal = reception_auth_->check_rcpt()) return *refusal;
     // RFC 1870 6: SIZE= lets a full mailbox be refused now (552 5.2.2) rather than after DATA.
     const policy::RcptVerdict verdict =
         policy_.resolve_rcpt(rcpt.address, trusted_ || authenticated, envelope.declared_size.value_or(0));
@@ -145,11 +161,19 @@ std::optional<smtp::Reply> SessionHost::begin_message(const smtp::Envelope& enve
     if (envelope.recipients.size() == 1) fields.for_recipient = envelope.recipients.front().address.str();
     fields.date = smtp::rfc5322_date(static_cast<std::int64_t>(std::time(nullptr)), 0);
     message_->append(smtp::received_header(fields));
+    if (reception_auth_) reception_auth_->begin_content();
     return std::nullopt;
 }
 
 void SessionHost::message_data(std::string_view content) {
-    if (message_) message_->append(content);
+    if (!message_) return;
+    if (!reception_auth_) {
+        message_->append(content);
+        return;
+    }
+    scratch_.clear();
+    reception_auth_->content(content, scratch_);
+    if (!scratch_.empty()) message_->append(scratch_);
 }
 
 void SessionHost::end_message(const smtp::Envelope& envelope) {
@@ -158,6 +182,37 @@ void SessionHost::end_message(const smtp::Envelope& envelope) {
         return;
     }
     (void)envelope;
+    if (!reception_auth_ || !loop_post_) return commit_message();
+    scratch_.clear();
+    reception_auth_->end_content(scratch_);
+    if (!scratch_.empty()) message_->append(scratch_);
+    // RFC 7489 6.6.4: pct= is applied by a random draw.
+    thread_local std::minstd_rand random{std::random_device{}()};
+    const unsigned draw = std::uniform_int_distribution<unsigned>(0, 99)(random);
+    auto post = loop_post_;
+    reception_auth_->finish(static_cast<std::int64_t>(std::time(nullptr)), draw, [post, this](ReceptionAuth::Outcome o) {
+        post([this, o = std::move(o)]() mutable { verified(std::move(o)); });
+    });
+}
+
+void SessionHost::verified(ReceptionAuth::Outcome outcome) {
+    if (!message_) {
+        on_committed_({451, "4.3.0", "Message lost, try again later"});
+        return;
+    }
+    observe::info("msgauth", {{"session", session_id_}, {"id", message_->id()}, {"verdicts", outcome.verdicts},
+                              {"result", outcome.refusal ? outcome.refusal->one_line() : std::string("accepted")}});
+    if (outcome.refusal) {
+        queue_.abort(std::move(message_));
+        on_committed_(*outcome.refusal);
+        return;
+    }
+    message_->prepend(outcome.top);
+    if (recorder_) recorder_->verified(message_->id(), outcome.verdicts);
+    commit_message();
+}
+
+void SessionHost::commit_message() {
     auto id = message_->id();
     auto notify = on_committed_;
     queue_.commit(std::move(message_), [notify, id, metrics = metrics_, ended = std::chrono::steady_clock::now()](bool ok) {

@@ -8,6 +8,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "net/reception_auth.hpp"
 #include "net/tls_context.hpp"
 #include "net/session_recorder.hpp"
 #include "observe/ehlo_metrics.hpp"
@@ -48,6 +49,13 @@ public:
     void count_in(observe::EhloMetrics* metrics) { metrics_ = metrics; }
     // The history the session's own events go to (with its transcript); none when null.
     void record_in(observe::History* history, observe::TranscriptMode transcripts);
+    // Message authentication of what this session receives (none when null). `post` runs a
+    // step on the connection's own loop, and not at all once the connection is gone.
+    using LoopPost = std::function<void(std::function<void()>)>;
+    void verify_with(const MsgauthService* service, LoopPost post) {
+        msgauth_ = service;
+        loop_post_ = std::move(post);
+    }
     void count_rates(policy::RateLimiter* messages, policy::RateLimiter* recipients, std::string key) {
         message_rate_ = messages;
         recipient_rate_ = recipients;
@@ -90,6 +98,12 @@ private:
     std::unordered_set<std::string> expanded_keys_;
 
     bool over_rate(policy::RateLimiter* rate, const char* limit);
+    void commit_message();
+    void verified(ReceptionAuth::Outcome outcome);
+    const MsgauthService* msgauth_ = nullptr;
+    LoopPost loop_post_;
+    std::unique_ptr<ReceptionAuth> reception_auth_;  // this transaction's checks, if any
+    std::string scratch_;
     observe::EhloMetrics* metrics_ = nullptr;
     std::unique_ptr<SessionRecorder> recorder_;
     policy::RateLimiter* message_rate_ = nullptr;

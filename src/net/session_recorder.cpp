@@ -92,6 +92,13 @@ void SessionRecorder::tls(const std::string& description) {
     history_.record(std::move(e));
 }
 
+void SessionRecorder::verified(const std::string& queue_id, std::string verdicts) {
+    observe::Event e = event(observe::EventKind::Verified);
+    e.queue_id = queue_id;
+    e.detail = std::move(verdicts);
+    history_.record(std::move(e));
+}
+
 void SessionRecorder::authenticated(const std::string& user) {
     observe::Event e = event(observe::EventKind::Auth);
     e.auth_user = user;

@@ -25,6 +25,8 @@ public:
     void line(bool from_client, std::string_view text);
     void tls(const std::string& description);
     void authenticated(const std::string& user);
+    // The message authentication verdicts of a message accepted as `queue_id`.
+    void verified(const std::string& queue_id, std::string verdicts);
 
 private:
     observe::Event event(observe::EventKind kind) const;

@@ -6,12 +6,12 @@ namespace ehlo::observe {
 namespace {
 
 // Indexed by EventKind; these words are in databases already written, so they never change.
-constexpr std::array<std::string_view, 19> kWords{
+constexpr std::array<std::string_view, 20> kWords{
     "connect", "helo",      "tls",     "auth",     "mail",           "rcpt",     "data-refused",
     "session-end", "queued", "routed", "attempt", "deferred",       "delivered", "bounced",
-    "delay-notified", "held", "released", "deleted", "flushed",
+    "delay-notified", "held", "released", "deleted", "flushed", "verified",
 };
-static_assert(kWords.size() == static_cast<std::size_t>(EventKind::Flushed) + 1);
+static_assert(kWords.size() == static_cast<std::size_t>(EventKind::Verified) + 1);
 
 }  // namespace
 

@@ -62,6 +62,7 @@ enum class EventKind : std::uint8_t {
     Released,
     Deleted,
     Flushed,
+    Verified,  // message authentication at reception: SPF, DKIM, ARC, DMARC (detail: the verdicts)
 };
 
 // The word stored in the database and shown by `ehlo trace --json`: "connect", "mail", ...

@@ -87,6 +87,8 @@ std::string describe(const Event& e, std::int64_t now_us) {
         case EventKind::Deleted:
         case EventKind::Flushed:
             return e.detail.empty() ? "by an operator" : "by " + e.detail;
+        case EventKind::Verified:
+            return e.detail;
     }
     return out;
 }

@@ -75,6 +75,13 @@ void ContentFactsScanner::feed(std::string_view piece) {
     }
 }
 
+ContentFacts with_top(ContentFacts content, const ContentFacts& top) {
+    content.eight_bit = content.eight_bit || top.eight_bit;
+    content.utf8_headers = content.utf8_headers || top.utf8_headers;
+    content.received += top.received;
+    return content;
+}
+
 std::error_code read_spool_text(const std::filesystem::path& path, std::string& out) {
     out.clear();
     return read_spool_content(path, [&](std::string_view piece) {

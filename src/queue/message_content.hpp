@@ -41,6 +41,9 @@ private:
     std::size_t matched_ = 0;
 };
 
+// The facts of a content whose header fields `top` (a spool file's Top record) go above it.
+ContentFacts with_top(ContentFacts content, const ContentFacts& top);
+
 // The whole content of spool file `path`.
 std::error_code read_spool_text(const std::filesystem::path& path, std::string& out);
 // Its header section, reading no further than needed; at most `limit` octets of it.

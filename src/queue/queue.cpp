@@ -128,9 +128,19 @@ public:
         }
     }
 
+    void prepend(std::string_view fields) override {
+        size_ += fields.size();
+        // Still all in memory: it goes in front as it is. Otherwise the spool file's Top record
+        // carries it, and every reader puts it first.
+        if (!spilled_)
+            buffer_.insert(0, fields);
+        else
+            top_.insert(0, fields);
+    }
+
     void commit(std::function<void(bool)> done) {
         finished_ = true;
-        spool_.commit(std::move(message_), std::move(buffer_), !spilled_, std::move(done));
+        spool_.commit(std::move(message_), std::move(buffer_), !spilled_, std::move(done), std::move(top_));
     }
 
     void abort() {
@@ -142,6 +152,7 @@ private:
     SpoolWriter& spool_;
     std::shared_ptr<SpoolingMessage> message_;
     std::string buffer_;
+    std::string top_;  // prepended after the first chunk went to the spool
     std::uint64_t size_ = 0;
     bool spilled_ = false;   // chunks went to the spool thread: the file exists or will
     bool finished_ = false;  // committed or aborted

@@ -112,6 +112,9 @@ public:
     virtual ~IncomingMessage() = default;
     virtual const QueueId& id() const = 0;
     virtual void append(std::string_view bytes) = 0;
+    // Header fields (CRLF-terminated) to go above everything appended or prepended so far,
+    // decided once the content is in (verdicts, signatures). Before commit only.
+    virtual void prepend(std::string_view fields) = 0;
     virtual std::uint64_t size() const = 0;
     // Too much of it waits to be written: stop reading from the client until this clears.
     virtual bool backlogged() const { return false; }

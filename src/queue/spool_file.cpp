@@ -227,6 +227,12 @@ bool holds_end_record(int fd) {
     return false;
 }
 
+// A Top record holds whole header fields: CRLF-ended lines, none of them empty, so that it
+// reads the same above the content as on its own (its ContentFacts add up).
+bool whole_header_fields(std::string_view top) {
+    return !top.empty() && top.ends_with("\r\n") && !top.starts_with("\r\n") && top.find("\r\n\r\n") == std::string_view::npos;
+}
+
 // The file reads as the torn beginning of a spool file: deleted as unacknowledged, unless a
 // matching End is found further on (then a damaged length hid it).
 SpoolReadResult torn_or_damaged(int fd, std::string what) {
@@ -304,7 +310,8 @@ SpoolReadResult read_spool_file(const std::filesystem::path& path, SpoolRead mod
     // A malformed record before End is only known to matter once End proves the file whole:
     // until then it is just as likely to be the torn end of an unacknowledged transaction.
     std::string malformed;
-    ContentFactsScanner facts;
+    ContentFactsScanner facts, top_facts;
+    unsigned tops = 0;
     unsigned identities = 0, senders = 0, parameters = 0, receptions = 0;
     for (bool ended = false; !ended;) {
         switch (light ? reader.next_skipping_content() : reader.next()) {
@@ -328,6 +335,11 @@ SpoolReadResult read_spool_file(const std::filesystem::path& path, SpoolRead mod
             case RecordType::Content:
                 c.content_size += payload.size();
                 facts.feed(payload);
+                break;
+            case RecordType::Top:
+                c.content_size += payload.size();
+                top_facts.feed(payload);
+                ok = ++tops == 1 && whole_header_fields(payload);
                 break;
             case RecordType::End: {
                 std::uint64_t size = 0;
@@ -353,7 +365,7 @@ SpoolReadResult read_spool_file(const std::filesystem::path& path, SpoolRead mod
     }
 
     if (!malformed.empty()) return fail(SpoolFileStatus::Damaged, malformed);
-    c.facts = facts.facts();
+    c.facts = with_top(facts.facts(), top_facts.facts());
     if (identities != 1 || senders != 1 || parameters != 1 || receptions != 1)
         return fail(SpoolFileStatus::Damaged, "envelope records missing");
     if (c.header.id != path.filename().string()) return fail(SpoolFileStatus::Damaged, "queue id differs from file name");
@@ -413,15 +425,20 @@ public:
     std::error_code next(std::string& piece) override {
         piece.clear();
         if (ended_) return {};
+        if (!looked_for_top_) {
+            looked_for_top_ = true;
+            if (auto ec = find_top(piece)) return ec;
+            if (!piece.empty()) return {};
+        }
         for (;;) {
             switch (reader_.next()) {
                 case RecordReader::Status::Record: break;
                 case RecordReader::Status::IoError: return {reader_.error(), std::system_category()};
                 default: return std::make_error_code(std::errc::bad_message);  // no End: cut short
             }
-            if (reader_.type() == RecordType::Content) {
+            if (reader_.type() == RecordType::Content || reader_.type() == RecordType::Top) {
                 content_size_ += reader_.payload().size();
-                if (reader_.payload().empty()) continue;
+                if (reader_.payload().empty() || reader_.type() == RecordType::Top) continue;  // given first
                 reader_.take_payload(piece);
                 return {};
             }
@@ -438,9 +455,28 @@ public:
     }
 
 private:
+    // The Top record lies after the content, just before End: one pass over the record headers
+    // (content skipped, not read) finds it, and it is handed out first.
+    std::error_code find_top(std::string& top) {
+        RecordReader scan(fd_.get());
+        for (;;) {
+            switch (scan.next_skipping_content()) {
+                case RecordReader::Status::Record: break;
+                case RecordReader::Status::IoError: return {scan.error(), std::system_category()};
+                default: return std::make_error_code(std::errc::bad_message);
+            }
+            if (scan.type() == RecordType::Top) scan.take_payload(top);
+            if (scan.type() != RecordType::End) continue;
+            // Both readers read through the descriptor's offset: back to the start.
+            if (::lseek(fd_.get(), 0, SEEK_SET) < 0) return {errno, std::system_category()};
+            return {};
+        }
+    }
+
     delivery::FileDescriptor fd_;
     RecordReader reader_;
     std::uint64_t content_size_ = 0;
+    bool looked_for_top_ = false;
     bool ended_ = false;
 };
 

@@ -20,6 +20,9 @@ enum class RecordType : std::uint8_t {
     Recipient = 'R',       // forward-path with ORCPT and NOTIFY, one record per recipient
     Reception = 'T',       // session id, client address, HELO name
     Content = 'C',         // a piece of the content, in order
+    // Header fields that go above all of the content (Authentication-Results, DKIM-Signature),
+    // known only once the content has streamed in: written just before End, read first.
+    Top = 'H',
     End = 'E',             // content size and checksum of everything before: written last
     RecipientState = 'S',  // after End: an outcome for one recipient (see recipient_state.hpp)
     MessageEvent = 'G',    // after End: held, released, reported (see message_event.hpp)

@@ -1,5 +1,7 @@
 #include "queue/spool_writer.hpp"
 
+#include "queue/spool_record.hpp"
+
 #include <fcntl.h>
 #include <sys/statvfs.h>
 
@@ -9,6 +11,7 @@
 #include "observe/history.hpp"
 #include "observe/log.hpp"
 #include "queue/checksum.hpp"
+#include "queue/spool_record.hpp"
 #include "smtp/text.hpp"
 
 namespace ehlo::queue {
@@ -93,19 +96,19 @@ bool SpoolWriter::enqueue(Work work) {
 void SpoolWriter::write_chunk(std::shared_ptr<SpoolingMessage> message, std::string content) {
     // When stopped, the chunk is dropped: the commit that must follow fails anyway.
     message->unwritten.fetch_add(content.size(), std::memory_order_relaxed);
-    enqueue(Work{Work::Kind::Chunk, std::move(message), std::move(content), false, {}});
+    enqueue(Work{Work::Kind::Chunk, std::move(message), std::move(content), false, {}, {}});
 }
 
 void SpoolWriter::commit(std::shared_ptr<SpoolingMessage> message, std::string rest, bool in_memory,
-                         std::function<void(bool)> done) {
-    if (!enqueue(Work{Work::Kind::Commit, std::move(message), std::move(rest), in_memory, done})) {
+                         std::function<void(bool)> done, std::string top) {
+    if (!enqueue(Work{Work::Kind::Commit, std::move(message), std::move(rest), in_memory, done, std::move(top)})) {
         if (done) done(false);
     }
 }
 
 void SpoolWriter::abort(std::shared_ptr<SpoolingMessage> message) {
     // When stopped, a file begun stays without End and recovery deletes it.
-    enqueue(Work{Work::Kind::Abort, std::move(message), {}, false, {}});
+    enqueue(Work{Work::Kind::Abort, std::move(message), {}, false, {}, {}});
 }
 
 void SpoolWriter::run() {
@@ -147,7 +150,7 @@ void SpoolWriter::measure_free_space() {
         observe::info("spool-space-ok", {{"dir", queue_dir_.string()}, {"free", free}, {"min_free", min_free_}});
 }
 
-void SpoolWriter::write(SpoolingMessage& message, std::string_view content, bool end) {
+void SpoolWriter::write(SpoolingMessage& message, std::string_view content, bool end, std::string_view top) {
     if (!message.error.empty()) return;
     std::string out;
     if (!message.created) {
@@ -171,6 +174,11 @@ void SpoolWriter::write(SpoolingMessage& message, std::string_view content, bool
     append_content_records(out, content);
     message.content_size += content.size();
     message.facts.feed(content);
+    if (!top.empty()) {
+        append_record(out, RecordType::Top, top);
+        message.content_size += top.size();
+        message.top_facts.feed(top);
+    }
     message.checksum = crc32c(out, message.checksum);
     if (end) out += encode_end_record(message.content_size, message.checksum);
     if (auto ec = delivery::write_all(message.file.get(), out))
@@ -207,7 +215,7 @@ void SpoolWriter::process(std::vector<Work>& batch) {
                 break;
             case Work::Kind::Abort: discard(message); break;
             case Work::Kind::Commit:
-                write(message, work.content, true);
+                write(message, work.content, true, work.top);
                 if (message.error.empty() && mode_ == delivery::SyncMode::Fsync) {
                     counters_.count_sync();
                     if (auto ec = delivery::sync_data(message.file.get()))
@@ -247,7 +255,7 @@ void SpoolWriter::process(std::vector<Work>& batch) {
         queued->path = message.path;
         queued->content_size = message.content_size;
         queued->file_length = message.file_length;
-        queued->facts = message.facts.facts();
+        queued->facts = with_top(message.facts.facts(), message.top_facts.facts());
         if (work->in_memory) queued->content = budget_.keep(std::move(work->content));
         queued->prepare();
         counters_.committed.fetch_add(1, std::memory_order_relaxed);

@@ -42,6 +42,7 @@ struct SpoolingMessage {
     std::uint64_t content_size = 0;
     std::uint64_t file_length = 0;  // octets written
     ContentFactsScanner facts;
+    ContentFactsScanner top_facts;  // of the Top record
     // Chunks handed over and not yet written (any thread): the receiving side stops reading
     // from its client while this is high, so a fast client and a slow disk cannot pile up
     // memory.
@@ -68,8 +69,10 @@ public:
     void write_chunk(std::shared_ptr<SpoolingMessage> message, std::string content);
     // The rest of the content, then End; `in_memory` says the content given here is the
     // whole content (nothing was written as chunks), so delivery may use it without a read.
+    // `top`: header fields to put above the content (a Top record), for a message whose
+    // beginning is written already.
     void commit(std::shared_ptr<SpoolingMessage> message, std::string rest, bool in_memory,
-                std::function<void(bool)> done);
+                std::function<void(bool)> done, std::string top = {});
     void abort(std::shared_ptr<SpoolingMessage> message);
 
     // A file of this id is being written and not yet handed over (any thread): whoever looks
@@ -91,12 +94,13 @@ private:
         std::string content;
         bool in_memory = false;
         std::function<void(bool)> done;
+        std::string top;
     };
     bool enqueue(Work work);  // false when stopped
     void run();
     void process(std::vector<Work>& batch);
     // Appends records to the file (created with its envelope first); with `end`, the End too.
-    void write(SpoolingMessage& message, std::string_view content, bool end);
+    void write(SpoolingMessage& message, std::string_view content, bool end, std::string_view top = {});
     void discard(SpoolingMessage& message);
     void measure_free_space();
 

@@ -85,7 +85,7 @@ std::string with_checksums(std::string bytes) {
         const std::size_t length = load_u32(bytes.data() + at + 1);
         if (length > kMaxRecordPayload || bytes.size() - at - kRecordHeaderSize < length) break;
         char* payload = bytes.data() + at + kRecordHeaderSize;
-        if (!ended && type == RecordType::Content) content += length;
+        if (!ended && (type == RecordType::Content || type == RecordType::Top)) content += length;
         if (!ended && type == RecordType::End && length == 12) {
             for (int i = 0; i < 8; ++i) payload[i] = static_cast<char>((content >> (8 * i)) & 0xFF);
             store_u32(payload + 8, crc32c(std::string_view(bytes.data(), at)));

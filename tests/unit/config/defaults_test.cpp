@@ -33,6 +33,13 @@ TEST(ConfigDefaults, Limits) {
     EXPECT_TRUE(c.sendmail.enabled);
     EXPECT_EQ(c.sendmail.maildrop, "");
     EXPECT_EQ(c.sendmail.socket, "");
+    EXPECT_TRUE(c.msgauth.verify);
+    EXPECT_EQ(c.msgauth.authserv_id, "");
+    EXPECT_EQ(c.msgauth.dmarc_reject, DmarcAction::Reject);
+    EXPECT_EQ(c.msgauth.dmarc_quarantine, DmarcAction::Quarantine);
+    EXPECT_FALSE(c.msgauth.spf_reject);
+    EXPECT_FALSE(c.msgauth.dns_defer);
+    EXPECT_EQ(c.msgauth.max_signatures, 5u);
     EXPECT_TRUE(c.console.enabled);
     EXPECT_FALSE(c.console.tls);
     EXPECT_EQ(c.console.token_file, "");

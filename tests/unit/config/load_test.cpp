@@ -96,6 +96,16 @@ enabled = false
 maildrop = "/var/spool/ehlo-maildrop"
 socket = "/run/ehlo/pickup.sock"
 
+[msgauth]
+verify = false
+authserv_id = "mx.example.org"
+dmarc_reject = "quarantine"
+dmarc_quarantine = "none"
+spf_fail = "reject"
+dns_failure = "defer"
+max_signatures = 8
+threads = 3
+
 [history]
 enabled = false
 path = "/var/lib/ehlo/history.db"
@@ -135,6 +145,7 @@ Config full_expected() {
     c.console = {false, true, "/etc/ehlo/console.token", {"127.0.0.2", 8026}};
     c.sendmail = {false, "/var/spool/ehlo-maildrop", "/run/ehlo/pickup.sock"};
     c.history = {false, "/var/lib/ehlo/history.db", 30, HistoryTranscripts::All};
+    c.msgauth = {false, "mx.example.org", DmarcAction::Quarantine, DmarcAction::None, true, true, 8, 3};
     c.domains = {
         LocalDomain{"example.org", false, {"alice", "bob.smith", "c_d-e"}, "/srv/mail/example.org", "alice"},
         LocalDomain{"example.net", true, {}, "./var/mail", "postmaster"},
@@ -160,6 +171,7 @@ TEST(ConfigLoad, EveryKeyRoundTrips) {
     EXPECT_EQ(r.config->control, expected.control);
     EXPECT_EQ(r.config->sendmail, expected.sendmail);
     EXPECT_EQ(r.config->history, expected.history);
+    EXPECT_EQ(r.config->msgauth, expected.msgauth);
     EXPECT_EQ(r.config->domains, expected.domains);
     EXPECT_EQ(*r.config, expected);
 }
