@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <sstream>
 #include <thread>
 
 #include "cli/commands.hpp"
@@ -20,6 +22,8 @@
 #include "delivery/resolver.hpp"
 #include "net/console.hpp"
 #include "net/control_server.hpp"
+#include "msgauth/crypto.hpp"
+#include "msgauth/dkim_sign.hpp"
 #include "msgauth/dns_cache.hpp"
 #include "msgauth/public_suffix.hpp"
 #include "msgauth/resolver_dns.hpp"
@@ -81,6 +85,25 @@ queue::SyncMode safe_sync_mode(queue::SyncMode wanted) {
     observe::warn("sync-fallback", {{"kernel", release}, {"configured", "syncfs"}, {"using", "fsync"},
                                     {"note", "syncfs(2) reports write-back errors only since Linux 5.8"}});
     return queue::SyncMode::Fsync;
+}
+
+// [[msgauth.sign]]: each key read now (as root; the files are 0600), checked to be one that may
+// sign (RFC 8301 3.2: RSA of 2048 bits or more). A key that cannot be used stops the start.
+std::map<std::string, std::vector<msgauth::DkimSigningKey>> signing_keys(const config::Config& cfg) {
+    std::map<std::string, std::vector<msgauth::DkimSigningKey>> out;
+    for (const auto& k : cfg.msgauth.sign) {
+        std::ifstream in(k.key_file, std::ios::binary);
+        std::stringstream pem;
+        pem << in.rdbuf();
+        std::string error;
+        auto key = in ? msgauth::private_key_from_pem(pem.str(), &error) : std::nullopt;
+        if (!key) throw std::runtime_error("[[msgauth.sign]] " + k.key_file + ": " + (in ? error : "cannot read"));
+        msgauth::DkimSigningKey signing{k.domain, k.selector, *key};
+        msgauth::DkimSigner check({signing});  // throws for a key too weak to sign
+        out[k.domain].push_back(std::move(signing));
+        observe::info("dkim-key", {{"domain", k.domain}, {"selector", k.selector}, {"type", msgauth::key_type_name(key->type)}});
+    }
+    return out;
 }
 
 }  // namespace
@@ -148,7 +171,7 @@ int serve(const ServeOptions& options) {
         } stop_pool{msgauth_pool};
         const net::MsgauthService msgauth_service{
             msgauth_dns, psl, [&msgauth_pool](std::function<void()> f) { msgauth_pool.post(std::move(f)); }, cfg.msgauth,
-            cfg.msgauth.authserv_id.empty() ? cfg.server.hostname : cfg.msgauth.authserv_id};
+            cfg.msgauth.authserv_id.empty() ? cfg.server.hostname : cfg.msgauth.authserv_id, signing_keys(cfg)};
         delivery::RemoteOptions rmo;
         rmo.helo_name = cfg.outbound.helo_name.empty() ? cfg.server.hostname : cfg.outbound.helo_name;
         rmo.max_connections = cfg.outbound.connections;

@@ -260,6 +260,17 @@ struct Config {
         bool dns_defer = false;       // dns_failure = "defer": 451 4.7.x; "accept" marks and accepts
         unsigned max_signatures = 5;  // DKIM signatures checked per message
         unsigned threads = 2;         // where the DNS answers and public-key work run
+        // [[msgauth.sign]]: DKIM keys for mail from our own networks and authenticated users
+        // whose From domain is `domain` (RFC 6376 5; two keys of one domain sign side by side,
+        // RFC 8463 5: rsa-sha256 and ed25519-sha256).
+        struct SigningKey {
+            std::string domain;    // lower case
+            std::string selector;  // s=
+            std::string key_file;  // PEM private key (ehlo dkim keygen), read at start as root
+
+            bool operator==(const SigningKey&) const = default;
+        };
+        std::vector<SigningKey> sign{};
 
         bool operator==(const Msgauth&) const = default;
     } msgauth;

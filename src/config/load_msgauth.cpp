@@ -1,5 +1,8 @@
 // [msgauth]: what reception checks of mail from outside, and what a failure does.
+#include <algorithm>
+
 #include "config/toml_reader.hpp"
+#include "smtp/address.hpp"
 
 namespace ehlo::config::load_detail {
 
@@ -45,6 +48,57 @@ bool is_authserv_id(std::string_view id) {
     return true;
 }
 
+// [[msgauth.sign]] tables: domain, selector, key_file, each required; a (domain, selector)
+// pair once.
+void read_signing_keys(TableReader& r, std::vector<Config::Msgauth::SigningKey>& out) {
+    const auto* array = r.typed<toml::array>("sign", toml::node_type::array);
+    if (!array) return;
+    for (const toml::node& element : *array) {
+        const auto* table = element.as_table();
+        if (!table) {
+            r.error(element.source(), "sign", "must hold [[msgauth.sign]] tables, not " + type_name(element.type()));
+            continue;
+        }
+        TableReader k(r.errors(), *table, "[[msgauth.sign]]");
+        Config::Msgauth::SigningKey key;
+        bool ok = true;
+        for (const char* name : {"domain", "selector", "key_file"}) {
+            auto value = k.string(name);
+            if (!value) {
+                if (!table->get(name)) k.error(table->source(), name, "is required");
+                ok = false;
+                continue;
+            }
+            std::string text = value->value;
+            if (std::string_view(name) != "key_file") {
+                std::transform(text.begin(), text.end(), text.begin(),
+                               [](unsigned char c) { return c < 0x80 ? static_cast<char>(std::tolower(c)) : static_cast<char>(c); });
+                if (!smtp::is_valid_domain(text, false)) {
+                    k.error(value->where, name, "must be a domain name (letters, digits, '-', labels joined by '.'), not " +
+                                                    in_quotes(value->value));
+                    ok = false;
+                    continue;
+                }
+            } else if (text.empty()) {
+                k.error(value->where, name, "must name the PEM file of a private key");
+                ok = false;
+                continue;
+            }
+            (std::string_view(name) == "domain" ? key.domain : std::string_view(name) == "selector" ? key.selector : key.key_file) =
+                std::move(text);
+        }
+        if (!ok) continue;
+        const bool repeated = std::any_of(out.begin(), out.end(), [&](const auto& o) {
+            return o.domain == key.domain && o.selector == key.selector;
+        });
+        if (repeated) {
+            k.error(table->source(), "selector", "repeats " + in_quotes(key.selector) + " for " + in_quotes(key.domain));
+            continue;
+        }
+        out.push_back(std::move(key));
+    }
+}
+
 }  // namespace
 
 void read_msgauth(TableReader& r, Config::Msgauth& m) {
@@ -61,6 +115,7 @@ void read_msgauth(TableReader& r, Config::Msgauth& m) {
     read_choice(r, "dns_failure", m.dns_defer, "defer", "accept");
     r.integer("max_signatures", m.max_signatures, 1, 50, "DKIM signatures checked per message");
     r.integer("threads", m.threads, 1, 64);
+    read_signing_keys(r, m.sign);
 }
 
 }  // namespace ehlo::config::load_detail

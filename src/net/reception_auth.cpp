@@ -41,13 +41,11 @@ bool without_fields(std::string_view header, const std::vector<msgauth::HeaderFi
 
 }  // namespace
 
-ReceptionAuth::ReceptionAuth(const MsgauthService& service) : service_(service) {}
-
-ReceptionAuth::ReceptionAuth(const MsgauthService& service, std::string auth_user)
-    : service_(service), auth_user_(std::move(auth_user)) {}
+ReceptionAuth::ReceptionAuth(const MsgauthService& service, std::optional<std::string> auth_user, bool from_outside)
+    : service_(service), auth_user_(std::move(auth_user)), from_outside_(from_outside) {}
 
 void ReceptionAuth::mail(const std::string& ip, const std::string& sender, const std::string& helo, std::int64_t now) {
-    if (auth_user_) return;
+    if (!from_outside_) return;
     msgauth::DkimVerifyOptions options;
     options.max_signatures = service_.settings.max_signatures;
     check_ = std::make_unique<msgauth::InboundCheck>(service_.dns, service_.psl, service_.post, options);
@@ -73,11 +71,15 @@ void ReceptionAuth::begin_content() {
     held_.clear();
     holding_ = true;
     header_too_large_ = false;
+    signer_.reset();
+    signed_fields_.clear();
+    signing_.clear();
 }
 
 void ReceptionAuth::content(std::string_view piece, std::string& out) {
     if (!holding_) {
         if (check_) check_->body(piece);
+        if (signer_) signer_->body(piece);
         out.append(piece);
         return;
     }
@@ -111,14 +113,34 @@ void ReceptionAuth::release(std::string& out) {
         return;
     }
     const auto forged = msgauth::forged_authentication_results(parsed->fields, service_.authserv_id);
-    if (forged.empty() || !without_fields(header, parsed->fields, forged, out)) out.append(header);
+    const bool removed = !forged.empty() && without_fields(header, parsed->fields, forged, out);
+    if (!removed) out.append(header);
     const std::string_view body = std::string_view(held).substr(header_size);
+    // A header section that ended without its empty line (a line that is no field) left the
+    // rest of it to the body, as DKIM verifiers read it.
+    const std::string_view body_start = header.substr(std::min(parsed->body_offset, header.size()));
     if (check_) {
         check_->header(parsed->fields);
-        // A header section that ended without its empty line (a line that is no field) left
-        // the rest of it to the body, as DKIM verifiers read it.
-        if (parsed->body_offset < header.size()) check_->body(header.substr(parsed->body_offset));
+        check_->body(body_start);
         check_->body(body);
+    }
+    if (!from_outside_) {
+        const auto keys = service_.signing_keys.find(msgauth::header_from_domain(parsed->fields));
+        if (keys != service_.signing_keys.end()) {
+            for (std::size_t i = 0, next = 0; i < parsed->fields.size(); ++i) {
+                if (removed && next < forged.size() && forged[next] == i) {
+                    ++next;
+                    continue;
+                }
+                signed_fields_.push_back(parsed->fields[i]);
+            }
+            signer_ = std::make_shared<msgauth::DkimSigner>(keys->second);
+            signing_ = "signed:";
+            for (const auto& k : keys->second)
+                signing_ += " d=" + k.domain + " s=" + k.selector + " (" + msgauth::key_type_name(k.key.type) + ")";
+            signer_->body(body_start);
+            signer_->body(body);
+        }
     }
     out.append(body);
 }
@@ -132,11 +154,25 @@ void ReceptionAuth::finish(std::int64_t now, unsigned percent_draw, Done done) {
         return;
     }
     if (!check_) {
-        msgauth::InboundVerdicts none;
         Outcome o;
-        o.top = msgauth::authentication_results(service_.authserv_id, none, auth_user_) + "\r\n";
-        o.verdicts = auth_user_ ? "auth=pass" : "none";
-        done(std::move(o));
+        // RFC 8601 2.7.4: only when message authentication is on ([msgauth] verify).
+        if (auth_user_ && service_.settings.verify) {
+            o.top = msgauth::authentication_results(service_.authserv_id, msgauth::InboundVerdicts{}, auth_user_) + "\r\n";
+            o.verdicts = "auth=pass";
+        }
+        if (!signer_) {
+            done(std::move(o));
+            return;
+        }
+        // RFC 6376 5: the signatures go on top. The private-key work runs off the event loop.
+        o.verdicts += std::string(o.verdicts.empty() ? "" : " ") + signing_;
+        service_.post([signer = signer_, fields = std::move(signed_fields_), now, o = std::move(o), done = std::move(done)]() mutable {
+            std::string signatures;
+            for (const std::string& field : signer->finish(fields, now)) signatures += field + "\r\n";
+            o.top = signatures + o.top;
+            done(std::move(o));
+        });
+        signer_.reset();
         return;
     }
     const config::Config::Msgauth settings = service_.settings;

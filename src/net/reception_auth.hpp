@@ -8,12 +8,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "config/config.hpp"
+#include "msgauth/dkim_sign.hpp"
 #include "msgauth/dns.hpp"
 #include "msgauth/inbound.hpp"
 #include "msgauth/public_suffix.hpp"
@@ -28,6 +30,8 @@ struct MsgauthService {
     msgauth::InboundCheck::Post post;  // where the DNS answers and public-key work run
     config::Config::Msgauth settings;
     std::string authserv_id;
+    // [[msgauth.sign]] keys by domain, read at start.
+    std::map<std::string, std::vector<msgauth::DkimSigningKey>> signing_keys{};
 };
 
 // The client's header section may be this long; a longer one is refused (552 5.3.4) when it
@@ -43,11 +47,10 @@ public:
     };
     using Done = std::function<void(Outcome)>;
 
-    // Checks of a client from outside.
-    explicit ReceptionAuth(const MsgauthService& service);
-    // An authenticated client's submission: no checks, only "auth=pass" (RFC 8601 2.7.4) and
-    // the forged fields removed.
-    ReceptionAuth(const MsgauthService& service, std::string auth_user);
+    // A client from outside (`from_outside`) is checked. An authenticated client's
+    // submission (`auth_user`) is marked "auth=pass" (RFC 8601 2.7.4); it and our own networks'
+    // mail is signed when its From domain has [[msgauth.sign]] keys.
+    ReceptionAuth(const MsgauthService& service, std::optional<std::string> auth_user, bool from_outside);
 
     // MAIL accepted: SPF of `sender` ("" for <>) from `ip`, or of HELO for the null sender.
     void mail(const std::string& ip, const std::string& sender, const std::string& helo, std::int64_t now);
@@ -68,7 +71,12 @@ private:
 
     const MsgauthService& service_;
     std::optional<std::string> auth_user_;
+    bool from_outside_;
     std::unique_ptr<msgauth::InboundCheck> check_;
+    // Signing: the fields as they go on (what DKIM-Signature covers) and the body hash so far.
+    std::shared_ptr<msgauth::DkimSigner> signer_;
+    std::vector<msgauth::HeaderField> signed_fields_;
+    std::string signing_;  // "signed: d=example.org s=s1 (rsa)", for the log
     std::string held_;
     bool holding_ = true;
     bool header_too_large_ = false;

@@ -61,15 +61,17 @@ smtp::Reply SessionHost::check_mail(const smtp::Envelope& envelope) {
     // Mail from outside is checked (SPF starts now, while RCPT goes on); an authenticated
     // client's is marked as such. Our own networks' mail is neither.
     reception_auth_.reset();
-    if (msgauth_ && msgauth_->settings.verify) {
+    if (msgauth_) {
         const std::string user = session_ ? session_->authenticated_user() : std::string{};
-        if (!user.empty()) {
-            reception_auth_ = std::make_unique<ReceptionAuth>(*msgauth_, user);
-        } else if (!trusted_) {
-            reception_auth_ = std::make_unique<ReceptionAuth>(*msgauth_);
+        const bool outside = user.empty() && !trusted_;
+        const bool checked = outside && msgauth_->settings.verify;
+        const bool marked = !user.empty() && msgauth_->settings.verify;
+        const bool signable = !outside && !msgauth_->signing_keys.empty();
+        if (checked || marked || signable)
+            reception_auth_ = std::make_unique<ReceptionAuth>(*msgauth_, user.empty() ? std::nullopt : std::optional(user), checked);
+        if (checked)
             reception_auth_->mail(client_.address, envelope.sender_str(), session_ ? session_->helo_name() : std::string{},
                                   static_cast<std::int64_t>(std::time(nullptr)));
-        }
     }
     return {250, "2.1.0", "Ok"};
 }

@@ -106,6 +106,16 @@ dns_failure = "defer"
 max_signatures = 8
 threads = 3
 
+[[msgauth.sign]]
+domain = "Example.ORG"
+selector = "s2026"
+key_file = "/etc/ehlo/dkim/s2026.pem"
+
+[[msgauth.sign]]
+domain = "example.org"
+selector = "e2026"
+key_file = "/etc/ehlo/dkim/e2026.pem"
+
 [history]
 enabled = false
 path = "/var/lib/ehlo/history.db"
@@ -145,7 +155,8 @@ Config full_expected() {
     c.console = {false, true, "/etc/ehlo/console.token", {"127.0.0.2", 8026}};
     c.sendmail = {false, "/var/spool/ehlo-maildrop", "/run/ehlo/pickup.sock"};
     c.history = {false, "/var/lib/ehlo/history.db", 30, HistoryTranscripts::All};
-    c.msgauth = {false, "mx.example.org", DmarcAction::Quarantine, DmarcAction::None, true, true, 8, 3};
+    c.msgauth = {false, "mx.example.org", DmarcAction::Quarantine, DmarcAction::None, true, true, 8, 3,
+                 {{"example.org", "s2026", "/etc/ehlo/dkim/s2026.pem"}, {"example.org", "e2026", "/etc/ehlo/dkim/e2026.pem"}}};
     c.domains = {
         LocalDomain{"example.org", false, {"alice", "bob.smith", "c_d-e"}, "/srv/mail/example.org", "alice"},
         LocalDomain{"example.net", true, {}, "./var/mail", "postmaster"},

@@ -139,6 +139,23 @@ TEST(MailboxKeys, BadLmtpTargetIsQuotedPrintably) {
     EXPECT_NE(r.error->message.find("12\\t\\x01"), std::string::npos) << r.error->str();
 }
 
+// [msgauth] and its [[msgauth.sign]] keys: each mistake at its line.
+TEST(MsgauthKeys, MistakesAreReportedAtTheirLine) {
+    EXPECT_CONFIG_ERROR("[msgauth]\ndmarc_reject = \"bounce\"\n", 2, "\"reject\", \"quarantine\" or \"none\"");
+    EXPECT_CONFIG_ERROR("[msgauth]\nspf_fail = \"refuse\"\n", 2, "\"mark\" or \"reject\"");
+    EXPECT_CONFIG_ERROR("[msgauth]\ndns_failure = \"retry\"\n", 2, "\"accept\" or \"defer\"");
+    EXPECT_CONFIG_ERROR("[msgauth]\nauthserv_id = \"mx; dkim=pass\"\n", 2, "must be a host name");
+    EXPECT_CONFIG_ERROR("[msgauth]\nmax_signatures = 0\n", 2, "1 to 50");
+    EXPECT_CONFIG_ERROR("[[msgauth.sign]]\ndomain = \"example.org\"\nselector = \"s1\"\n", 1, "'key_file' in [[msgauth.sign]] is required");
+    EXPECT_CONFIG_ERROR("[[msgauth.sign]]\ndomain = \"exa mple.org\"\nselector = \"s1\"\nkey_file = \"/k\"\n", 2,
+                        "must be a domain name");
+    EXPECT_CONFIG_ERROR("[[msgauth.sign]]\ndomain = \"example.org\"\nselector = \"s1\"\nkey_file = \"/k\"\ncolour = 1\n", 5,
+                        "unknown key 'colour'");
+    EXPECT_CONFIG_ERROR("[[msgauth.sign]]\ndomain = \"a.example\"\nselector = \"s1\"\nkey_file = \"/k\"\n"
+                        "[[msgauth.sign]]\ndomain = \"A.example\"\nselector = \"s1\"\nkey_file = \"/j\"\n", 5,
+                        "repeats 's1' for 'a.example'");
+}
+
 TEST(MailboxKeys, LmtpTargetForms) {
     EXPECT_EQ(parse_lmtp_target("dovecot.example:24").value, (LmtpTarget{LmtpTarget::Kind::Tcp, "", "dovecot.example", 24}));
     EXPECT_EQ(parse_lmtp_target("192.0.2.5:2424").value, (LmtpTarget{LmtpTarget::Kind::Tcp, "", "192.0.2.5", 2424}));
