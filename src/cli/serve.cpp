@@ -106,6 +106,15 @@ std::map<std::string, std::vector<msgauth::DkimSigningKey>> signing_keys(const c
     return out;
 }
 
+// [msgauth] arc_domain: the first [[msgauth.sign]] key of that domain seals.
+std::optional<msgauth::DkimSigningKey> arc_key(const config::Config& cfg,
+                                               const std::map<std::string, std::vector<msgauth::DkimSigningKey>>& keys) {
+    if (cfg.msgauth.arc_domain.empty()) return std::nullopt;
+    const auto it = keys.find(cfg.msgauth.arc_domain);
+    if (it == keys.end() || it->second.empty()) return std::nullopt;
+    return it->second.front();
+}
+
 }  // namespace
 
 int serve(const ServeOptions& options) {
@@ -139,8 +148,8 @@ int serve(const ServeOptions& options) {
         observe::EhloMetrics metrics(registry);
 
         // Message authentication's threads: the DNS answers and the signature work land there.
-        // Made before the resolver, whose answers it takes, and stopped (StopPool below) before
-        // what its work uses goes.
+        // Made before the resolver, whose answers it takes; stopped (StopPool below) before the
+        // server's loops and what its work uses go.
         msgauth::WorkPool msgauth_pool(cfg.msgauth.threads);
 
         // Onward delivery: DNS (libunbound on its own thread) and the SMTP client (its own loop).
@@ -165,13 +174,12 @@ int serve(const ServeOptions& options) {
             return static_cast<std::int64_t>(
                 std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count());
         });
-        struct StopPool {
-            msgauth::WorkPool& pool;
-            ~StopPool() { pool.stop(); }
-        } stop_pool{msgauth_pool};
+        auto dkim_keys = signing_keys(cfg);
+        auto seal_key = arc_key(cfg, dkim_keys);
         const net::MsgauthService msgauth_service{
             msgauth_dns, psl, [&msgauth_pool](std::function<void()> f) { msgauth_pool.post(std::move(f)); }, cfg.msgauth,
-            cfg.msgauth.authserv_id.empty() ? cfg.server.hostname : cfg.msgauth.authserv_id, signing_keys(cfg)};
+            cfg.msgauth.authserv_id.empty() ? cfg.server.hostname : cfg.msgauth.authserv_id, std::move(dkim_keys),
+            std::move(seal_key)};
         delivery::RemoteOptions rmo;
         rmo.helo_name = cfg.outbound.helo_name.empty() ? cfg.server.hostname : cfg.outbound.helo_name;
         rmo.max_connections = cfg.outbound.connections;
@@ -287,6 +295,12 @@ int serve(const ServeOptions& options) {
         if (run_as) hand_over_state(cfg, *run_as);
         net::Server server(cfg, policy, queue, tls.get(), auth.get(), &metrics, history.get());
         server.verify_with(&msgauth_service);
+        // The pool's work ends by posting to the server's loops: it stops before they go (and
+        // before what it reads, declared above).
+        struct StopPool {
+            msgauth::WorkPool& pool;
+            ~StopPool() { pool.stop(); }
+        } stop_pool{msgauth_pool};
         if (run_as) drop_privileges(*run_as);
         observe::info("privileges", {{"user", run_as ? run_as->user : "(as started)"},
                                      {"uid", std::to_string(::getuid())},
@@ -343,6 +357,7 @@ int serve(const ServeOptions& options) {
         }
         observe::info("started", {{"version", EHLO_VERSION}, {"config", options.config_file.empty() ? "embedded" : options.config_file}});
         server.run();
+        msgauth_pool.stop();
         console_server.reset();
         pickup.reset();
         control.reset();

@@ -60,7 +60,9 @@ int dmarc_command(const DmarcCommand& c) {
     if (!dns) return 2;
 
     msgauth::DmarcInput input;
-    input.from_domain = msgauth::header_from_domain(parsed->fields);
+    const msgauth::AuthorDomain author = msgauth::header_from_domain(parsed->fields);
+    if (!author.problem.empty()) std::cout << "From: " << author.problem << " (RFC 7489 6.6.1: refused on reception)\n";
+    input.from_domain = author.domain;
     msgauth::AuthResultsInput ar;
     ar.authserv_id = "ehlo";
     if (!c.ip.empty()) {

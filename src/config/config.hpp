@@ -99,8 +99,7 @@ enum class HistoryTranscripts {
 };
 
 // What a DMARC failure does (RFC 7489 6.3 p=): refuse at the end of DATA (550 5.7.1), deliver
-// marked as junk (the message's header says so, and a Maildir with a ".Junk" folder gets it
-// there), or only record it.
+// marked as junk (an X-Ehlo-Quarantine header says so), or only record it.
 enum class DmarcAction { Reject, Quarantine, None };
 
 struct Config {
@@ -257,7 +256,7 @@ struct Config {
         DmarcAction dmarc_reject = DmarcAction::Reject;
         DmarcAction dmarc_quarantine = DmarcAction::Quarantine;
         bool spf_reject = false;      // spf_fail = "reject": 550 5.7.23 rather than left to DMARC
-        bool dns_defer = false;       // dns_failure = "defer": 451 4.7.x; "accept" marks and accepts
+        bool dns_defer = false;       // dns_failure = "defer": 451 4.4.3; "accept" marks and accepts
         unsigned max_signatures = 5;  // DKIM signatures checked per message
         unsigned threads = 2;         // where the DNS answers and public-key work run
         // [[msgauth.sign]]: DKIM keys for mail from our own networks and authenticated users
@@ -271,6 +270,9 @@ struct Config {
             bool operator==(const SigningKey&) const = default;
         };
         std::vector<SigningKey> sign{};
+        // ARC (RFC 8617): checked mail that an alias forwards to another domain is sealed with
+        // this domain's first [[msgauth.sign]] key; empty = no sealing.
+        std::string arc_domain{};
 
         bool operator==(const Msgauth&) const = default;
     } msgauth;

@@ -116,6 +116,16 @@ void read_msgauth(TableReader& r, Config::Msgauth& m) {
     r.integer("max_signatures", m.max_signatures, 1, 50, "DKIM signatures checked per message");
     r.integer("threads", m.threads, 1, 64);
     read_signing_keys(r, m.sign);
+    if (auto arc = r.string("arc_domain")) {
+        std::string domain = arc->value;
+        std::transform(domain.begin(), domain.end(), domain.begin(),
+                       [](unsigned char c) { return c < 0x80 ? static_cast<char>(std::tolower(c)) : static_cast<char>(c); });
+        const bool has_key = std::any_of(m.sign.begin(), m.sign.end(), [&](const auto& k) { return k.domain == domain; });
+        if (!domain.empty() && !has_key)
+            r.error(arc->where, "arc_domain", "names " + in_quotes(arc->value) + ", which has no [[msgauth.sign]] key to seal with");
+        else
+            m.arc_domain = std::move(domain);
+    }
 }
 
 }  // namespace ehlo::config::load_detail

@@ -8,7 +8,10 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include <mutex>
 #include <stdexcept>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace ehlo::msgauth {
@@ -61,7 +64,9 @@ std::optional<Key> private_key_from_pem(std::string_view pem, std::string* error
     return wrap(pkey, error);
 }
 
-std::optional<Key> public_key_from_record(KeyType type, std::string_view data, std::string* error) {
+namespace {
+
+std::optional<Key> decode_public_key(KeyType type, std::string_view data, std::string* error) {
     const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
     EVP_PKEY* pkey = nullptr;
     if (type == KeyType::Ed25519) {
@@ -93,6 +98,42 @@ std::optional<Key> public_key_from_record(KeyType type, std::string_view data, s
         return std::nullopt;
     }
     return key;
+}
+
+// OpenSSL 3 decodes a DER key through its generic decoder machinery, at a cost of several
+// hundred microseconds: more than the signature check itself. A busy sender's key is the same
+// record message after message, so decoded keys (and the reasons for bad ones) are kept, at
+// most kMaxDecodedKeys; when full the store starts again. Keys are immutable: shared freely.
+constexpr std::size_t kMaxDecodedKeys = 4096;
+
+struct Decoded {
+    std::optional<Key> key;
+    std::string error;
+};
+
+std::mutex decoded_mutex;
+std::unordered_map<std::string, Decoded> decoded_keys;
+
+}  // namespace
+
+std::optional<Key> public_key_from_record(KeyType type, std::string_view data, std::string* error) {
+    std::string id(1, type == KeyType::Rsa ? 'r' : 'e');
+    id.append(data);
+    {
+        std::lock_guard lock(decoded_mutex);
+        const auto it = decoded_keys.find(id);
+        if (it != decoded_keys.end()) {
+            if (!it->second.key && error) *error = it->second.error;
+            return it->second.key;
+        }
+    }
+    Decoded d;
+    d.key = decode_public_key(type, data, &d.error);
+    if (!d.key && error) *error = d.error;
+    std::lock_guard lock(decoded_mutex);
+    if (decoded_keys.size() >= kMaxDecodedKeys) decoded_keys.clear();
+    decoded_keys.emplace(std::move(id), d);
+    return d.key;
 }
 
 Key generate_key(KeyType type, unsigned bits) {

@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "msgauth/auth_results.hpp"
+#include "smtp/header_addresses.hpp"
 
 namespace ehlo::msgauth {
 
@@ -20,27 +21,31 @@ std::string InboundVerdicts::summary() const {
         for (const DkimVerdict& d : dkim) out += std::string(" dkim=") + result_name(d.result) + " (" + printable(d.domain, 64) + ")";
     }
     out += std::string(" dmarc=") + (dmarc ? result_name(dmarc->result) : "none");
+    if (!from_problem.empty()) out += " (" + from_problem + ")";
     if (dmarc && dmarc->record) out += std::string(" (p=") + dmarc_policy_name(dmarc->requested) + ")";
     if (arc) out += std::string(" arc=") + result_name(arc->result);
     return out;
 }
 
-std::string header_from_domain(const std::vector<HeaderField>& fields) {
+AuthorDomain header_from_domain(const std::vector<HeaderField>& fields) {
+    const HeaderField* from = nullptr;
     for (const HeaderField& f : fields) {
         if (!f.is("From")) continue;
-        std::string_view v = f.value();
-        const std::size_t open = v.find('<');
-        if (open != std::string_view::npos) {
-            const std::size_t close = v.find('>', open);
-            v = v.substr(open + 1, close == std::string_view::npos ? std::string_view::npos : close - open - 1);
-        }
-        const std::size_t at = v.rfind('@');
-        if (at == std::string_view::npos) return {};
-        std::string_view domain = trim(v.substr(at + 1));
-        const std::size_t end = domain.find_first_of(" \t\r\n>,;()");
-        return normal_dns_name(domain.substr(0, end));
+        if (from) return {{}, "more than one From field"};
+        from = &f;
     }
-    return {};
+    if (!from) return {{}, "no From field"};
+    const auto addresses = smtp::header_addresses(from->value());
+    if (!addresses || addresses->empty()) return {{}, "no address in the From field can be read"};
+    std::string domain;
+    for (const std::string& a : *addresses) {
+        const std::size_t at = a.rfind('@');
+        const std::string d = normal_dns_name(std::string_view(a).substr(at + 1));
+        if (d.empty() || !is_query_name(d)) return {{}, "the From address has no domain that can be checked"};
+        if (!domain.empty() && d != domain) return {{}, "the From field names more than one author domain"};
+        domain = d;
+    }
+    return {domain, {}};
 }
 
 std::string authentication_results(const std::string& authserv_id, const InboundVerdicts& v,
@@ -125,7 +130,7 @@ struct InboundCheck::State : std::enable_shared_from_this<State> {
             }
             input.dkim = verdicts.dkim;
         }
-        // RFC 7489 6.6.1: no From domain, no DMARC to apply.
+        // RFC 7489 6.6.1: no one From domain, no DMARC to apply (the decision refuses it).
         if (input.from_domain.empty()) return finished(std::move(done));
         auto self = shared_from_this();
         msgauth::check_dmarc(dns, psl, std::move(input), draw, [self, done = std::move(done)](DmarcVerdict v) mutable {
@@ -172,7 +177,9 @@ std::optional<SpfVerdict> InboundCheck::spf_verdict() const {
 void InboundCheck::header(std::vector<HeaderField> fields) {
     {
         std::lock_guard lock(state_->mutex);
-        state_->verdicts.from_domain = header_from_domain(fields);
+        AuthorDomain author = header_from_domain(fields);
+        state_->verdicts.from_domain = std::move(author.domain);
+        state_->verdicts.from_problem = std::move(author.problem);
         state_->verdicts.dkim_checked = true;
     }
     state_->arc.emplace(fields, state_->options);

@@ -32,7 +32,8 @@ struct InboundVerdicts {
     std::vector<DkimVerdict> dkim;
     std::optional<ArcVerdict> arc;
     std::optional<DmarcVerdict> dmarc;
-    std::string from_domain;       // RFC5322.From, "" when there is none
+    std::string from_domain;       // RFC5322.From
+    std::string from_problem;      // why there is no one From domain to check (then no DMARC)
 
     // A verdict the DNS left open (temperror): the same message may pass later.
     bool temporary() const;
@@ -40,8 +41,15 @@ struct InboundVerdicts {
     std::string summary() const;
 };
 
-// RFC 5322 3.6.2: the domain of the first From address, lower case; "" if there is none.
-std::string header_from_domain(const std::vector<HeaderField>& fields);
+// RFC 5322 3.6.2, RFC 7489 6.6.1: the author domain DMARC checks and signing goes by: one From
+// field whose addresses (display names, comments, quoting understood) share one domain.
+// Otherwise `problem` says why not: the domain a reader sees could be another than the one
+// checked, so such a message is not one DMARC can pass.
+struct AuthorDomain {
+    std::string domain;   // lower case
+    std::string problem;  // "" when `domain` is the one
+};
+AuthorDomain header_from_domain(const std::vector<HeaderField>& fields);
 
 // The Authentication-Results field for these verdicts (raw, folded, without the final CRLF).
 std::string authentication_results(const std::string& authserv_id, const InboundVerdicts& verdicts,

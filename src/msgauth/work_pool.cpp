@@ -1,5 +1,9 @@
 #include "msgauth/work_pool.hpp"
 
+#include <exception>
+
+#include "observe/log.hpp"
+
 namespace ehlo::msgauth {
 
 WorkPool::WorkPool(unsigned threads) {
@@ -40,7 +44,14 @@ void WorkPool::run() {
             work = std::move(work_.front());
             work_.pop_front();
         }
-        work();
+        // A step that throws ends itself, not the daemon.
+        try {
+            work();
+        } catch (const std::exception& e) {
+            observe::error("msgauth-error", {{"error", e.what()}});
+        } catch (...) {
+            observe::error("msgauth-error", {{"error", "unknown exception"}});
+        }
     }
 }
 

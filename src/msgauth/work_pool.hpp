@@ -1,7 +1,8 @@
 // Threads for message authentication's CPU work (SPF evaluation, DKIM and ARC signature checks,
 // DKIM signing): the DNS answers and the end-of-data steps are posted here, so that no RSA or
-// Ed25519 operation runs on an event loop. The queue is bounded by what feeds it: one step
-// at a time per message being received.
+// Ed25519 operation runs on an event loop. What waits here is a few steps per check under
+// way; the checks under way are bounded by the sessions (connection limits) and what each
+// client may start (message_rate).
 #pragma once
 
 #include <condition_variable>

@@ -1,5 +1,6 @@
 #include "net/reception_auth.hpp"
 
+#include "msgauth/arc.hpp"
 #include "msgauth/auth_results.hpp"
 #include "msgauth/message.hpp"
 #include "policy/msgauth_decision.hpp"
@@ -16,11 +17,38 @@ std::size_t header_end(std::string_view text) {
     return at == std::string_view::npos ? at : at + 4;
 }
 
+// Lines after the fields that parse_message read (a line that is no field ended them before
+// the empty line): lenient readers may still take what follows for header fields, so any
+// Authentication-Results among them that claims `authserv_id` goes too, with its continuation
+// lines. The rest is kept as it was.
+std::string without_ours(std::string_view rest, std::string_view authserv_id) {
+    std::string out;
+    const std::string ours = msgauth::lower(authserv_id);
+    std::size_t at = 0;
+    while (at < rest.size()) {
+        // One field: a line, and the lines that continue it.
+        std::size_t end = at;
+        do {
+            const std::size_t nl = rest.find("\r\n", end);
+            end = nl == std::string_view::npos ? rest.size() : nl + 2;
+        } while (end < rest.size() && (rest[end] == ' ' || rest[end] == '\t') && end != at + 2);
+        const std::string_view field = rest.substr(at, end - at);
+        const std::size_t colon = field.find(':');
+        const bool ours_claimed = colon != std::string_view::npos &&
+                                  msgauth::iequals(msgauth::trim(field.substr(0, colon)), "Authentication-Results") &&
+                                  msgauth::authserv_id_of(field.substr(colon + 1)) == ours;
+        if (!ours_claimed) out.append(field);
+        at = end;
+    }
+    return out;
+}
+
 // `header` without the fields at `drop` (indexes into `fields`, which parse_message found in
-// it, in order and back to back). False when the fields are not where they should be (a line
-// end other than CRLF): then nothing is removed.
+// it, in order and back to back) nor, after them, any that claims `authserv_id`. False when
+// the fields are not where they should be (a line end other than CRLF): then nothing is
+// removed.
 bool without_fields(std::string_view header, const std::vector<msgauth::HeaderField>& fields,
-                    const std::vector<std::size_t>& drop, std::string& out) {
+                    const std::vector<std::size_t>& drop, std::string_view authserv_id, std::string& out) {
     std::string kept;
     std::size_t at = 0;
     std::size_t next_drop = 0;
@@ -34,7 +62,7 @@ bool without_fields(std::string_view header, const std::vector<msgauth::HeaderFi
             kept.append(header.substr(at, raw.size() + 2));
         at += raw.size() + 2;
     }
-    kept.append(header.substr(at));
+    kept.append(without_ours(header.substr(at), authserv_id));
     out += kept;
     return true;
 }
@@ -45,6 +73,8 @@ ReceptionAuth::ReceptionAuth(const MsgauthService& service, std::optional<std::s
     : service_(service), auth_user_(std::move(auth_user)), from_outside_(from_outside) {}
 
 void ReceptionAuth::mail(const std::string& ip, const std::string& sender, const std::string& helo, std::int64_t now) {
+    const std::size_t at = sender.rfind('@');
+    sender_domain_ = at == std::string::npos ? std::string{} : msgauth::normal_dns_name(std::string_view(sender).substr(at + 1));
     if (!from_outside_) return;
     msgauth::DkimVerifyOptions options;
     options.max_signatures = service_.settings.max_signatures;
@@ -71,15 +101,19 @@ void ReceptionAuth::begin_content() {
     held_.clear();
     holding_ = true;
     header_too_large_ = false;
+    malformed_header_ = false;
     signer_.reset();
     signed_fields_.clear();
     signing_.clear();
+    arc_hasher_.reset();
+    arc_fields_.clear();
 }
 
 void ReceptionAuth::content(std::string_view piece, std::string& out) {
     if (!holding_) {
         if (check_) check_->body(piece);
         if (signer_) signer_->body(piece);
+        if (arc_hasher_) arc_hasher_->update(piece);
         out.append(piece);
         return;
     }
@@ -113,8 +147,12 @@ void ReceptionAuth::release(std::string& out) {
         return;
     }
     const auto forged = msgauth::forged_authentication_results(parsed->fields, service_.authserv_id);
-    const bool removed = !forged.empty() && without_fields(header, parsed->fields, forged, out);
-    if (!removed) out.append(header);
+    const bool removed = without_fields(header, parsed->fields, forged, service_.authserv_id, out);
+    if (!removed) {
+        out.append(header);
+        // Fields claiming our verdicts that cannot be cut out cleanly: not passed on as ours.
+        if (!forged.empty()) malformed_header_ = true;
+    }
     const std::string_view body = std::string_view(held).substr(header_size);
     // A header section that ended without its empty line (a line that is no field) left the
     // rest of it to the body, as DKIM verifiers read it.
@@ -124,16 +162,29 @@ void ReceptionAuth::release(std::string& out) {
         check_->body(body_start);
         check_->body(body);
     }
+    // The fields as they go on: what a signature or a seal of ours covers.
+    std::vector<msgauth::HeaderField> kept;
+    for (std::size_t i = 0, next = 0; i < parsed->fields.size(); ++i) {
+        if (next < forged.size() && forged[next] == i) {
+            ++next;
+            continue;
+        }
+        kept.push_back(parsed->fields[i]);
+    }
+    if (from_outside_ && service_.arc_key) {
+        arc_fields_ = kept;
+        arc_hasher_ = std::make_shared<msgauth::BodyHasher>(msgauth::Canon::Relaxed, msgauth::HashAlg::Sha256);
+        arc_hasher_->update(body_start);
+        arc_hasher_->update(body);
+    }
     if (!from_outside_) {
-        const auto keys = service_.signing_keys.find(msgauth::header_from_domain(parsed->fields));
-        if (keys != service_.signing_keys.end()) {
-            for (std::size_t i = 0, next = 0; i < parsed->fields.size(); ++i) {
-                if (removed && next < forged.size() && forged[next] == i) {
-                    ++next;
-                    continue;
-                }
-                signed_fields_.push_back(parsed->fields[i]);
-            }
+        // An authenticated user's mail is signed only for the domain of its envelope sender,
+        // which the session checked it may use; our own networks' for any of our domains.
+        const msgauth::AuthorDomain author = msgauth::header_from_domain(parsed->fields);
+        const auto keys = author.problem.empty() ? service_.signing_keys.find(author.domain) : service_.signing_keys.end();
+        const bool may_sign = !auth_user_ || author.domain == sender_domain_;
+        if (may_sign && keys != service_.signing_keys.end()) {
+            signed_fields_ = std::move(kept);
             signer_ = std::make_shared<msgauth::DkimSigner>(keys->second);
             signing_ = "signed:";
             for (const auto& k : keys->second)
@@ -145,11 +196,15 @@ void ReceptionAuth::release(std::string& out) {
     out.append(body);
 }
 
-void ReceptionAuth::finish(std::int64_t now, unsigned percent_draw, Done done) {
-    if (header_too_large_) {
+void ReceptionAuth::finish(std::int64_t now, unsigned percent_draw, bool forwarded, Done done) {
+    if (header_too_large_ || malformed_header_) {
         Outcome o;
-        o.refusal = smtp::Reply{552, "5.3.4", "Message header too large to be checked"};
-        o.verdicts = "not checked: the header section is too large";
+        // Only mail from outside is refused for it; ours goes on as it came, unsigned.
+        if (from_outside_) {
+            o.refusal = header_too_large_ ? smtp::Reply{552, "5.3.4", "Message header too large to be checked"}
+                                          : smtp::Reply{550, "5.6.0", "Malformed header section (line ends other than CRLF)"};
+            o.verdicts = header_too_large_ ? "not checked: the header section is too large" : "not checked: malformed header section";
+        }
         done(std::move(o));
         return;
     }
@@ -168,7 +223,13 @@ void ReceptionAuth::finish(std::int64_t now, unsigned percent_draw, Done done) {
         o.verdicts += std::string(o.verdicts.empty() ? "" : " ") + signing_;
         service_.post([signer = signer_, fields = std::move(signed_fields_), now, o = std::move(o), done = std::move(done)]() mutable {
             std::string signatures;
-            for (const std::string& field : signer->finish(fields, now)) signatures += field + "\r\n";
+            try {
+                for (const std::string& field : signer->finish(fields, now)) signatures += field + "\r\n";
+            } catch (const std::exception& e) {
+                // Unsigned mail of a signing domain would fail its own DMARC: not sent so.
+                o.refusal = smtp::Reply{451, "4.3.0", "Message could not be signed, try again later"};
+                o.verdicts += std::string("; signing failed: ") + e.what();
+            }
             o.top = signatures + o.top;
             done(std::move(o));
         });
@@ -177,16 +238,31 @@ void ReceptionAuth::finish(std::int64_t now, unsigned percent_draw, Done done) {
     }
     const config::Config::Msgauth settings = service_.settings;
     const std::string authserv_id = service_.authserv_id;
-    check_->finish(now, percent_draw, [settings, authserv_id, done = std::move(done)](msgauth::InboundVerdicts v) {
+    // RFC 8617 5.1: a forwarded message carries our verdicts on in a seal of our own.
+    std::optional<msgauth::DkimSigningKey> seal_key = forwarded && arc_hasher_ ? service_.arc_key : std::nullopt;
+    std::string body_hash = seal_key ? arc_hasher_->finish() : std::string{};
+    check_->finish(now, percent_draw, [settings, authserv_id, seal_key, body_hash, fields = std::move(arc_fields_), now,
+                                       done = std::move(done)](msgauth::InboundVerdicts v) {
         Outcome o;
         const policy::MsgauthDecision d = policy::msgauth_decision(settings, v);
         o.refusal = d.refusal;
         o.verdicts = v.summary();
         if (!d.why.empty()) o.verdicts += "; " + d.why + (d.refusal ? ": refused" : d.quarantine ? ": quarantined" : ": marked");
-        o.top = msgauth::authentication_results(authserv_id, v) + "\r\n";
+        const std::string results = msgauth::authentication_results(authserv_id, v);
+        o.top = results + "\r\n";
         if (d.quarantine) o.top += policy::quarantine_field(d);
+        if (seal_key && !o.refusal) {
+            // The AAR carries the payload of our Authentication-Results (after its name).
+            const std::string payload = std::string(msgauth::trim(results.substr(results.find(':') + 1)));
+            std::string seal;
+            for (const std::string& f : msgauth::arc_seal(fields, body_hash, *seal_key, payload, v.arc.value_or(msgauth::ArcVerdict{}), now))
+                seal += f + "\r\n";
+            if (!seal.empty()) o.verdicts += "; sealed: d=" + seal_key->domain + " s=" + seal_key->selector;
+            o.top = seal + o.top;
+        }
         done(std::move(o));
     });
+    arc_hasher_.reset();
 }
 
 }  // namespace ehlo::net

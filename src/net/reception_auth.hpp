@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "config/config.hpp"
+#include "msgauth/dkim_canon.hpp"
 #include "msgauth/dkim_sign.hpp"
 #include "msgauth/dns.hpp"
 #include "msgauth/inbound.hpp"
@@ -32,6 +33,8 @@ struct MsgauthService {
     std::string authserv_id;
     // [[msgauth.sign]] keys by domain, read at start.
     std::map<std::string, std::vector<msgauth::DkimSigningKey>> signing_keys{};
+    // [msgauth] arc_domain's key: seals (RFC 8617) the checked mail that an alias forwards.
+    std::optional<msgauth::DkimSigningKey> arc_key{};
 };
 
 // The client's header section may be this long; a longer one is refused (552 5.3.4) when it
@@ -52,7 +55,8 @@ public:
     // mail is signed when its From domain has [[msgauth.sign]] keys.
     ReceptionAuth(const MsgauthService& service, std::optional<std::string> auth_user, bool from_outside);
 
-    // MAIL accepted: SPF of `sender` ("" for <>) from `ip`, or of HELO for the null sender.
+    // MAIL accepted: SPF of `sender` ("" for <>) from `ip`, or of HELO for the null sender
+    // (from outside); the sender's domain is what an authenticated user may sign for.
     void mail(const std::string& ip, const std::string& sender, const std::string& helo, std::int64_t now);
     // An SPF fail known by RCPT time, when spf_fail = "reject" (RFC 7372 X.7.23).
     std::optional<smtp::Reply> check_rcpt() const;
@@ -63,8 +67,9 @@ public:
     void content(std::string_view piece, std::string& out);
     // The end of the content: whatever was still held back goes to `out`.
     void end_content(std::string& out);
-    // The verdicts; `done` is called once, on any thread.
-    void finish(std::int64_t now, unsigned percent_draw, Done done);
+    // The verdicts; `done` is called once, on any thread. `forwarded`: a recipient is an
+    // alias's remote target, so a checked message is ARC-sealed when arc_domain is set.
+    void finish(std::int64_t now, unsigned percent_draw, bool forwarded, Done done);
 
 private:
     void release(std::string& out);
@@ -72,14 +77,19 @@ private:
     const MsgauthService& service_;
     std::optional<std::string> auth_user_;
     bool from_outside_;
+    std::string sender_domain_;  // of MAIL FROM, lower case
     std::unique_ptr<msgauth::InboundCheck> check_;
     // Signing: the fields as they go on (what DKIM-Signature covers) and the body hash so far.
     std::shared_ptr<msgauth::DkimSigner> signer_;
     std::vector<msgauth::HeaderField> signed_fields_;
     std::string signing_;  // "signed: d=example.org s=s1 (rsa)", for the log
+    // Sealing: the fields as they go on and ARC's body hash (relaxed, SHA-256).
+    std::shared_ptr<msgauth::BodyHasher> arc_hasher_;
+    std::vector<msgauth::HeaderField> arc_fields_;
     std::string held_;
     bool holding_ = true;
     bool header_too_large_ = false;
+    bool malformed_header_ = false;
 };
 
 }  // namespace ehlo::net

@@ -69,7 +69,7 @@ smtp::Reply SessionHost::check_mail(const smtp::Envelope& envelope) {
         const bool signable = !outside && !msgauth_->signing_keys.empty();
         if (checked || marked || signable)
             reception_auth_ = std::make_unique<ReceptionAuth>(*msgauth_, user.empty() ? std::nullopt : std::optional(user), checked);
-        if (checked)
+        if (reception_auth_)
             reception_auth_->mail(client_.address, envelope.sender_str(), session_ ? session_->helo_name() : std::string{},
                                   static_cast<std::int64_t>(std::time(nullptr)));
     }
@@ -184,15 +184,17 @@ void SessionHost::end_message(const smtp::Envelope& envelope) {
         return;
     }
     (void)envelope;
-    if (!reception_auth_ || !loop_post_) return commit_message();
+    if (!reception_auth_) return commit_message();
     scratch_.clear();
     reception_auth_->end_content(scratch_);
     if (!scratch_.empty()) message_->append(scratch_);
+    if (!loop_post_) return commit_message();
     // RFC 7489 6.6.4: pct= is applied by a random draw.
     thread_local std::minstd_rand random{std::random_device{}()};
     const unsigned draw = std::uniform_int_distribution<unsigned>(0, 99)(random);
+    const bool forwarded = std::any_of(expanded_.begin(), expanded_.end(), [](const smtp::Recipient& r) { return r.forwarded; });
     auto post = loop_post_;
-    reception_auth_->finish(static_cast<std::int64_t>(std::time(nullptr)), draw, [post, this](ReceptionAuth::Outcome o) {
+    reception_auth_->finish(static_cast<std::int64_t>(std::time(nullptr)), draw, forwarded, [post, this](ReceptionAuth::Outcome o) {
         post([this, o = std::move(o)]() mutable { verified(std::move(o)); });
     });
 }

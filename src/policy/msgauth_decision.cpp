@@ -20,6 +20,13 @@ MsgauthDecision msgauth_decision(const config::Config::Msgauth& settings, const 
         d.why = "SPF fail";
         return d;
     }
+    // RFC 7489 6.6.1: a message whose author domain cannot be told is not one to pass unchecked
+    // (the domain a reader sees could be another than the one checked).
+    if (!v.from_problem.empty() && v.dkim_checked) {
+        d.refusal = smtp::Reply{550, "5.7.1", "The From header must name one author domain: " + v.from_problem};
+        d.why = v.from_problem;
+        return d;
+    }
     if (!v.dmarc || v.dmarc->result != Result::Fail) return d;
     const msgauth::DmarcVerdict& dmarc = *v.dmarc;
     config::DmarcAction action = config::DmarcAction::None;

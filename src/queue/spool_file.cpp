@@ -426,8 +426,8 @@ public:
         piece.clear();
         if (ended_) return {};
         if (!looked_for_top_) {
-            looked_for_top_ = true;
             if (auto ec = find_top(piece)) return ec;
+            looked_for_top_ = true;
             if (!piece.empty()) return {};
         }
         for (;;) {
@@ -458,6 +458,7 @@ private:
     // The Top record lies after the content, just before End: one pass over the record headers
     // (content skipped, not read) finds it, and it is handed out first.
     std::error_code find_top(std::string& top) {
+        if (::lseek(fd_.get(), 0, SEEK_SET) < 0) return {errno, std::system_category()};
         RecordReader scan(fd_.get());
         for (;;) {
             switch (scan.next_skipping_content()) {

@@ -105,6 +105,7 @@ spf_fail = "reject"
 dns_failure = "defer"
 max_signatures = 8
 threads = 3
+arc_domain = "Example.org"
 
 [[msgauth.sign]]
 domain = "Example.ORG"
@@ -156,7 +157,8 @@ Config full_expected() {
     c.sendmail = {false, "/var/spool/ehlo-maildrop", "/run/ehlo/pickup.sock"};
     c.history = {false, "/var/lib/ehlo/history.db", 30, HistoryTranscripts::All};
     c.msgauth = {false, "mx.example.org", DmarcAction::Quarantine, DmarcAction::None, true, true, 8, 3,
-                 {{"example.org", "s2026", "/etc/ehlo/dkim/s2026.pem"}, {"example.org", "e2026", "/etc/ehlo/dkim/e2026.pem"}}};
+                 {{"example.org", "s2026", "/etc/ehlo/dkim/s2026.pem"}, {"example.org", "e2026", "/etc/ehlo/dkim/e2026.pem"}},
+                 "example.org"};
     c.domains = {
         LocalDomain{"example.org", false, {"alice", "bob.smith", "c_d-e"}, "/srv/mail/example.org", "alice"},
         LocalDomain{"example.net", true, {}, "./var/mail", "postmaster"},

@@ -154,6 +154,7 @@ TEST(MsgauthKeys, MistakesAreReportedAtTheirLine) {
     EXPECT_CONFIG_ERROR("[[msgauth.sign]]\ndomain = \"a.example\"\nselector = \"s1\"\nkey_file = \"/k\"\n"
                         "[[msgauth.sign]]\ndomain = \"A.example\"\nselector = \"s1\"\nkey_file = \"/j\"\n", 5,
                         "repeats 's1' for 'a.example'");
+    EXPECT_CONFIG_ERROR("[msgauth]\narc_domain = \"b.example\"\n", 2, "has no [[msgauth.sign]] key");
 }
 
 TEST(MailboxKeys, LmtpTargetForms) {

@@ -79,16 +79,18 @@ TEST(Inbound, SignedAlignedMessagePasses_Rfc7489_4_2) {
 }
 
 // The DNS answers after the end of DATA (a resolver thread, later): the end waits for SPF.
+// The message is unsigned, so only an SPF verdict the end waited for can make DMARC pass.
 TEST(Inbound, TheEndWaitsForSpf) {
     Zone zone;
     zone.dns.deferred = true;
     bool waited = false;
-    const InboundVerdicts v = check(zone, zone.signed_message(), "192.0.2.7", "alice@example.org", &waited);
+    const InboundVerdicts v = check(zone, kMessage, "192.0.2.7", "alice@example.org", &waited);
     EXPECT_TRUE(waited);
     ASSERT_TRUE(v.spf);
     EXPECT_EQ(v.spf->result, Result::Pass);
     ASSERT_TRUE(v.dmarc);
     EXPECT_EQ(v.dmarc->result, Result::Pass);
+    EXPECT_TRUE(v.dmarc->spf_aligned);
 }
 
 // RFC 7489 4.2: neither SPF (another address) nor DKIM (none) passes aligned: DMARC fails.
@@ -125,15 +127,23 @@ TEST(Inbound, DnsFailureIsTemporary_Rfc7208_2_6_6) {
 }
 
 // RFC 5322 3.6.2: the first From address's domain, lower case, display names and comments aside.
-TEST(Inbound, HeaderFromDomain_Rfc5322_3_6_2) {
-    auto domain = [](const std::string& header) {
-        return header_from_domain(parse_message(header + "\r\n\r\n")->fields);
-    };
+// RFC 7489 6.6.1: the author domain is the one a reader sees, or there is none to check.
+TEST(Inbound, HeaderFromDomain_Rfc5322_3_6_2_Rfc7489_6_6_1) {
+    auto author = [](const std::string& header) { return header_from_domain(parse_message(header + "\r\n\r\n")->fields); };
+    auto domain = [&](const std::string& header) { return author(header).domain; };
     EXPECT_EQ(domain("From: Alice <alice@Example.ORG>"), "example.org");
     EXPECT_EQ(domain("From: bob@example.net"), "example.net");
     EXPECT_EQ(domain("Subject: x\r\nfrom: \"a@b\" <c@d.example> (x)"), "d.example");
-    EXPECT_EQ(domain("From: undisclosed"), "");
-    EXPECT_EQ(domain("To: a@b.example"), "");
+    // A comment is no address: the domain shown is the one checked.
+    EXPECT_EQ(domain("From: b@bank.example (<a@evil.example>)"), "bank.example");
+    EXPECT_EQ(domain("From: a@x.example, b@X.example"), "x.example");
+    for (const char* bad : {"From: undisclosed", "To: a@b.example", "From: <a@evil.example>, <b@bank.example>",
+                            "From: a@x.example\r\nFrom: b@x.example", "From: \"x@bank.example\" <ceo>"}) {
+        SCOPED_TRACE(bad);
+        const AuthorDomain a = author(bad);
+        EXPECT_EQ(a.domain, "");
+        EXPECT_FALSE(a.problem.empty());
+    }
 }
 
 // RFC 8601 2.7.4: an authenticated submission says auth=pass and who.

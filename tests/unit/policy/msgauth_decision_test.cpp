@@ -78,5 +78,15 @@ TEST(MsgauthDecision, DnsFailureAcceptedOrDeferred_Rfc7208_2_6_6) {
     EXPECT_EQ(d.refusal->enhanced, "4.4.3");
 }
 
+// RFC 7489 6.6.1: no one author domain, nothing DMARC can pass: refused.
+TEST(MsgauthDecision, NoOneAuthorDomainIsRefused_Rfc7489_6_6_1) {
+    msgauth::InboundVerdicts v;
+    v.dkim_checked = true;
+    v.from_problem = "more than one From field";
+    const auto d = msgauth_decision(config::Config::Msgauth{}, v);
+    ASSERT_TRUE(d.refusal);
+    EXPECT_EQ(d.refusal->one_line(), "550 5.7.1 The From header must name one author domain: more than one From field");
+}
+
 }  // namespace
 }  // namespace ehlo::policy
