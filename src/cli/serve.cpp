@@ -4,6 +4,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -179,7 +180,7 @@ int serve(const ServeOptions& options) {
         const net::MsgauthService msgauth_service{
             msgauth_dns, psl, [&msgauth_pool](std::function<void()> f) { msgauth_pool.post(std::move(f)); }, cfg.msgauth,
             cfg.msgauth.authserv_id.empty() ? cfg.server.hostname : cfg.msgauth.authserv_id, std::move(dkim_keys),
-            std::move(seal_key)};
+            std::move(seal_key), std::chrono::seconds(std::max(5u, 3 * cfg.dns.timeout))};
         delivery::RemoteOptions rmo;
         rmo.helo_name = cfg.outbound.helo_name.empty() ? cfg.server.hostname : cfg.outbound.helo_name;
         rmo.max_connections = cfg.outbound.connections;

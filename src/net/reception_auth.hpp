@@ -6,6 +6,7 @@
 // Authentication-Results field that goes on top of the message.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -35,6 +36,9 @@ struct MsgauthService {
     std::map<std::string, std::vector<msgauth::DkimSigningKey>> signing_keys{};
     // [msgauth] arc_domain's key: seals (RFC 8617) the checked mail that an alias forwards.
     std::optional<msgauth::DkimSigningKey> arc_key{};
+    // How long the end of DATA waits for a verdict at most: each DNS question is bounded by
+    // [dns] timeout, but a check asks several in turn (SPF's terms, the DKIM keys, DMARC).
+    std::chrono::seconds verdict_wait{30};
 };
 
 // The client's header section may be this long; a longer one is refused (552 5.3.4) when it

@@ -313,9 +313,12 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
             // idle timeout runs meanwhile.
             c->deadline = Clock::time_point::max();
             c->message_deadline = Clock::time_point::max();
-            c->wake.expires_at(Clock::time_point::max());
-            co_await c->wake.async_wait(use_tuple);
+            // Message authentication's verdict is awaited at most verdict_wait() (the spool's
+            // is always given; then the wait just starts again).
+            c->wake.expires_after(c->host->verdict_wait());
+            auto [waited] = co_await c->wake.async_wait(use_tuple);
             if (c->closed) break;
+            if (!waited && c->session->awaiting_host()) c->host->verification_overdue();
             if (!c->session->awaiting_host()) {
                 c->deadline = Clock::now() + command_timeout;
                 c->message_deadline = Clock::time_point::max();

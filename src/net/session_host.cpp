@@ -67,6 +67,9 @@ smtp::Reply SessionHost::check_mail(const smtp::Envelope& envelope) {
         const bool checked = outside && msgauth_->settings.verify;
         const bool marked = !user.empty() && msgauth_->settings.verify;
         const bool signable = !outside && !msgauth_->signing_keys.empty();
+        // Each checked MAIL starts DNS work nobody cancels: a session gets a bounded number.
+        if (checked && ++checked_transactions_ > kMaxCheckedTransactions)
+            return {450, "4.7.1", "Too many transactions in one session, connect again"};
         if (checked || marked || signable)
             reception_auth_ = std::make_unique<ReceptionAuth>(*msgauth_, user.empty() ? std::nullopt : std::optional(user), checked);
         if (reception_auth_)
@@ -194,9 +197,23 @@ void SessionHost::end_message(const smtp::Envelope& envelope) {
     const unsigned draw = std::uniform_int_distribution<unsigned>(0, 99)(random);
     const bool forwarded = std::any_of(expanded_.begin(), expanded_.end(), [](const smtp::Recipient& r) { return r.forwarded; });
     auto post = loop_post_;
+    verifying_ = true;
     reception_auth_->finish(static_cast<std::int64_t>(std::time(nullptr)), draw, forwarded, [post, this](ReceptionAuth::Outcome o) {
-        post([this, o = std::move(o)]() mutable { verified(std::move(o)); });
+        post([this, o = std::move(o)]() mutable {
+            if (!verifying_) return;  // overdue, answered already
+            verifying_ = false;
+            verified(std::move(o));
+        });
     });
+}
+
+void SessionHost::verification_overdue() {
+    if (!verifying_) return;
+    verifying_ = false;
+    ReceptionAuth::Outcome o;
+    o.refusal = smtp::Reply{451, "4.4.3", "Message authentication took too long (DNS), try again later"};
+    o.verdicts = "not decided within " + std::to_string(verdict_wait().count()) + " s";
+    verified(std::move(o));
 }
 
 void SessionHost::verified(ReceptionAuth::Outcome outcome) {

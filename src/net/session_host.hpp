@@ -24,6 +24,9 @@ namespace ehlo::net {
 // most policy::kMaxExpansionDestinations).
 inline constexpr std::size_t kMaxTransactionRecipients = 10 * policy::kMaxExpansionDestinations;
 
+// MAIL commands from outside one session may check (each starts SPF); then 450 4.7.1.
+inline constexpr std::size_t kMaxCheckedTransactions = 100;
+
 class SessionHost final : public smtp::SessionHost {
 public:
     // `on_committed` delivers the queue's verdict back to the connection's own event loop; it is
@@ -67,6 +70,11 @@ public:
     void tls_established(const TlsParameters& parameters);
     // "TLSv1.3 with cipher ... (256/256 bits)", or "none".
     std::string tls_summary() const { return tls_ ? tls_->describe() : "none"; }
+    // How long the connection lets the end of DATA wait for message authentication's verdict;
+    // then verification_overdue(): the message is put off (451 4.4.3), and the verdict,
+    // should it come, is dropped.
+    std::chrono::seconds verdict_wait() const { return msgauth_ ? msgauth_->verdict_wait : std::chrono::seconds{30}; }
+    void verification_overdue();
     // The message being received has too much content waiting for the disk.
     bool backlogged() const { return message_ && message_->backlogged(); }
 
@@ -103,6 +111,8 @@ private:
     const MsgauthService* msgauth_ = nullptr;
     LoopPost loop_post_;
     std::unique_ptr<ReceptionAuth> reception_auth_;  // this transaction's checks, if any
+    bool verifying_ = false;                         // a verdict is awaited
+    std::size_t checked_transactions_ = 0;
     std::string scratch_;
     observe::EhloMetrics* metrics_ = nullptr;
     std::unique_ptr<SessionRecorder> recorder_;

@@ -11,8 +11,10 @@ the server trusts neither: both are "outside".
 import json
 import os
 import re
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -247,6 +249,41 @@ class MsgauthReception(harness.E2ETest):
         (ar,) = [v for n, v in fields if n == "Authentication-Results"]  # the receiver's own
         self.assertIn("arc=pass", ar)
         self.assertIn("dkim=pass", ar)
+
+    # A DNS that never answers: each question ends at [dns] timeout (a temperror), and the end
+    # of DATA waits at most 3 x timeout (5 s at least) for the whole verdict, then says 451
+    # 4.4.3: never a hang. Five signatures make five key questions in turn, more than that.
+    def test_silent_dns_puts_the_message_off_in_bounded_time(self):
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        silent.bind(("127.0.0.1", 0))
+        self.addCleanup(silent.close)
+        stop = threading.Event()
+        self.addCleanup(stop.set)
+
+        def swallow():
+            silent.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    silent.recv(4096)
+                except (socket.timeout, OSError):
+                    pass
+        threading.Thread(target=swallow, daemon=True).start()
+        server = self.start_server(relay={"trusted_networks": []},
+                                   tables={"msgauth": {"verify": True},
+                                           "dns": {"forwarders": [f"127.0.0.1@{silent.getsockname()[1]}"], "timeout": 1}})
+        signatures = b"".join(b"DKIM-Signature: v=1; a=rsa-sha256; d=auth.example; s=k%d; h=from; "
+                              b"bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA\r\n" % i for i in range(5))
+        started = time.monotonic()
+        code, text = self.deliver(server, message(f"alice@{DOMAIN}", "silent dns", extra=signatures), f"alice@{DOMAIN}")
+        waited = time.monotonic() - started
+        self.assertEqual(code, 451, text)
+        self.assertIn(b"4.4.3", text)
+        self.assertLess(waited, 15)
+        self.assertGreater(waited, 4)
+        server.wait_log_where("msgauth", lambda f: "not decided within 5 s" in f.get("verdicts", ""))
+        # The session goes on: the next transaction is answered.
+        with server.smtp() as s:
+            self.assertEqual(s.noop()[0], 250)
 
     # The verdicts are in the message's history: `ehlo trace ID`.
     def test_verdicts_are_in_the_trace(self):
