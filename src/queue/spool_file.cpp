@@ -230,7 +230,15 @@ bool holds_end_record(int fd) {
 // A Top record holds whole header fields: CRLF-ended lines, none of them empty, so that it
 // reads the same above the content as on its own (its ContentFacts add up).
 bool whole_header_fields(std::string_view top) {
-    return !top.empty() && top.ends_with("\r\n") && !top.starts_with("\r\n") && top.find("\r\n\r\n") == std::string_view::npos;
+    if (!top.ends_with("\r\n")) return false;
+    for (std::size_t at = 0; at < top.size();) {
+        const std::size_t end = top.find("\r\n", at);
+        const std::string_view line = top.substr(at, end - at);
+        // No empty line, and no CR or LF but the line's own end (a bare LF ends a line too).
+        if (line.empty() || line.find_first_of("\r\n") != std::string_view::npos) return false;
+        at = end + 2;
+    }
+    return true;
 }
 
 // The file reads as the torn beginning of a spool file: deleted as unacknowledged, unless a

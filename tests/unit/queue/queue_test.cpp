@@ -247,7 +247,8 @@ TEST(Queue, PrependedFieldsGoOnTopOfSmallAndSpilledMessages) {
 // A Top record that is not whole header fields is damage: it would not read as it was written.
 // (The first case is the control: whole fields read back Ok, first.)
 TEST(SpoolFile, TopRecordMustHoldWholeFields) {
-    for (const std::string top : {"X-Top: fine\r\n", "X: no line end", "\r\nX: y\r\n", "X: a\r\n\r\nbody\r\n"}) {
+    for (const std::string top : {"X-Top: fine\r\n", "X: no line end", "\r\nX: y\r\n", "X: a\r\n\r\nbody\r\n",
+                                  "X: a\n\nReceived: b\r\n", "X: a\rb\r\n"}) {
         SCOPED_TRACE(top);
         const std::string& bad = top;
         TempDir dir;
