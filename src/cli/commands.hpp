@@ -50,6 +50,9 @@ struct DmarcCommand {
     std::string config_file;
     std::string file;
     std::string ip, mail_from, helo;  // for SPF; without --ip SPF is not checked
+    // ehlo dmarc report: the day's aggregate report of one policy domain
+    std::string domain;
+    std::string day;  // YYYY-MM-DD (UTC); empty = yesterday
 };
 
 struct TutorOptions {
@@ -85,6 +88,7 @@ int trace_command(const TraceCommand& command);       // ehlo trace TARGET
 int dkim_command(const DkimCommand& command);         // ehlo dkim keygen|sign|verify
 int spf_command(const SpfCommand& command);           // ehlo spf IP SENDER [HELO]
 int dmarc_command(const DmarcCommand& command);       // ehlo dmarc FILE
+int dmarc_report_command(const DmarcCommand& command);  // ehlo dmarc report --domain D [--day DAY]
 int tutor_command(const TutorOptions& options);       // ehlo tutor [HOST[:PORT]] | --explain
 int aliases_command(const AliasesCommand& command);   // ehlo aliases ADDRESS
 // ehlo sendmail ARGS (also run as `sendmail` or, with `as_mailq`, as `mailq`): sendmail(1)'s

@@ -119,7 +119,11 @@ int main(int argc, char** argv) {
 
     ehlo::cli::DmarcCommand dmarc;
     auto* dmarc_cmd = app.add_subcommand("dmarc", "DMARC verdict for a stored message (RFC 7489), with the reasons");
-    dmarc_cmd->add_option("file", dmarc.file, "the message")->required();
+    dmarc_cmd->add_option("file", dmarc.file, "the message");
+    auto* dmarc_report_cmd = dmarc_cmd->add_subcommand("report", "RFC 7489 aggregate report (XML) of one day, from the history");
+    dmarc_report_cmd->add_option("--domain", dmarc.domain, "the policy domain the report is about")->required();
+    dmarc_report_cmd->add_option("--day", dmarc.day, "the UTC day, YYYY-MM-DD (default: yesterday)");
+    dmarc_report_cmd->add_option("-c,--config", dmarc.config_file, "TOML configuration file: where the history is");
     dmarc_cmd->add_option("--ip", dmarc.ip, "client address, to check SPF");
     dmarc_cmd->add_option("--mail-from", dmarc.mail_from, "MAIL FROM address");
     dmarc_cmd->add_option("--helo", dmarc.helo, "EHLO name");
@@ -149,7 +153,14 @@ int main(int argc, char** argv) {
     if (trace_cmd->parsed()) return ehlo::cli::trace_command(trace);
     if (dkim_cmd->parsed()) return ehlo::cli::dkim_command(dkim);
     if (spf_cmd->parsed()) return ehlo::cli::spf_command(spf);
-    if (dmarc_cmd->parsed()) return ehlo::cli::dmarc_command(dmarc);
+    if (dmarc_report_cmd->parsed()) return ehlo::cli::dmarc_report_command(dmarc);
+    if (dmarc_cmd->parsed()) {
+        if (dmarc.file.empty()) {
+            std::cerr << "ehlo dmarc: a FILE to check, or `report --domain D`\n";
+            return 2;
+        }
+        return ehlo::cli::dmarc_command(dmarc);
+    }
     if (tutor_cmd->parsed()) return ehlo::cli::tutor_command(tutor);
     if (aliases_cmd->parsed()) return ehlo::cli::aliases_command(aliases);
     return 2;

@@ -31,6 +31,38 @@ const char* report_word(Result r) {
     }
 }
 
+// A value from outside, for the stored row: no tab, no newline, no control; `names` keeps
+// only what a domain name, an address or a selector holds.
+std::string clean(std::string_view text, bool names) {
+    std::string out;
+    for (unsigned char c : text.substr(0, 255)) {
+        const bool name_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                               c == '-' || c == '_' || c == '@' || c == ':' || c == '+';
+        if (names)
+            out += name_char ? static_cast<char>(c) : '?';
+        else
+            out += c < 0x20 || c >= 0x7f ? ' ' : static_cast<char>(c);
+    }
+    return out;
+}
+
+std::optional<Result> result_from_name(std::string_view word) {
+    for (Result r : {Result::None, Result::Pass, Result::Fail, Result::SoftFail, Result::Neutral, Result::Policy,
+                     Result::TempError, Result::PermError})
+        if (word == result_name(r)) return r;
+    return std::nullopt;
+}
+
+std::vector<std::string_view> split(std::string_view text, char sep) {
+    std::vector<std::string_view> out;
+    for (;;) {
+        const std::size_t at = text.find(sep);
+        out.push_back(text.substr(0, at));
+        if (at == std::string_view::npos) return out;
+        text.remove_prefix(at + 1);
+    }
+}
+
 std::string key(const DmarcReportRow& r) {
     std::string k = r.source_ip + '\n' + r.disposition + '\n' + result_name(r.dkim_aligned) + result_name(r.spf_aligned) + '\n' +
                     r.header_from + '\n' + r.envelope_from + '\n' + r.spf_domain + r.spf_scope + result_name(r.spf);
@@ -39,6 +71,51 @@ std::string key(const DmarcReportRow& r) {
 }
 
 }  // namespace
+
+std::string encode_report_row(const StoredReportRow& st) {
+    const DmarcReportRow& r = st.row;
+    std::string out = "1";
+    for (const std::string& f : {clean(st.policy_domain, true), clean(st.record, false), clean(r.source_ip, true),
+                                 clean(r.disposition, true), std::string(result_name(r.dkim_aligned)),
+                                 std::string(result_name(r.spf_aligned)), clean(r.header_from, true), clean(r.envelope_from, true),
+                                 clean(r.spf_domain, true), clean(r.spf_scope, true), std::string(result_name(r.spf))})
+        out += '\t' + f;
+    out += '\t';
+    for (std::size_t i = 0; i < r.dkim.size(); ++i) {
+        if (i) out += ' ';
+        out += clean(r.dkim[i].domain, true) + '/' + clean(r.dkim[i].selector, true) + '/' + result_name(r.dkim[i].result);
+    }
+    return out;
+}
+
+std::optional<StoredReportRow> decode_report_row(std::string_view text) {
+    const auto f = split(text, '\t');
+    if (f.size() != 13 || f[0] != "1") return std::nullopt;
+    StoredReportRow st;
+    st.policy_domain = f[1];
+    st.record = f[2];
+    DmarcReportRow& r = st.row;
+    r.source_ip = f[3];
+    r.disposition = f[4];
+    const auto dkim_aligned = result_from_name(f[5]), spf_aligned = result_from_name(f[6]), spf = result_from_name(f[11]);
+    if (!dkim_aligned || !spf_aligned || !spf) return std::nullopt;
+    r.dkim_aligned = *dkim_aligned;
+    r.spf_aligned = *spf_aligned;
+    r.header_from = f[7];
+    r.envelope_from = f[8];
+    r.spf_domain = f[9];
+    r.spf_scope = f[10];
+    r.spf = *spf;
+    if (!f[12].empty())
+        for (std::string_view entry : split(f[12], ' ')) {
+            const auto parts = split(entry, '/');
+            if (parts.size() != 3) return std::nullopt;
+            const auto result = result_from_name(parts[2]);
+            if (!result) return std::nullopt;
+            r.dkim.push_back({std::string(parts[0]), std::string(parts[1]), *result});
+        }
+    return st;
+}
 
 DmarcReportRow dmarc_report_row(const std::string& source_ip, const DmarcVerdict& dmarc, const SpfVerdict& spf,
                                 const std::vector<DkimVerdict>& dkim, DmarcPolicy disposition) {

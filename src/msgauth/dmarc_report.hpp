@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "msgauth/dmarc.hpp"
@@ -43,6 +45,17 @@ struct DmarcReportMetadata {
     std::string domain;         // the policy domain the report is about
     DmarcRecord policy;         // as published (policy_published)
 };
+
+// What the history keeps of one message for the day's report: the row, the policy domain it
+// is about and the record as published, as one line of text (tab-separated; every value from
+// outside cut down to the characters a domain, an address or a record holds).
+struct StoredReportRow {
+    std::string policy_domain;
+    std::string record;  // the DMARC record's text
+    DmarcReportRow row;
+};
+std::string encode_report_row(const StoredReportRow& stored);
+std::optional<StoredReportRow> decode_report_row(std::string_view text);
 
 // RFC 7489 appendix C. Rows with equal values are merged (their counts added). Every text is
 // XML-escaped.

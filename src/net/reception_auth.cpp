@@ -2,6 +2,7 @@
 
 #include "msgauth/arc.hpp"
 #include "msgauth/auth_results.hpp"
+#include "msgauth/dmarc_report.hpp"
 #include "msgauth/message.hpp"
 #include "policy/msgauth_decision.hpp"
 
@@ -75,6 +76,7 @@ ReceptionAuth::ReceptionAuth(const MsgauthService& service, std::optional<std::s
 void ReceptionAuth::mail(const std::string& ip, const std::string& sender, const std::string& helo, std::int64_t now) {
     const std::size_t at = sender.rfind('@');
     sender_domain_ = at == std::string::npos ? std::string{} : msgauth::normal_dns_name(std::string_view(sender).substr(at + 1));
+    client_ip_ = ip;
     if (!from_outside_) return;
     msgauth::DkimVerifyOptions options;
     options.max_signatures = service_.settings.max_signatures;
@@ -242,7 +244,7 @@ void ReceptionAuth::finish(std::int64_t now, unsigned percent_draw, bool forward
     std::optional<msgauth::DkimSigningKey> seal_key = forwarded && arc_hasher_ ? service_.arc_key : std::nullopt;
     std::string body_hash = seal_key ? arc_hasher_->finish() : std::string{};
     check_->finish(now, percent_draw, [settings, authserv_id, seal_key, body_hash, fields = std::move(arc_fields_), now,
-                                       done = std::move(done)](msgauth::InboundVerdicts v) {
+                                       ip = client_ip_, done = std::move(done)](msgauth::InboundVerdicts v) {
         Outcome o;
         const policy::MsgauthDecision d = policy::msgauth_decision(settings, v);
         o.refusal = d.refusal;
@@ -251,6 +253,15 @@ void ReceptionAuth::finish(std::int64_t now, unsigned percent_draw, bool forward
         const std::string results = msgauth::authentication_results(authserv_id, v);
         o.top = results + "\r\n";
         if (d.quarantine) o.top += policy::quarantine_field(d);
+        // RFC 7489 7.2: what the domain's aggregate report says of this message.
+        if (v.dmarc && v.dmarc->record) {
+            const auto disposition = o.refusal ? msgauth::DmarcPolicy::Reject
+                                     : d.quarantine ? msgauth::DmarcPolicy::Quarantine : msgauth::DmarcPolicy::None;
+            msgauth::StoredReportRow row{v.dmarc->record_domain, v.dmarc->record->text,
+                                         msgauth::dmarc_report_row(ip, *v.dmarc, v.spf.value_or(msgauth::SpfVerdict{}), v.dkim,
+                                                                   disposition)};
+            o.dmarc_row = msgauth::encode_report_row(row);
+        }
         if (seal_key && !o.refusal) {
             // The AAR carries the payload of our Authentication-Results (after its name).
             const std::string payload = std::string(msgauth::trim(results.substr(results.find(':') + 1)));

@@ -51,6 +51,7 @@ public:
         std::optional<smtp::Reply> refusal;  // refuse the message with this
         std::string top;                     // header fields to put above the message (CRLF-ended)
         std::string verdicts;                // for the log and the history: "spf=pass dkim=..."
+        std::string dmarc_row;               // for the day's DMARC report (msgauth/dmarc_report.hpp)
     };
     using Done = std::function<void(Outcome)>;
 
@@ -82,6 +83,7 @@ private:
     std::optional<std::string> auth_user_;
     bool from_outside_;
     std::string sender_domain_;  // of MAIL FROM, lower case
+    std::string client_ip_;
     std::unique_ptr<msgauth::InboundCheck> check_;
     // Signing: the fields as they go on (what DKIM-Signature covers) and the body hash so far.
     std::shared_ptr<msgauth::DkimSigner> signer_;

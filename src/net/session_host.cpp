@@ -224,12 +224,14 @@ void SessionHost::verified(ReceptionAuth::Outcome outcome) {
     observe::info("msgauth", {{"session", session_id_}, {"id", message_->id()}, {"verdicts", outcome.verdicts},
                               {"result", outcome.refusal ? outcome.refusal->one_line() : std::string("accepted")}});
     if (outcome.refusal) {
+        // A refused message has no queue id to be found by; its DMARC row still counts.
+        if (recorder_ && !outcome.dmarc_row.empty()) recorder_->verified({}, outcome.verdicts, std::move(outcome.dmarc_row));
         queue_.abort(std::move(message_));
         on_committed_(*outcome.refusal);
         return;
     }
     message_->prepend(outcome.top);
-    if (recorder_) recorder_->verified(message_->id(), outcome.verdicts);
+    if (recorder_) recorder_->verified(message_->id(), outcome.verdicts, std::move(outcome.dmarc_row));
     commit_message();
 }
 

@@ -92,10 +92,11 @@ void SessionRecorder::tls(const std::string& description) {
     history_.record(std::move(e));
 }
 
-void SessionRecorder::verified(const std::string& queue_id, std::string verdicts) {
+void SessionRecorder::verified(const std::string& queue_id, std::string verdicts, std::string dmarc_row) {
     observe::Event e = event(observe::EventKind::Verified);
     e.queue_id = queue_id;
     e.detail = std::move(verdicts);
+    e.dmarc = std::move(dmarc_row);
     history_.record(std::move(e));
 }
 

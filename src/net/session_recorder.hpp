@@ -25,8 +25,9 @@ public:
     void line(bool from_client, std::string_view text);
     void tls(const std::string& description);
     void authenticated(const std::string& user);
-    // The message authentication verdicts of a message accepted as `queue_id`.
-    void verified(const std::string& queue_id, std::string verdicts);
+    // The message authentication verdicts of a message accepted as `queue_id` (or refused:
+    // no queue id), with its row for the day's DMARC report if its domain has a policy.
+    void verified(const std::string& queue_id, std::string verdicts, std::string dmarc_row);
 
 private:
     observe::Event event(observe::EventKind kind) const;

@@ -95,6 +95,7 @@ struct Event {
     std::string subject;
     std::string detail;                   // anything else worth a word
     std::string transcript;               // SessionEnd: commands and replies, if kept
+    std::string dmarc;                    // Verified: a DMARC aggregate report row (msgauth/dmarc_report.hpp)
 };
 
 // The reply code at the start of `reply` (200..599), or 0 if it does not start with one.

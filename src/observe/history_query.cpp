@@ -139,18 +139,20 @@ struct HistoryReader::Queries {
                  "m.subject LIKE ?1 ESCAPE '\\' OR m.message_id LIKE ?1 ESCAPE '\\' OR "
                  "EXISTS (SELECT 1 FROM recipients r WHERE r.queue_id = m.queue_id AND "
                  "(r.recipient LIKE ?1 ESCAPE '\\' OR r.reply LIKE ?1 ESCAPE '\\'))) "
-                 "ORDER BY m.received_us DESC LIMIT ?3") {}
+                 "ORDER BY m.received_us DESC LIMIT ?3"),
+          dmarc_rows(db, "SELECT dmarc FROM events WHERE dmarc IS NOT NULL AND time_us >= ?1 AND time_us < ?2 "
+                         "ORDER BY time_us, id") {}
 
     bool ok() const {
         for (const sqlite::Statement* s : {&begin, &end, &message, &recipients, &message_events, &session_events,
                                            &refused_events, &transcript, &by_address, &refused_sessions,
-                                           &by_message_id, &recent, &minutes, &top_errors, &search})
+                                           &by_message_id, &recent, &minutes, &top_errors, &search, &dmarc_rows})
             if (!s->ok()) return false;
         return true;
     }
 
     sqlite::Statement begin, end, message, recipients, message_events, session_events, refused_events, transcript,
-        by_address, refused_sessions, by_message_id, recent, minutes, top_errors, search;
+        by_address, refused_sessions, by_message_id, recent, minutes, top_errors, search, dmarc_rows;
 };
 
 namespace {
@@ -369,6 +371,15 @@ std::vector<MinuteCount> HistoryReader::per_minute(std::int64_t since_us, std::i
         c.bounced = static_cast<std::uint64_t>(s.integer(4));
     });
     if (!ok) fail();
+    return out;
+}
+
+std::vector<std::string> HistoryReader::dmarc_rows(std::int64_t since_us, std::int64_t until_us) {
+    std::lock_guard lock(mutex_);
+    if (!q_) throw HistoryError("history: not open");
+    std::vector<std::string> out;
+    q_->dmarc_rows.bind(1, since_us).bind(2, until_us);
+    if (!each_row(q_->dmarc_rows, [&](const sqlite::Statement& s) { out.push_back(s.text(0)); })) fail();
     return out;
 }
 

@@ -97,6 +97,8 @@ public:
     // One entry per minute from since to until (both inclusive), zeros where nothing happened.
     std::vector<MinuteCount> per_minute(std::int64_t since_us, std::int64_t until_us);
     std::vector<ErrorCount> top_errors(std::int64_t since_us, std::size_t limit);
+    // The DMARC report rows recorded from since_us up to (not including) until_us, in order.
+    std::vector<std::string> dmarc_rows(std::int64_t since_us, std::int64_t until_us);
     // Messages whose addresses, header fields, queue id or recipients' replies contain `text`
     // (ASCII case blind, no wildcards). A LIKE scan, newest first, stopping at `limit`.
     std::vector<MessageSummary> search(std::string_view text, std::int64_t since_us, std::size_t limit);

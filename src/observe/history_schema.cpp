@@ -30,13 +30,15 @@ CREATE TABLE IF NOT EXISTS events (
     next_attempt_us INTEGER,
     mailbox TEXT,
     dsn_id TEXT,
-    detail TEXT
+    detail TEXT,
+    dmarc TEXT
 );
 CREATE INDEX IF NOT EXISTS events_by_queue_id ON events(queue_id) WHERE queue_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_by_session ON events(session_id) WHERE session_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_refused_by_recipient ON events(recipient) WHERE code >= 400 AND recipient IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_refused_by_sender ON events(sender) WHERE code >= 400 AND sender IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_errors_by_time ON events(time_us, error_key) WHERE error_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_dmarc_by_time ON events(time_us) WHERE dmarc IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS messages (
     queue_id TEXT PRIMARY KEY,
@@ -103,8 +105,19 @@ std::string create(sqlite::Database& db) {
                          "PRAGMA journal_size_limit = 16777216; PRAGMA cache_size = -16384;");
         !e.empty())
         return e;
-    const int version = user_version(db);
+    int version = user_version(db);
     if (version < 0) return db.error();
+    if (version == 1) {
+        // Version 2 adds the DMARC report rows of `verified` events.
+        if (auto e = db.exec("BEGIN; ALTER TABLE events ADD COLUMN dmarc TEXT; "
+                             "CREATE INDEX IF NOT EXISTS events_dmarc_by_time ON events(time_us) WHERE dmarc IS NOT NULL; "
+                             "PRAGMA user_version = 2; COMMIT;");
+            !e.empty()) {
+            db.exec("ROLLBACK");
+            return e;
+        }
+        version = kVersion;
+    }
     if (version != 0 && version != kVersion)
         return "the history database has layout version " + std::to_string(version) + ", this ehlo writes " +
                std::to_string(kVersion);

@@ -21,8 +21,8 @@ struct HistoryStore::Statements {
           insert_event(db,
                        "INSERT INTO events(time_us, kind, queue_id, session_id, recipient, sender, reply, code, "
                        "error_key, remote_host, remote_address, helo, tls, auth_user, size, next_hop, duration_us, "
-                       "next_attempt_us, mailbox, dsn_id, detail) "
-                       "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)"),
+                       "next_attempt_us, mailbox, dsn_id, detail, dmarc) "
+                       "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22)"),
           touch_message(db,
                         "INSERT INTO messages(queue_id, received_us, last_us) VALUES(?1, ?2, ?2) "
                         "ON CONFLICT(queue_id) DO UPDATE SET last_us = max(last_us, excluded.last_us)"),
@@ -206,6 +206,7 @@ bool HistoryStore::write_one(const Event& e) {
     if (e.duration_us) ins.bind(17, e.duration_us);
     if (e.next_attempt_us) ins.bind(18, e.next_attempt_us);
     ins.bind_view(19, e.mailbox).bind_view(20, e.dsn_id).bind_view(21, e.detail);
+    ins.bind_view(22, e.dmarc);
     if (!ins.run()) return false;
 
 

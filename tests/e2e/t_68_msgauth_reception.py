@@ -8,8 +8,10 @@ verdicts in the message's history (`ehlo trace`).
 Mail comes from 127.0.0.1 (allowed by the sender domain's SPF record) or 127.0.0.2 (not), and
 the server trusts neither: both are "outside".
 """
+import datetime
 import json
 import os
+import xml.etree.ElementTree as ET
 import re
 import socket
 import subprocess
@@ -284,6 +286,43 @@ class MsgauthReception(harness.E2ETest):
         # The session goes on: the next transaction is answered.
         with server.smtp() as s:
             self.assertEqual(s.noop()[0], 250)
+
+    # RFC 7489 7.2, appendix C: the day's aggregate report, from what reception recorded: the
+    # passing message and the refused spoof, each with its source, disposition and verdicts.
+    def test_dmarc_aggregate_report_of_the_day(self):
+        server = self.verifying_server()
+        code, _ = self.deliver(server, self.signed("reported"), f"alice@{DOMAIN}")
+        self.assertEqual(code, 250)
+        code, _ = self.deliver(server, message(f"ceo@{DOMAIN}", "spoof, reported"), f"ceo@{DOMAIN}", source="127.0.0.2")
+        self.assertEqual(code, 550)
+        day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+        deadline = time.monotonic() + 15
+        while True:
+            r = subprocess.run([server.binary, "dmarc", "report", "--domain", DOMAIN, "--day", day, "--config", server.config_path],
+                               capture_output=True, text=True, timeout=30)
+            records = ET.fromstring(r.stdout).findall("record") if r.returncode == 0 else []
+            if len(records) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        feedback = ET.fromstring(r.stdout)
+        self.assertEqual(feedback.findtext("policy_published/domain"), DOMAIN)
+        self.assertEqual(feedback.findtext("policy_published/p"), "reject")
+        self.assertEqual(feedback.findtext("report_metadata/org_name"), "mx.test")
+        rows = {rec.findtext("row/source_ip"): rec for rec in feedback.findall("record")}
+        self.assertEqual(set(rows), {"127.0.0.1", "127.0.0.2"}, r.stdout)
+        good, spoof = rows["127.0.0.1"], rows["127.0.0.2"]
+        self.assertEqual(good.findtext("row/policy_evaluated/disposition"), "none")
+        self.assertEqual(good.findtext("row/policy_evaluated/dkim"), "pass")
+        self.assertEqual(good.findtext("auth_results/dkim/domain"), DOMAIN)
+        self.assertEqual(good.findtext("auth_results/dkim/result"), "pass")
+        self.assertEqual(spoof.findtext("row/policy_evaluated/disposition"), "reject")
+        self.assertEqual(spoof.findtext("row/policy_evaluated/spf"), "fail")
+        self.assertEqual(spoof.findtext("auth_results/spf/result"), "fail")
+        self.assertEqual(spoof.findtext("identifiers/header_from"), DOMAIN)
+        nothing = subprocess.run([server.binary, "dmarc", "report", "--domain", "other.example", "--day", day,
+                                  "--config", server.config_path], capture_output=True, text=True, timeout=30)
+        self.assertEqual(nothing.returncode, 1)
 
     # The verdicts are in the message's history: `ehlo trace ID`.
     def test_verdicts_are_in_the_trace(self):

@@ -161,5 +161,36 @@ TEST(DmarcReport, AggregateXml_Rfc7489_AppendixC) {
     EXPECT_NE(x.find("<scope>mfrom</scope>"), std::string::npos);
 }
 
+// The row the history keeps for the day's report reads back as written, and nothing from
+// outside can add a column or a line to it.
+TEST(DmarcReport, StoredRowRoundTrips_Rfc7489_7_2) {
+    StoredReportRow st;
+    st.policy_domain = "example.org";
+    st.record = "v=DMARC1; p=reject;\trua=mailto:d@example.org";
+    st.row.source_ip = "192.0.2.7";
+    st.row.disposition = "reject";
+    st.row.dkim_aligned = Result::Fail;
+    st.row.spf_aligned = Result::Pass;
+    st.row.header_from = "example.org";
+    st.row.envelope_from = "example.org";
+    st.row.spf_domain = "example.org";
+    st.row.spf = Result::Pass;
+    st.row.dkim = {{"evil\t.example\n", "s 1/x", Result::Fail}, {"example.org", "s2", Result::Pass}};
+    const std::string text = encode_report_row(st);
+    EXPECT_EQ(text.find('\n'), std::string::npos);
+    const auto back = decode_report_row(text);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->policy_domain, "example.org");
+    EXPECT_EQ(back->record, "v=DMARC1; p=reject; rua=mailto:d@example.org");
+    EXPECT_EQ(back->row.disposition, "reject");
+    EXPECT_EQ(back->row.spf_aligned, Result::Pass);
+    ASSERT_EQ(back->row.dkim.size(), 2u);
+    EXPECT_EQ(back->row.dkim[0].domain, "evil?.example?");
+    EXPECT_EQ(back->row.dkim[0].selector, "s?1?x");
+    EXPECT_EQ(back->row.dkim[1].result, Result::Pass);
+    EXPECT_FALSE(decode_report_row("2\tnot\tours"));
+    EXPECT_FALSE(decode_report_row(""));
+}
+
 }  // namespace
 }  // namespace ehlo::msgauth

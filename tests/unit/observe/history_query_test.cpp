@@ -8,6 +8,7 @@
 
 #include "history_scenarios.hpp"
 #include "observe/history_query.hpp"
+#include "observe/sqlite.hpp"
 #include "temp_dir.hpp"
 
 namespace ehlo::observe {
@@ -199,6 +200,45 @@ TEST(HistoryReader, OpeningAMissingOrForeignFileSaysWhy) {
     }
     EXPECT_NE(r.open(dir.file("text.db")), "");
     EXPECT_THROW(r.recent(1), HistoryError);
+}
+
+}  // namespace
+}  // namespace ehlo::observe
+
+namespace ehlo::observe {
+namespace {
+
+// The DMARC report rows of `verified` events, by time; a history of layout version 1 (before
+// the rows) is brought to version 2 in place when the daemon opens it, and keeps its events.
+TEST(HistoryDmarcRows, RecordedReadByDayAndMigratedFromVersion1) {
+    testing::TempDir dir;
+    HistoryOptions o;
+    o.path = dir.file("history.db");
+    o.retention_days = 0;
+    auto write = [&](std::int64_t t, std::string row) {
+        History h(o);
+        h.start();
+        Event e = testing::ev(EventKind::Verified, t);
+        e.session_id = "s1";
+        e.detail = "spf=pass";
+        e.dmarc = std::move(row);
+        h.record(e);
+        h.flush();
+        h.stop();
+    };
+    write(testing::kT0, "1\trow one");
+    {
+        // What a version 1 database looks like: no dmarc column, user_version 1.
+        sqlite::Database db;
+        ASSERT_EQ(db.open(o.path, false), "");
+        ASSERT_EQ(db.exec("DROP INDEX events_dmarc_by_time; ALTER TABLE events DROP COLUMN dmarc; PRAGMA user_version = 1;"), "");
+    }
+    write(testing::kT0 + 2 * testing::kSecond, "1\trow two");
+    write(testing::kT0 + 4 * testing::kSecond, "");
+    HistoryReader reader;
+    ASSERT_EQ(reader.open(o.path), "");
+    EXPECT_EQ(reader.dmarc_rows(testing::kT0, testing::kT0 + 10 * testing::kSecond), (std::vector<std::string>{"1\trow two"}));
+    EXPECT_TRUE(reader.dmarc_rows(testing::kT0 + 3 * testing::kSecond, testing::kT0 + 10 * testing::kSecond).empty());
 }
 
 }  // namespace
