@@ -256,7 +256,7 @@ struct Config {
         DmarcAction dmarc_reject = DmarcAction::Reject;
         DmarcAction dmarc_quarantine = DmarcAction::Quarantine;
         bool spf_reject = false;      // spf_fail = "reject": 550 5.7.23 rather than left to DMARC
-        bool dns_defer = false;       // dns_failure = "defer": 451 4.4.3; "accept" marks and accepts
+        bool dns_defer = false;       // dns_failure = "defer": 451 4.7.24 or 4.7.5; "accept" marks and accepts
         unsigned max_signatures = 5;  // DKIM signatures checked per message
         unsigned threads = 2;         // where the DNS answers and public-key work run
         // [[msgauth.sign]]: DKIM keys for mail from our own networks and authenticated users

@@ -211,7 +211,7 @@ void SessionHost::verification_overdue() {
     if (!verifying_) return;
     verifying_ = false;
     ReceptionAuth::Outcome o;
-    o.refusal = smtp::Reply{451, "4.4.3", "Message authentication took too long (DNS), try again later"};
+    o.refusal = smtp::Reply{451, "4.7.5", "Message authentication took too long (DNS), try again later"};
     o.verdicts = "not decided within " + std::to_string(verdict_wait().count()) + " s";
     verified(std::move(o));
 }

@@ -71,7 +71,7 @@ public:
     // "TLSv1.3 with cipher ... (256/256 bits)", or "none".
     std::string tls_summary() const { return tls_ ? tls_->describe() : "none"; }
     // How long the connection lets the end of DATA wait for message authentication's verdict;
-    // then verification_overdue(): the message is put off (451 4.4.3), and the verdict,
+    // then verification_overdue(): the message is put off (451 4.7.5), and the verdict,
     // should it come, is dropped.
     std::chrono::seconds verdict_wait() const { return msgauth_ ? msgauth_->verdict_wait : std::chrono::seconds{30}; }
     void verification_overdue();

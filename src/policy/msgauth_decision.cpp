@@ -5,10 +5,13 @@ namespace ehlo::policy {
 MsgauthDecision msgauth_decision(const config::Config::Msgauth& settings, const msgauth::InboundVerdicts& v) {
     using msgauth::Result;
     MsgauthDecision d;
-    // A DNS failure says nothing of the message: accepted and marked, or put off (RFC 3463
-    // X.4.3: a directory server failure) so that the client tries again.
+    // A DNS failure says nothing of the message: accepted and marked, or put off so that the
+    // client tries again: RFC 7372 X.7.24 for SPF's temperror, RFC 3463 X.7.5 (the key or the
+    // record needed was not available) for DKIM's and DMARC's.
     if (settings.dns_defer && v.temporary()) {
-        d.refusal = smtp::Reply{451, "4.4.3", "Message authentication could not be checked (DNS), try again later"};
+        const bool spf = v.spf && v.spf->result == Result::TempError;
+        d.refusal = smtp::Reply{451, spf ? "4.7.24" : "4.7.5",
+                                std::string(spf ? "SPF" : "DKIM or DMARC") + " could not be checked (DNS), try again later"};
         d.why = "a DNS failure";
         return d;
     }

@@ -121,6 +121,44 @@ class MsgauthSigning(harness.E2ETest):
         r = subprocess.run(["/usr/bin/python3", "-c", script], input=message, capture_output=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
+    # RFC 8601 2.7.4 and RFC 6376 5: an authenticated user's submission is marked auth=pass
+    # and signed for the domain it may send as; a From of another of our domains is not signed.
+    def test_submission_marked_and_signed_for_its_domain(self):
+        users = os.path.join(self.dir.name, "users")
+        password = "correct horse battery staple"
+        if not os.path.exists(users):
+            r = subprocess.run([harness.ehlo_binary(), "user", "--file", users, "add", f"alice@{DOMAIN}"],
+                               input=(password + "\n").encode(), capture_output=True, timeout=60,
+                               preexec_fn=harness.as_daemon_user)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        keys = self.keys + [{"domain": "other.example", "selector": "rsa2026", "key_file": self.keys[0]["key_file"]}]
+        tx = self.start_server(relay={"trusted_networks": []},
+                               domains=[{"name": "example.test", "mailboxes": ["bob"], "maildir_root": "{dir}/mail",
+                                         "postmaster": "bob"}],
+                               tables={"auth": {"users_file": users, "plaintext_loopback": True},
+                                       "msgauth": {"verify": True, "sign": keys},
+                                       "dns": {"forwarders": [self.dns.forwarder], "timeout": 5}})
+        for from_domain in (DOMAIN, "other.example"):
+            with tx.smtp() as s:
+                s.ehlo()
+                s.login(f"alice@{DOMAIN}", password)
+                self.assertEqual(s.mail(f"alice@{DOMAIN}")[0], 250)
+                self.assertEqual(s.rcpt("bob@example.test")[0], 250)
+                code, text = s.data(f"From: alice@{from_domain}\r\nSubject: sub\r\n\r\nhi\r\n".encode())
+                self.assertEqual(code, 250, text)
+        files = tx.wait_for_delivery("bob", 2)
+        heads = {}
+        for path in files:
+            with open(path, "rb") as f:
+                head = f.read().split(b"\n\n", 1)[0].decode()
+            heads[re.search(r"^From: alice@(\S+)$", head, re.M).group(1)] = head
+        own, other = heads[DOMAIN], heads["other.example"]
+        for head in (own, other):
+            self.assertRegex(head, r"Authentication-Results: mx\.test;\s+auth=pass smtp\.auth=alice@auth\.example")
+            self.assertNotIn("spf=", head)  # a submission is not checked as mail from outside
+        self.assertEqual(len(re.findall(r"^DKIM-Signature:", own, re.M)), 2, own)
+        self.assertNotIn("DKIM-Signature", other)
+
     # Mail from outside is not ours to sign, whatever its From says.
     def test_mail_from_outside_is_not_signed(self):
         rx = self.receiver()

@@ -75,7 +75,7 @@ TEST(MsgauthDecision, DnsFailureAcceptedOrDeferred_Rfc7208_2_6_6) {
     const auto d = msgauth_decision(settings, v);
     ASSERT_TRUE(d.refusal);
     EXPECT_EQ(d.refusal->code, 451);
-    EXPECT_EQ(d.refusal->enhanced, "4.4.3");
+    EXPECT_EQ(d.refusal->enhanced, "4.7.24");  // RFC 7372: SPF validation error
 }
 
 // RFC 7489 6.6.1: no one author domain, nothing DMARC can pass: refused.
