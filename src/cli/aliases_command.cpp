@@ -14,6 +14,7 @@
 #include <iostream>
 #include <string>
 
+#include "cli/command_config.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "policy/policy.hpp"
@@ -110,15 +111,9 @@ private:
 }  // namespace
 
 int aliases_command(const AliasesCommand& command) {
-    config::Config cfg;
-    if (!command.config_file.empty()) {
-        auto loaded = config::load_file(command.config_file);
-        if (loaded.error) {
-            std::cerr << loaded.error->str() << "\n";
-            return 2;
-        }
-        cfg = std::move(*loaded.config);
-    }
+    auto loaded_config = command_config(command.config_file);
+    if (!loaded_config) return 2;
+    config::Config cfg = std::move(*loaded_config);
     std::string text = command.address;
     if (!text.starts_with('<')) text = "<" + text + ">";
     const auto parsed = smtp::parse_forward_path(text, true);

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/command_config.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "msgauth/dmarc.hpp"
@@ -34,15 +35,9 @@ std::optional<std::int64_t> day_start(const std::string& text) {
 }  // namespace
 
 int dmarc_report_command(const DmarcCommand& command) {
-    config::Config cfg;
-    if (!command.config_file.empty()) {
-        auto loaded = config::load_file(command.config_file);
-        if (loaded.error) {
-            std::cerr << loaded.error->str() << "\n";
-            return 1;
-        }
-        cfg = std::move(*loaded.config);
-    }
+    auto loaded_config = command_config(command.config_file);
+    if (!loaded_config) return 1;
+    config::Config cfg = std::move(*loaded_config);
     const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                                  std::chrono::system_clock::now().time_since_epoch()).count();
     std::int64_t begin = (now / kDay - 1) * kDay;  // yesterday

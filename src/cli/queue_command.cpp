@@ -3,6 +3,7 @@
 #include <system_error>
 #include <vector>
 
+#include "cli/command_config.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "net/control_server.hpp"
@@ -12,15 +13,9 @@
 namespace ehlo::cli {
 
 int queue_command(const QueueCommand& command) {
-    config::Config cfg;
-    if (!command.config_file.empty()) {
-        auto loaded = config::load_file(command.config_file);
-        if (loaded.error) {
-            std::cerr << loaded.error->str() << "\n";
-            return 1;
-        }
-        cfg = std::move(*loaded.config);
-    }
+    auto loaded_config = command_config(command.config_file);
+    if (!loaded_config) return 1;
+    config::Config cfg = std::move(*loaded_config);
     std::string request = command.action;
     if (!command.argument.empty()) request += " " + command.argument;
 

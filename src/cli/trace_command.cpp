@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/command_config.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "observe/history_query.hpp"
@@ -15,15 +16,9 @@
 namespace ehlo::cli {
 
 int trace_command(const TraceCommand& command) {
-    config::Config cfg;
-    if (!command.config_file.empty()) {
-        auto loaded = config::load_file(command.config_file);
-        if (loaded.error) {
-            std::cerr << loaded.error->str() << "\n";
-            return 1;
-        }
-        cfg = std::move(*loaded.config);
-    }
+    auto loaded_config = command_config(command.config_file);
+    if (!loaded_config) return 1;
+    config::Config cfg = std::move(*loaded_config);
     const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <string>
 
+#include "cli/command_config.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "policy/credentials.hpp"
@@ -76,15 +77,9 @@ std::vector<std::string> split_senders(const std::string& s) {
 int user_command(const UserCommand& command) {
     std::string path = command.file;
     if (path.empty()) {
-        config::Config cfg;
-        if (!command.config_file.empty()) {
-            auto loaded = config::load_file(command.config_file);
-            if (loaded.error) {
-                std::cerr << loaded.error->str() << "\n";
-                return 1;
-            }
-            cfg = std::move(*loaded.config);
-        }
+        auto loaded_config = command_config(command.config_file);
+        if (!loaded_config) return 1;
+        config::Config cfg = std::move(*loaded_config);
         path = cfg.auth.users_file;
     }
     if (path.empty()) {
