@@ -20,6 +20,7 @@ prints the forwarder address and serves until interrupted.
 import atexit
 import ctypes
 import os
+import re
 import shutil
 import signal
 import socket
@@ -92,6 +93,12 @@ def unbound_config(port, directory, records, refused_zones=()):
     lines += ["  local-data: %s" % _quoted(r) for r in records]
     lines += ["remote-control:", "  control-enable: no"]
     return "\n".join(lines) + "\n"
+
+
+def key_record(printed):
+    """What `ehlo dkim keygen` prints (`NAME. IN TXT ( "a" "b" )`) as a record for DnsServer."""
+    m = re.match(r'(\S+) IN TXT \((.*)\)', printed.strip(), re.S)
+    return m.group(1) + " TXT " + " ".join('"%s"' % s for s in re.findall(r'"([^"]*)"', m.group(2)))
 
 
 def _free_port():

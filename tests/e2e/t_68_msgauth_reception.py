@@ -68,8 +68,7 @@ class MsgauthReception(harness.E2ETest):
         cls.key = os.path.join(cls.dir.name, "sel.pem")
         r = run("dkim", "keygen", DOMAIN, "sel", "--out", cls.key)
         assert r.returncode == 0, r.stderr
-        m = re.match(r'(\S+) IN TXT \((.*)\)', r.stdout.decode().strip())
-        record = m.group(1) + " TXT " + " ".join('"%s"' % s for s in re.findall(r'"([^"]*)"', m.group(2)))
+        record = dns_server.key_record(r.stdout.decode())
         cls.dns = dns_server.DnsServer([
             record,
             f'{DOMAIN}. TXT "v=spf1 ip4:127.0.0.1 -all"',

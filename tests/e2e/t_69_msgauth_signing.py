@@ -23,11 +23,6 @@ def run(*args):
     return subprocess.run([harness.ehlo_binary(), *args], capture_output=True, timeout=60)
 
 
-def zone_record(printed):
-    m = re.match(r'(\S+) IN TXT \((.*)\)', printed.strip())
-    return m.group(1) + " TXT " + " ".join('"%s"' % s for s in re.findall(r'"([^"]*)"', m.group(2)))
-
-
 class MsgauthSigning(harness.E2ETest):
 
     @classmethod
@@ -41,7 +36,7 @@ class MsgauthSigning(harness.E2ETest):
             path = os.path.join(cls.dir.name, selector + ".pem")
             r = run("dkim", "keygen", DOMAIN, selector, "--out", path, *flags)
             assert r.returncode == 0, r.stderr
-            records.append(zone_record(r.stdout.decode()))
+            records.append(dns_server.key_record(r.stdout.decode()))
             cls.keys.append({"domain": DOMAIN, "selector": selector, "key_file": path})
         cls.dns = dns_server.DnsServer(records).start()
 
