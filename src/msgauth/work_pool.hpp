@@ -25,7 +25,6 @@ public:
     void post(std::function<void()> work);
     // Lets the work running now finish, drops what waits (its sessions are gone), joins.
     void stop();
-    std::size_t threads() const { return threads_.size(); }
 
 private:
     void run();
