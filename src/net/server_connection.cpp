@@ -265,6 +265,13 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
             c->counted_open = true;
         }
     }
+    if (verdict == policy::ConnectionLimiter::Verdict::TooManyTotal)
+        observe::warn("too-many-connections", {{"session", c->host->session_id()}, {"client", c->address},
+                                               {"limit", "connections"}, {"max", config.limits.connections}});
+    if (verdict == policy::ConnectionLimiter::Verdict::TooManyFromClient)
+        observe::warn("too-many-connections", {{"session", c->host->session_id()}, {"client", c->address},
+                                               {"limit", "connections_per_client"},
+                                               {"max", config.limits.connections_per_client}});
     if (too_fast)
         observe::warn("rate-limited", {{"session", c->host->session_id()}, {"client", c->address},
                                        {"limit", "connection_rate"},

@@ -122,6 +122,9 @@ class Limits(harness.E2ETest):
         held = self.open_greeted(server, 3, source="127.0.0.2")
         try:
             self.refused_at_greeting(server, source="127.0.0.2")     # the 4th from .2
+            (refused,) = server.wait_log("too-many-connections", timeout=5, client="127.0.0.2")
+            self.assertEqual(refused["limit"], "connections_per_client")
+            self.assertEqual(refused["max"], "3")
             # another client address is not affected
             with server.connect(source="127.0.0.1") as other:
                 other.expect(220)
@@ -276,6 +279,10 @@ class Limits(harness.E2ETest):
         try:
             self.refused_at_greeting(server)                          # the 6th, any client
             self.refused_at_greeting(server, source="127.0.0.3")
+            for client in ("127.0.0.1", "127.0.0.3"):
+                (refused,) = server.wait_log("too-many-connections", timeout=5, client=client)
+                self.assertEqual(refused["limit"], "connections")
+                self.assertEqual(refused["max"], "5")
             held.pop().close()
             self.eventually_greeted(server)
             # the held connections still work
