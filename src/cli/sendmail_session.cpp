@@ -69,6 +69,7 @@ int sendmail_smtp_session(const config::Config& cfg, const LocalSender& sender) 
     sc.max_message_size = cfg.limits.message_size;
     sc.max_recipients = cfg.limits.recipients;
     sc.max_errors = cfg.limits.errors;
+    sc.max_junk_commands = cfg.limits.junk_commands;
     LocalHost host(cfg, sender);
     smtp::Session session(sc, smtp::ClientInfo{"127.0.0.1", 0, false}, host);
     session.start();

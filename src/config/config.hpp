@@ -125,6 +125,7 @@ struct Config {
         std::size_t recipient_rate = 1200;          // RCPT commands per client and minute; 0 = no limit
         double greeting_delay = 1.0;                // seconds before the 220; who speaks first gets 554
         std::size_t errors = 10;                    // bad commands before 421 4.7.0 and close
+        std::size_t junk_commands = 100;            // RSET, NOOP, ... before each counts as an error; 0 = no limit
         unsigned command_timeout = 300;             // seconds (RFC 5321 4.5.3.2.7: >= 5 min)
         unsigned data_timeout = 600;                // seconds idle within message content
         unsigned data_total_timeout = 3600;         // seconds for a whole message's content

@@ -89,6 +89,7 @@ void read_limits(TableReader& r, Config::Limits& limits) {
     r.integer("recipient_rate", limits.recipient_rate, 0, kNoMax, "per minute; 0 = no limit");
     r.number("greeting_delay", limits.greeting_delay, 0, 60);
     r.integer("errors", limits.errors, 1, kNoMax);
+    r.integer("junk_commands", limits.junk_commands, 0, kNoMax, "0 = no limit");
     r.integer("command_timeout", limits.command_timeout, kMinTimeout, kMaxTimeout, "seconds");
     r.integer("data_timeout", limits.data_timeout, kMinTimeout, kMaxTimeout, "seconds");
     r.integer("data_total_timeout", limits.data_total_timeout, kMinTimeout, kMaxTimeout, "seconds");

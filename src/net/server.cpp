@@ -178,6 +178,7 @@ Server::Server(const config::Config& config, const policy::Policy& policy, queue
     sc.max_message_size = config.limits.message_size;
     sc.max_recipients = config.limits.recipients;
     sc.max_errors = config.limits.errors;
+    sc.max_junk_commands = config.limits.junk_commands;
     sc.vrfy = config.smtp.vrfy;
     sc.dsn = config.smtp.dsn;
     impl_->bind_listeners();

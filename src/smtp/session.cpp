@@ -170,18 +170,23 @@ void Session::Impl::reply(const Reply& r) {
 void Session::Impl::fail(const Reply& r) {
     reply(r);
     // RFC 5321 4.2.2 / 3.8: a client that keeps sending bad commands is not worth serving.
-    if (state_ == State::Closed || config_.max_errors == 0) return;
-    if (++errors_ >= config_.max_errors) {
-        host_.event("too-many-errors", std::to_string(errors_));
-        close_with(Reply(421, "4.7.0", "Too many errors, closing connection"));
-    }
+    count_error("too-many-errors", std::to_string(errors_ + 1), Reply(421, "4.7.0", "Too many errors, closing connection"));
 }
 
 void Session::Impl::junk(const Reply& r) {
-    if (++junk_ > kMaxJunkCommands)
-        fail(r);
-    else
-        reply(r);
+    reply(r);
+    if (config_.max_junk_commands == 0 || ++junk_ <= config_.max_junk_commands) return;
+    // The client is told why it is closed: it sent no bad command, only too many idle ones.
+    count_error("too-many-commands", std::to_string(junk_),
+                Reply(421, "4.7.0", "Too many commands without mail, closing connection"));
+}
+
+void Session::Impl::count_error(std::string_view event, std::string_view detail, const Reply& closing) {
+    if (state_ == State::Closed || config_.max_errors == 0) return;
+    if (++errors_ >= config_.max_errors) {
+        host_.event(event, detail);
+        close_with(closing);
+    }
 }
 
 void Session::Impl::close() {

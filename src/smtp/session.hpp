@@ -39,15 +39,16 @@ inline constexpr std::size_t kMinRecipientLimit = 100;
 // and sends the rest in a new transaction, but one that never stops is not served forever.
 // Postfix's smtpd_recipient_overshoot_limit has the same default.
 inline constexpr std::size_t kRecipientOvershoot = 1000;
-// Commands that move no mail (RSET, NOOP, HELP, VRFY, EHLO, HELO) allowed per session before
-// each further one counts as an error (as Postfix's smtpd_junk_command_limit).
-inline constexpr std::size_t kMaxJunkCommands = 100;
 
 struct SessionConfig {
     std::string hostname = "localhost";            // in the greeting and the EHLO reply
     std::uint64_t max_message_size = 25u << 20;    // SIZE advertised; 552 beyond it
     std::size_t max_recipients = 1000;             // per transaction; 452 4.5.3 beyond (4.5.3.1.10)
     std::size_t max_errors = 10;                   // bad commands before 421 and close
+    // Commands that move no mail (RSET, NOOP, HELP, VRFY, EHLO, HELO) allowed per session
+    // before each further one counts as an error (as Postfix's smtpd_junk_command_limit, same
+    // default); 0 = no limit.
+    std::size_t max_junk_commands = 100;
     bool vrfy = false;                             // VRFY asks the host; else 252 (RFC 5321 3.5.3)
     bool starttls_available = false;               // advertise STARTTLS (RFC 3207)
     // Submission (RFC 6409, RFC 8314): MAIL only once the connection is encrypted (530 5.7.0
@@ -122,7 +123,9 @@ public:
     // A command line received (without CRLF) or a reply sent; message content never passes here.
     virtual void trace(bool from_client, std::string_view line) { (void)from_client; (void)line; }
     // A protocol event worth one log line: "helo", "mail", "rcpt", "rejected" (any 4xx/5xx
-    // reply, as detail), "data", "rset", "quit", "starttls", "too-many-errors", "timeout",
+    // reply, as detail), "data", "rset", "quit", "starttls", "too-many-errors",
+    // "too-many-commands" (the errors that closed the session were commands past
+    // max_junk_commands), "timeout",
     // "shutdown", "data-timeout", "data-too-slow", "chunk-too-big", "auth", "auth-failed", "auth-locked".
     virtual void event(std::string_view what, std::string_view detail) { (void)what; (void)detail; }
 };

@@ -60,9 +60,11 @@ struct Session::Impl {
     void execute(std::string_view line);
     void reply(const Reply& r);
     void fail(const Reply& r);
-    // Replies as usual; past kMaxJunkCommands such commands count as errors, so a client cannot
-    // keep a session (and the log) busy forever with commands that never send mail.
+    // Replies as usual; past max_junk_commands such commands count as errors, so a client
+    // cannot keep a session (and the log) busy forever with commands that never send mail.
     void junk(const Reply& r);
+    // One more error; at max_errors the session logs `event` and closes with `closing`.
+    void count_error(std::string_view event, std::string_view detail, const Reply& closing);
     void close();
     void close_with(const Reply& r);
     void close_or_defer(const Reply& r);

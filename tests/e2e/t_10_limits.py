@@ -7,8 +7,10 @@ limit of no less than 100; beyond it 452 4.5.3, RFC 5321 4.5.3.1.10), connection
 client and in all, and new connections per client and minute (421 4.7.0 at greeting,
 RFC 5321 3.8, 4.2.5: a 421 reply ends the session), MAIL and RCPT per client and minute
 (450 4.7.1), a client that speaks before the greeting (RFC 5321 3.1: 554, as Postfix's
-postscreen pregreet test), and message content slower than the minimum data rate (421 4.4.2,
-as Postfix's smtpd_min_data_rate; RFC 5321 4.5.3.2 lets a server set its own time limits).
+postscreen pregreet test), message content slower than the minimum data rate (421 4.4.2,
+as Postfix's smtpd_min_data_rate; RFC 5321 4.5.3.2 lets a server set its own time limits),
+and a session of commands that move no mail (421 4.7.0, as Postfix's smtpd_junk_command_limit).
+Each refusal is logged with the limit that made it.
 """
 import os
 import select
@@ -291,6 +293,43 @@ class Limits(harness.E2ETest):
         finally:
             for c in held:
                 c.close()
+
+    def test_junk_commands_then_421(self):
+        # Commands that move no mail, past [limits] junk_commands, count as errors (as
+        # Postfix's smtpd_junk_command_limit); at [limits] errors the session ends, RFC 5321 3.8.
+        server = self.start_server(limits={"junk_commands": 5, "errors": 3})
+        with server.connect(source="127.0.0.2") as c:
+            c.expect(220)
+            c.cmd("EHLO client.test")                               # the 1st
+            for verb in ("NOOP", "RSET", "VRFY alice", "NOOP"):     # the 2nd to the 5th
+                r = c.cmd(verb)
+                self.assertLess(r.code, 400, r.text)
+            for _ in range(2):                                      # answered, counted as errors
+                r = c.cmd("NOOP")
+                self.assertEqual(r.code, 250, r.text)
+            c.line("NOOP")                                          # the 3rd error: answered, then 421
+            c.expect(250, "250 2.0.0 Ok")
+            r = c.reply()
+            self.assertEqual(r.last, b"421 4.7.0 Too many commands without mail, closing connection")
+            self.assertTrue(c.closed_by_peer(), "no close after the 421")
+        (line,) = server.wait_log("too-many-commands", timeout=5)
+        self.assertEqual(line["detail"], "8")
+        self.assertEqual(server.log_events("too-many-errors"), [])
+        # a session that sends mail is served as before, and the next one counts afresh
+        with server.connect(source="127.0.0.2") as c:
+            c.expect(220)
+            c.cmd("EHLO client.test")
+            c.send(b"MAIL FROM:<sender@client.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n")
+            c.expect(250)
+            c.expect(250)
+            c.expect(354)
+            c.send(harness.simple_message("after-junk") + b".\r\n")
+            c.expect(250, "250 2.0.0 Ok: queued as")
+            c.line("QUIT")
+            c.expect(221)
+        (path,) = server.wait_for_delivery("alice", 1)
+        with open(path, "rb") as f:
+            self.assertIn(b"after-junk", f.read())
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ TEST(ConfigDefaults, Limits) {
     EXPECT_EQ(c.limits.recipient_rate, 1200u);
     EXPECT_EQ(c.limits.greeting_delay, 1.0);
     EXPECT_EQ(c.limits.errors, 10u);
+    EXPECT_EQ(c.limits.junk_commands, 100u);
     EXPECT_EQ(c.limits.data_timeout, 600u);
     EXPECT_EQ(c.limits.data_total_timeout, 3600u);
     EXPECT_EQ(c.limits.min_data_rate, 500u);

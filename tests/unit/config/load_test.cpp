@@ -29,6 +29,7 @@ message_rate = 40
 recipient_rate = 50
 greeting_delay = 0.25
 errors = 3
+junk_commands = 7
 command_timeout = 60
 data_timeout = 120
 data_total_timeout = 900
@@ -142,7 +143,7 @@ Config full_expected() {
     c.server.threads = 4;
     c.server.user = "mail";
     c.server.group = "mail";
-    c.limits = {1048576, 100, 500, 0, 30, 40, 50, 0.25, 3, 60, 120, 900, 200};
+    c.limits = {1048576, 100, 500, 0, 30, 40, 50, 0.25, 3, 7, 60, 120, 900, 200};
     c.spool = {"/var/spool/ehlo", SyncMode::Fsync, 1048576};
     c.relay.trusted_networks = {"10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::1"};
     c.smtp = {true, "-", true};

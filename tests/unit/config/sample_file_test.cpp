@@ -31,7 +31,7 @@ TEST(SampleFile, WritesOutEveryKey) {
     const std::string s = text.str();
     for (const char* key :
          {"[server]", "hostname =", "listen =", "threads =", "user =", "group =", "[limits]", "message_size =", "recipients =",
-          "connections =", "connections_per_client =", "connection_rate =", "message_rate =", "recipient_rate =", "greeting_delay =", "errors =", "command_timeout =", "data_timeout =",
+          "connections =", "connections_per_client =", "connection_rate =", "message_rate =", "recipient_rate =", "greeting_delay =", "errors =", "junk_commands =", "command_timeout =", "data_timeout =",
           "data_total_timeout =", "min_data_rate =",
           "[spool]", "path =", "sync =", "min_free =", "[relay]", "trusted_networks =", "[smtp]", "vrfy =",
           "recipient_delimiter =", "[log]", "level =", "file =", "dialog =", "[[domain]]", "name =",

@@ -9,6 +9,12 @@
 namespace ehlo::smtp {
 namespace {
 
+std::size_t count_of(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t pos = 0; (pos = text.find(what, pos)) != std::string::npos; pos += what.size()) ++n;
+    return n;
+}
+
 TEST(JunkCommands, NoopsBeyondTheJunkLimitCountAsErrorsUntil421) {
     test::FakeHost host;
     SessionConfig config;
@@ -18,15 +24,53 @@ TEST(JunkCommands, NoopsBeyondTheJunkLimitCountAsErrorsUntil421) {
     s.receive("EHLO client.example\r\n");
     (void)s.take_output();
     std::string input;
-    for (std::size_t i = 0; i < kMaxJunkCommands + 20; ++i) input += "NOOP\r\n";
+    for (std::size_t i = 0; i < config.max_junk_commands + 20; ++i) input += "NOOP\r\n";
     s.receive(input);
     const std::string out = s.take_output();
     EXPECT_TRUE(s.wants_close());
-    EXPECT_NE(out.find("421 4.7.0 Too many errors"), std::string::npos);
+    EXPECT_NE(out.find("421 4.7.0 Too many commands without mail, closing connection\r\n"), std::string::npos);
+    EXPECT_TRUE(host.saw_event("too-many-commands"));
+    EXPECT_FALSE(host.saw_event("too-many-errors"));
     // EHLO was the first junk command: NOOPs up to the limit are fine, the next 10 are errors.
-    std::size_t oks = 0;
-    for (std::size_t pos = 0; (pos = out.find("250 2.0.0 Ok\r\n", pos)) != std::string::npos; ++pos) ++oks;
-    EXPECT_EQ(oks, kMaxJunkCommands - 1 + config.max_errors);
+    EXPECT_EQ(count_of(out, "250 2.0.0 Ok\r\n"), config.max_junk_commands - 1 + config.max_errors);
+}
+
+TEST(JunkCommands, TheLimitIsTheConfiguredOne) {
+    test::FakeHost host;
+    SessionConfig config;
+    config.max_junk_commands = 5;
+    config.max_errors = 2;
+    Session s(config, ClientInfo{"192.0.2.1", 1000, false}, host);
+    s.start();
+    (void)s.take_output();
+    // HELO, 4 NOOPs: the limit; a 5th and a 6th NOOP: two errors and the close.
+    s.receive("HELO client.example\r\nNOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\n");
+    EXPECT_FALSE(s.wants_close());
+    s.receive("NOOP\r\n");
+    EXPECT_FALSE(s.wants_close());
+    s.receive("NOOP\r\nNOOP\r\n");
+    const std::string out = s.take_output();
+    EXPECT_TRUE(s.wants_close());
+    EXPECT_EQ(count_of(out, "250 Ok\r\n"), 6u);
+    EXPECT_NE(out.find("421 Too many commands without mail, closing connection\r\n"), std::string::npos);
+    EXPECT_EQ(out.find("421", out.find("421") + 1), std::string::npos);
+}
+
+TEST(JunkCommands, ZeroIsNoLimit) {
+    test::FakeHost host;
+    SessionConfig config;
+    config.max_junk_commands = 0;
+    config.max_errors = 1;
+    Session s(config, ClientInfo{"192.0.2.1", 1000, false}, host);
+    s.start();
+    s.receive("EHLO client.example\r\n");
+    (void)s.take_output();
+    std::string input;
+    for (int i = 0; i < 1000; ++i) input += "NOOP\r\n";
+    s.receive(input);
+    EXPECT_FALSE(s.wants_close());
+    EXPECT_EQ(count_of(s.take_output(), "250 2.0.0 Ok\r\n"), 1000u);
+    EXPECT_FALSE(host.saw_event("too-many-commands"));
 }
 
 TEST(JunkCommands, ATransactionBetweenRsetsIsNeverRefused) {
