@@ -1,7 +1,8 @@
 """sendmail(1) and mailq as every Unix program expects them: `ehlo sendmail`, reached under the
 names sendmail and mailq, driven by programs nobody here wrote (bsd-mailx's `mail`, a Python
 script calling `sendmail -t -oi`, `git send-email`), each message found in the mailbox with the
-right envelope; the maildrop while the daemon is down; -bs; exit codes from sysexits.h."""
+right envelope; -F (the added From's name), -i (a lone dot is content), -bm (the default mode);
+the maildrop while the daemon is down; -bs; exit codes from sysexits.h."""
 import os
 import pwd
 import shutil
@@ -87,6 +88,64 @@ class Sendmail(harness.E2ETest):
             self.assertIn(b"\n.\nline after a lone dot", data)
             self.assertNotIn(b"Bcc:", data)
             self.assertIn(b"From: reports@example.test", data)
+
+    def header(self, data, name):
+        """The values of every `name` field of a stored message's header."""
+        prefix = name.lower().encode() + b":"
+        return [h[len(prefix):].strip().decode() for h in harness.split_message(data)[0]
+                if h.lower().startswith(prefix)]
+
+    def test_F_names_the_added_from(self):
+        me = pwd.getpwuid(os.getuid()).pw_name
+        r = self.run_sendmail("-F", "Backup Robot", "alice@example.test", data=b"Subject: named\n\nbody\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        data = self.delivered("alice")
+        # RFC 5322 3.4: the name as a display name before the sender's address.
+        self.assertEqual(self.header(data, "From"), [f"Backup Robot <{me}@mx.test>"])
+        self.assertEqual(harness.return_path(data), f"{me}@mx.test")
+        # Attached to the flag, beside -f, and quoted where a phrase cannot hold it (RFC 5322 3.2.5).
+        r = self.run_sendmail("-FNight, Ops", "-f", "ops@example.test", "bob@example.test",
+                              data=b"Subject: quoted\n\nbody\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        data = self.delivered("bob")
+        self.assertEqual(self.header(data, "From"), ['"Night, Ops" <ops@example.test>'])
+        self.assertEqual(harness.return_path(data), "ops@example.test")
+        # A message with its own From keeps it: -F only names the From that is added.
+        r = self.run_sendmail("-F", "Backup Robot", "carol@example.test",
+                              data=b"From: Carol's Script <script@example.test>\nSubject: own\n\nbody\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.header(self.delivered("carol"), "From"), ["Carol's Script <script@example.test>"])
+
+    def test_i_alone_keeps_a_lone_dot(self):
+        message = b"Subject: dots\n\nbefore\n.\nafter the dot\n"
+        r = self.run_sendmail("-i", "alice@example.test", data=message)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        data = self.delivered("alice")
+        self.assertTrue(data.endswith(b"\n\nbefore\n.\nafter the dot\n"), data)
+        # Without it the lone dot ends the message, as sendmail's has always done.
+        r = self.run_sendmail("bob@example.test", data=message)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        data = self.delivered("bob")
+        self.assertTrue(data.endswith(b"\n\nbefore\n"), data)
+        self.assertNotIn(b"after the dot", data)
+
+    def test_bm_is_the_default_mode(self):
+        me = pwd.getpwuid(os.getuid()).pw_name
+        field_names = []
+        for flags, user in ((["-bm"], "alice"), ([], "bob")):
+            r = self.run_sendmail(*flags, f"{user}@example.test", data=b"Subject: mode\n\nread and sent\n")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            data = self.delivered(user)            # the envelope recipient's Maildir, once
+            self.assertEqual(harness.return_path(data), f"{me}@mx.test")
+            self.assertIn(f"(ehlo, from userid {os.getuid()})".encode(), data)
+            self.assertEqual(self.header(data, "Subject"), ["mode"])
+            self.assertTrue(data.endswith(b"\n\nread and sent\n"), data)
+            field_names.append([h.split(b":", 1)[0] for h in harness.split_message(data)[0]])
+        # the same fields were added either way
+        self.assertEqual(field_names[0], field_names[1])
+        self.server.assert_stays("alice", 1)
+        self.server.assert_stays("bob", 1)
+        self.assertEqual(self.server.maildir_files("carol"), [])
 
     def test_git_send_email(self):
         git = harness.require_tool("git")
