@@ -11,7 +11,9 @@ the RFC 6125 host check see what they would see for an MX host.
   peer's Received header says ESMTPS (RFC 3848); a second connection resumes the session;
   STARTTLS refused (502) or a failed handshake: delivered in plaintext;
 - verify with the right CA file: delivered, verified=yes; a certificate for another name or
-  from an unknown CA: deferred, with the reason in the log and in `ehlo queue show`;
+  from an unknown CA: deferred, with the reason in the log and in `ehlo queue show`; without a CA
+  file, the system's store: the one SSL_CERT_FILE names verifies, OpenSSL's default does not
+  know the test CA and defers;
 - encrypt to a peer without STARTTLS, or whose handshake fails: deferred, no MAIL sent; the
   reason is the diagnostic of the "delayed" DSN (RFC 3464 2.3.3);
 - none: plaintext to a peer that offers STARTTLS;
@@ -97,14 +99,14 @@ class OutboundTls(harness.E2ETest):
                       "maildir_root": "{dir}/mail", "postmaster": "bob"}],
             tables={"tls": {"certificates": [{"chain": chain, "key": key}], "handshake_timeout": 5}})
 
-    def sender(self, port, tls=None, ca_file=None, outbound=None, delivery=None):
+    def sender(self, port, tls=None, ca_file=None, outbound=None, delivery=None, env=None):
         route = {"domain": "remote.example", "host": MX_NAME, "port": port}
         if tls is not None:
             route["tls"] = tls
         if ca_file is not None:
             route["tls_ca_file"] = ca_file
         return self.start_sender(routes=[route], dns={"forwarders": [self.dns.forwarder], "timeout": 5},
-                                 outbound=outbound, delivery=delivery)
+                                 outbound=outbound, delivery=delivery, env=env)
 
     def send(self, server, token):
         return server.send(token, to=("bob@remote.example",), sender=LOCAL_SENDER)
@@ -246,6 +248,30 @@ class OutboundTls(harness.E2ETest):
         self.assertRegex(shown, r"self-signed certificate|unable to get local issuer")
         self.assertIn("451 4.7.5", shown)
         self.assertEqual(peer.maildir_files("bob"), [])
+
+    def test_verify_trusts_ssl_cert_file(self):
+        # No tls_ca_file: the system's store, which OpenSSL's SSL_CERT_FILE names.
+        peer = self.tls_peer(self.good)
+        server = self.sender(peer.port, tls="verify", env={"SSL_CERT_FILE": self.ca})
+        qid = self.send(server, "verify-system-store")
+        line = self.attempt(server, qid, "delivered")
+        self.assertEqual((line.get("tls"), line.get("verified")), ("yes", "yes"), line)
+        self.assertNotIn("verify_error", line)
+        self.assertIn(b"with ESMTPS", self.received(peer))
+
+    def test_verify_default_store_defers(self):
+        # The same peer against OpenSSL's default store (SSL_CERT_FILE empty: not set), which
+        # does not hold the test CA: deferred as unverified, nothing sent.
+        peer = self.tls_peer(self.good)
+        server = self.sender(peer.port, tls="verify", delivery=SLOW_RETRY, env={"SSL_CERT_FILE": ""})
+        qid = self.send(server, "verify-default-store")
+        line = self.attempt(server, qid, "deferred")
+        self.assertIn("451 4.7.5", line.get("reply", ""), line)
+        self.assertIn("did not verify", line.get("reply", ""), line)
+        self.assertEqual((line.get("tls"), line.get("verified")), ("yes", "no"), line)
+        self.assertIn("unable to get local issuer certificate", line.get("verify_error", ""), line)
+        self.assertEqual(peer.maildir_files("bob"), [])
+        self.assertIn(qid, server.spool_files())
 
     # -- encrypt
 
