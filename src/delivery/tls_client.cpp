@@ -83,6 +83,18 @@ std::string certificate_names(X509* cert) {
     return out.empty() ? "no name" : out;
 }
 
+// The host name or IP address the certificate had to name (set in new_ssl), for the same reason.
+std::string expected_name(SSL* ssl) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    if (const char* host = X509_VERIFY_PARAM_get0_host(param, 0)) return smtp::printable(host, 255);
+    std::string out;
+    if (char* ip = X509_VERIFY_PARAM_get1_ip_asc(param)) {
+        out = ip;
+        OPENSSL_free(ip);
+    }
+    return out;
+}
+
 }  // namespace
 
 struct TlsClient::Impl {
@@ -244,8 +256,11 @@ TlsHandshake TlsClient::result(SSL* ssl) {
         h.verify_error = "no certificate";
     } else if (verdict != X509_V_OK) {
         h.verify_error = X509_verify_cert_error_string(verdict);
-        if (verdict == X509_V_ERR_HOSTNAME_MISMATCH || verdict == X509_V_ERR_IP_ADDRESS_MISMATCH)
-            h.verify_error += " (the certificate is for " + certificate_names(cert) + ")";
+        if (verdict == X509_V_ERR_HOSTNAME_MISMATCH || verdict == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+            const std::string wanted = expected_name(ssl);
+            h.verify_error += " (the certificate is for " + certificate_names(cert) +
+                              (wanted.empty() ? std::string() : ", not " + wanted) + ")";
+        }
     } else {
         h.verified = true;
     }

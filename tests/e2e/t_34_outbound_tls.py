@@ -11,7 +11,8 @@ the RFC 6125 host check see what they would see for an MX host.
   peer's Received header says ESMTPS (RFC 3848); a second connection resumes the session;
   STARTTLS refused (502) or a failed handshake: delivered in plaintext;
 - verify with the right CA file: delivered, verified=yes; a certificate for another name or
-  from an unknown CA: deferred, with the reason in the log and in `ehlo queue show`; without a CA
+  from an unknown CA: deferred, with the reason in the log and in `ehlo queue show`, and in the
+  "delayed" DSN (what the certificate names and what it had to, the TLS session); without a CA
   file, the system's store: the one SSL_CERT_FILE names verifies, OpenSSL's default does not
   know the test CA and defers;
 - encrypt to a peer without STARTTLS, or whose handshake fails: deferred, no MAIL sent; the
@@ -272,6 +273,22 @@ class OutboundTls(harness.E2ETest):
         self.assertIn("unable to get local issuer certificate", line.get("verify_error", ""), line)
         self.assertEqual(peer.maildir_files("bob"), [])
         self.assertIn(qid, server.spool_files())
+
+    def test_verify_delayed_dsn_says_why_Rfc3464_2_3_3(self):
+        peer = self.tls_peer(self.wrong_name)
+        server = self.sender(peer.port, tls="verify", ca_file=self.ca, delivery={"delay_warning": 2})
+        self.send(server, "verify-delayed")
+        (path,) = server.wait_for_delivery("alice", 1, timeout=20)
+        _, _, recipients = harness.parse_dsn(harness.read_file(path))
+        bob = harness.dsn_recipient(recipients, "bob@remote.example")
+        self.assertEqual(bob.get("action", "").lower(), "delayed", bob)
+        self.assertEqual(bob.get("status"), "4.7.5", bob)
+        diagnostic = re.sub(r"\s+", " ", bob.get("diagnostic-code", ""))
+        self.assertIn("TLS required by policy verify", diagnostic, bob)
+        # what the certificate names, what it had to name, and the session it came over
+        self.assertIn(f"hostname mismatch (the certificate is for other.example, not {MX_NAME})", diagnostic, bob)
+        self.assertRegex(diagnostic, r"\(TLSv1\.[23] with cipher \S+ \(\d+/\d+ bits\)\)", bob)
+        self.assertEqual(peer.maildir_files("bob"), [])
 
     # -- encrypt
 
