@@ -171,7 +171,15 @@ std::optional<Dsn> build_dsn(const smtp::Envelope& envelope, std::string_view co
     for (const auto* r : reported) {
         std::string line = "<" + clean(envelope.recipients[r->index].address.str(), utf8) + ">: " +
                            action_word(r->action);
-        if (!r->remote_mta.empty()) line += ", host " + clean(r->remote_mta, false) + " said";
+        if (!r->remote_mta.empty()) {
+            line += ", host " + clean(r->remote_mta, false);
+            if (r->tls == "no TLS")
+                line += " said (without TLS)";
+            else if (!r->tls.empty())
+                line += " said (over " + clean(r->tls, false) + ")";
+            else
+                line += " said";
+        }
         if (r->diagnostic)
             line += ": " + clean(r->diagnostic->one_line(), utf8);
         else if (!r->reason.empty())

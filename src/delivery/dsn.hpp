@@ -25,6 +25,9 @@ struct DsnRecipient {
     std::string status;                     // RFC 3463 "5.1.1"; empty: status_of(*diagnostic)
     std::string remote_mta;                 // the host whose reply decided it; empty when ours
     std::optional<smtp::Reply> diagnostic;  // that reply (Diagnostic-Code: smtp; ...)
+    // How the connection to remote_mta was protected ("no TLS", "TLSv1.3 with cipher ...,
+    // verified"); empty: unknown. Told in the part people read: Diagnostic-Code is the reply alone.
+    std::string tls{};
     // Without a reply: our own words for why ("returned to the sender by the postmaster", a
     // local error), for the part people read; no Diagnostic-Code pretends it was SMTP's.
     std::string reason;

@@ -430,6 +430,7 @@ std::string DeliveryScheduler::apply(QueuedMessage& message, const Result& resul
     state.text = result.text;
     state.peer = result.peer;
     state.from_peer = result.from_peer;
+    state.tls = result.tls.value_or(std::string());
     message.remote_mta[i] = result.from_peer ? result.peer : std::string{};
     std::string outcome;
     switch (result.kind) {

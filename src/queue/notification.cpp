@@ -14,6 +14,12 @@ std::string mta_of(const ReportFacts& facts, std::size_t index) {
     return index < facts.remote_mta.size() ? facts.remote_mta[index] : std::string{};
 }
 
+// The remote MTA whose reply this is, and how the connection to it was protected.
+void from_remote(delivery::DsnRecipient& r, const ReportFacts& facts, std::size_t index) {
+    r.remote_mta = mta_of(facts, index);
+    if (!r.remote_mta.empty()) r.tls = facts.recipients[index].tls;
+}
+
 delivery::DsnRecipient failed_entry(const ReportFacts& facts, std::uint32_t index) {
     const RecipientState& state = facts.recipients[index];
     delivery::DsnRecipient r;
@@ -26,7 +32,7 @@ delivery::DsnRecipient failed_entry(const ReportFacts& facts, std::uint32_t inde
     }
     r.diagnostic = parse_reply_text(text);
     if (r.diagnostic)
-        r.remote_mta = mta_of(facts, index);
+        from_remote(r, facts, index);
     else
         r.reason = std::string(text);
     if (state.attempts > 0) r.last_attempt_date = date_of(state.updated_us);
@@ -44,7 +50,7 @@ delivery::DsnRecipient delivered_entry(const ReportFacts& facts, std::uint32_t i
         text.remove_prefix(kRelayedPrefix.size());
         r.action = delivery::DsnAction::Relayed;
         r.diagnostic = parse_reply_text(text);
-        r.remote_mta = mta_of(facts, index);
+        from_remote(r, facts, index);
     } else {
         r.action = delivery::DsnAction::Delivered;
     }
@@ -58,7 +64,7 @@ delivery::DsnRecipient delayed_entry(const ReportFacts& facts, std::uint32_t ind
     r.index = index;
     r.action = delivery::DsnAction::Delayed;
     r.diagnostic = parse_reply_text(state.text);
-    if (r.diagnostic) r.remote_mta = mta_of(facts, index);
+    if (r.diagnostic) from_remote(r, facts, index);
     if (!r.diagnostic || r.diagnostic->code / 100 != 4) r.status = "4.0.0";
     if (state.attempts > 0) r.last_attempt_date = date_of(state.updated_us);
     const auto arrival = std::chrono::floor<std::chrono::seconds>(

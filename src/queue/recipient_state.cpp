@@ -15,6 +15,7 @@ std::string encode_state_record(std::uint32_t recipient_index, const RecipientSt
     w.str(std::string_view(state.text).substr(0, kMaxStateText));
     w.str(std::string_view(state.peer).substr(0, kMaxStateText));
     w.u8(state.from_peer ? 1 : 0);
+    w.str(std::string_view(state.tls).substr(0, kMaxStateText));
     return sealed_record(RecordType::RecipientState, payload);
 }
 
@@ -33,6 +34,7 @@ std::optional<StateRecord> decode_state_record(std::string_view payload) {
         out.state.peer = r.str();
         out.state.from_peer = r.u8() == 1;
     }
+    if (r.ok() && !r.ok_and_done()) out.state.tls = r.str();  // nor before its protection was
     if (!r.ok_and_done() || status > static_cast<std::uint8_t>(DeliveryStatus::Failed)) return std::nullopt;
     out.state.status = static_cast<DeliveryStatus>(status);
     return out;

@@ -31,6 +31,9 @@ struct RecipientState {
     // text is that MTA's reply (a DSN's Remote-MTA), not a local error on the way to it.
     std::string peer;
     bool from_peer = false;
+    // How the connection that gave `text` was protected, when there was one: "no TLS", or
+    // "TLSv1.3 with cipher ... (256/256 bits), verified" (a DSN tells it beside the reply).
+    std::string tls{};
 
     bool final() const { return status == DeliveryStatus::Delivered || status == DeliveryStatus::Failed; }
 };

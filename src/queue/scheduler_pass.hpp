@@ -33,6 +33,7 @@ inline void mark_returned(RecipientState& state, std::uint64_t now_us) {
     state.next_attempt_us = 0;
     state.peer.clear();
     state.from_peer = false;
+    state.tls.clear();
 }
 
 // A message that waits longer than this for its next attempt leaves the active set.

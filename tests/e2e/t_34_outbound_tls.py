@@ -15,6 +15,7 @@ the RFC 6125 host check see what they would see for an MX host.
   "delayed" DSN (what the certificate names and what it had to, the TLS session); without a CA
   file, the system's store: the one SSL_CERT_FILE names verifies, OpenSSL's default does not
   know the test CA and defers;
+- a 5xx from the peer over TLS: the failure DSN says the connection was TLS and verified;
 - encrypt to a peer without STARTTLS, or whose handshake fails: deferred, no MAIL sent; the
   reason is the diagnostic of the "delayed" DSN (RFC 3464 2.3.3);
 - none: plaintext to a peer that offers STARTTLS;
@@ -289,6 +290,26 @@ class OutboundTls(harness.E2ETest):
         self.assertIn(f"hostname mismatch (the certificate is for other.example, not {MX_NAME})", diagnostic, bob)
         self.assertRegex(diagnostic, r"\(TLSv1\.[23] with cipher \S+ \(\d+/\d+ bits\)\)", bob)
         self.assertEqual(peer.maildir_files("bob"), [])
+
+    def test_bounce_over_tls_says_so_Rfc3464(self):
+        # A 5xx from the peer over TLS: the DSN's Diagnostic-Code is the peer's reply as it was
+        # (RFC 3464 2.3.6), and the part people read says how that connection was protected.
+        peer = self.tls_peer(self.good)
+        server = self.sender(peer.port, tls="verify", ca_file=self.ca)
+        qid = server.send("tls-bounce", to=("nobody@remote.example",), sender=LOCAL_SENDER)
+        self.attempt(server, qid, "failed")
+        (path,) = server.wait_for_delivery("alice", 1, timeout=20)
+        msg, _, recipients = harness.parse_dsn(harness.read_file(path))
+        nobody = harness.dsn_recipient(recipients, "nobody@remote.example")
+        self.assertEqual(nobody.get("action", "").lower(), "failed", nobody)
+        self.assertEqual(nobody.get("status"), "5.1.1", nobody)
+        self.assertIn(MX_NAME, nobody.get("remote-mta", ""), nobody)
+        diagnostic = re.sub(r"\s+", " ", nobody.get("diagnostic-code", ""))
+        self.assertRegex(diagnostic, r"^smtp; 550 5\.1\.1 ", nobody)
+        self.assertNotIn("TLS", diagnostic, nobody)
+        prose = re.sub(r"\s+", " ", msg.get_payload()[0].get_payload())
+        self.assertRegex(prose, r"<nobody@remote\.example>: failed, host " + re.escape(MX_NAME)
+                         + r"[^:]* said \(over TLSv1\.[23] with cipher \S+ \(\d+/\d+ bits\), verified\): 550 5\.1\.1 ")
 
     # -- encrypt
 

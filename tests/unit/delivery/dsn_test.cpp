@@ -296,6 +296,30 @@ TEST(Dsn, DelayReport_Rfc3464_2_3_3) {
     EXPECT_EQ(rc.count("Remote-MTA"), 0u);  // the reply was not a remote host's
 }
 
+// The part people read says how the connection to the host that answered was protected;
+// Diagnostic-Code stays that host's reply alone (RFC 3464 2.3.6).
+TEST(Dsn, TheConnectionsProtectionBesideTheRemoteReply) {
+    DsnRecipient over_tls = failed_bob();
+    over_tls.tls = "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits), verified";
+    DsnRecipient in_clear = failed_bob();
+    in_clear.index = 1;
+    in_clear.tls = "no TLS";
+    const auto dsn = build_dsn(envelope(), kContent, {over_tls, in_clear}, context());
+    ASSERT_TRUE(dsn);
+    const Report r = parse(*dsn);
+    std::string prose = r.parts.at(0).body;
+    for (std::size_t p; (p = prose.find("\r\n    ")) != std::string::npos;) prose.replace(p, 6, " ");
+    EXPECT_NE(prose.find("<bob@example.net>: failed, host mx.example.net said (over TLSv1.3 with cipher "
+                         "TLS_AES_256_GCM_SHA384 (256/256 bits), verified): 550 5.1.1 The email account does not exist\r\n"),
+              std::string::npos)
+        << prose;
+    EXPECT_NE(prose.find("<carol@example.net>: failed, host mx.example.net said (without TLS): 550 5.1.1"),
+              std::string::npos)
+        << prose;
+    const auto g = groups(r.parts.at(1).body);
+    EXPECT_EQ(parse_fields(g.at(1))["Diagnostic-Code"], "smtp; 550 5.1.1 The email account does not exist");
+}
+
 // Only recipients whose NOTIFY asks are reported; each gets its own group (RFC 3464 2.3).
 TEST(Dsn, SeveralRecipientsEachInTheirOwnGroup_Rfc3464_2_3) {
     auto e = envelope();

@@ -202,7 +202,7 @@ TEST(SpoolFile, AStateRecordWithABadChecksumBeforeOthersIsDamage) {
 
 TEST(SpoolFile, StateRecordRoundTripAndRejection) {
     RecipientState s{DeliveryStatus::Failed, 7, 123456789012345ull, 99, "550 5.1.1 no such user",
-                     "mx.example [192.0.2.1]", true};
+                     "mx.example [192.0.2.1]", true, "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits), verified"};
     std::string record = encode_state_record(3, s);
     ASSERT_EQ(static_cast<RecordType>(record[0]), RecordType::RecipientState);
     auto decoded = decode_state_record(std::string_view(record).substr(kRecordHeaderSize));
@@ -215,6 +215,7 @@ TEST(SpoolFile, StateRecordRoundTripAndRejection) {
     EXPECT_EQ(decoded->state.text, s.text);
     EXPECT_EQ(decoded->state.peer, s.peer);
     EXPECT_TRUE(decoded->state.from_peer);
+    EXPECT_EQ(decoded->state.tls, s.tls);
     for (std::size_t n = 0; n + kRecordHeaderSize < record.size(); ++n)
         EXPECT_FALSE(decode_state_record(std::string_view(record).substr(kRecordHeaderSize, n))) << n;
 }
@@ -236,6 +237,26 @@ TEST(SpoolFile, AStateRecordWithoutThePeerStillReads) {
     EXPECT_EQ(decoded->state.text, "451 4.7.1 later");
     EXPECT_TRUE(decoded->state.peer.empty());
     EXPECT_FALSE(decoded->state.from_peer);
+}
+
+// Records written before the connection's protection was kept end after the peer.
+TEST(SpoolFile, AStateRecordWithoutItsProtectionStillReads) {
+    std::string payload;
+    PayloadWriter w(payload);
+    w.u32(0);
+    w.u8(static_cast<std::uint8_t>(DeliveryStatus::Failed));
+    w.u32(1);
+    w.u64(10);
+    w.u64(0);
+    w.str("550 5.1.1 no such user");
+    w.str("mx.example [192.0.2.1]");
+    w.u8(1);
+    const std::string record = sealed_record(RecordType::RecipientState, payload);
+    auto decoded = decode_state_record(std::string_view(record).substr(kRecordHeaderSize));
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->state.peer, "mx.example [192.0.2.1]");
+    EXPECT_TRUE(decoded->state.from_peer);
+    EXPECT_TRUE(decoded->state.tls.empty());
 }
 
 TEST(SpoolFile, AFileOfANewerFormatVersionIsLeftAlone) {
