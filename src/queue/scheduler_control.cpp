@@ -8,7 +8,6 @@
 #include <thread>
 
 #include "delivery/file_io.hpp"
-#include "observe/history.hpp"
 #include "observe/log.hpp"
 #include "queue/delivery_scheduler.hpp"
 #include "queue/message_content.hpp"
@@ -199,18 +198,6 @@ bool DeliveryScheduler::remove_here(const QueueId& id) {
     return true;
 }
 
-// The history's entry for one recipient returned by the operator.
-void DeliveryScheduler::record_returned(const QueueId& id, const std::string& recipient, std::uint64_t now) const {
-    if (!counters_.history) return;
-    observe::Event event;
-    event.kind = observe::EventKind::Bounced;
-    event.time_us = static_cast<std::int64_t>(now);
-    event.queue_id = id;
-    event.recipient = recipient;
-    event.detail = std::string(kBouncedByOperator);
-    counters_.history->record(std::move(event));
-}
-
 bool DeliveryScheduler::bounce(const QueueId& id) {
     auto done = std::make_shared<bool>(false);
     const bool ran = on_delivery_thread([this, done, id] { *done = bounce_here(id); });
@@ -244,7 +231,6 @@ bool DeliveryScheduler::bounce_here(const QueueId& id) {
             mark_returned(state, now);
             message->remote_mta[i].clear();
             records += encode_state_record(static_cast<std::uint32_t>(i), state);
-            record_returned(id, message->header.envelope.recipients[i].address.str(), now);
             ++bounced;
         }
         if (bounced == 0) return false;

@@ -351,7 +351,6 @@ bool DeliveryScheduler::bounce_on_disk(const QueueId& id) {
         ++bounced;
     }
     if (bounced == 0) return false;
-    const std::vector<RecipientState> before = read.contents.recipients;
     if (read.contents.held) {
         MessageEvent event;
         event.kind = MessageEventKind::Released;
@@ -363,8 +362,6 @@ bool DeliveryScheduler::bounce_on_disk(const QueueId& id) {
         return false;
     }
     counters_.failed.fetch_add(bounced, std::memory_order_relaxed);
-    for (std::size_t i = 0; i < before.size() && i < read.contents.header.envelope.recipients.size(); ++i)
-        if (!before[i].final()) record_returned(id, read.contents.header.envelope.recipients[i].address.str(), now);
     observe::info("returned", {{"id", id}, {"recipients", std::to_string(bounced)}, {"by", "queue control"}});
     // Taken up at once: settle() then owes the sender the DSN.
     (void)set_due(path, now);
