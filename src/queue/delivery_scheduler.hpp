@@ -173,6 +173,7 @@ private:
     void record_outcome(const QueueId& id, const std::string& recipient, const RecipientState& state,
                         const Result& result) const;
     void record_reported(const QueuedMessage& message, const OwedReports& reported, const std::string& dsn_id) const;
+    void record_flushed(const std::vector<QueueId>& ids) const;  // each message a flush made due
 
     std::filesystem::path queue_dir_, corrupt_dir_;
     std::size_t active_messages_limit_, active_recipients_limit_;

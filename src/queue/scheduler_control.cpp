@@ -78,6 +78,7 @@ std::size_t DeliveryScheduler::flush(const std::string& id_or_domain) {
     const std::uint64_t now = now_us();
     std::size_t count = 0;
     std::string id, domain;
+    std::vector<QueueId> flushed;
     {
         std::lock_guard lock(core_->mutex);
         std::vector<std::shared_ptr<QueuedMessage>> chosen;
@@ -105,9 +106,13 @@ std::size_t DeliveryScheduler::flush(const std::string& id_or_domain) {
                 ++count;
                 any = true;
             }
-            if (any) make_ready(message);
+            if (any) {
+                make_ready(message);
+                flushed.push_back(message->header.id);
+            }
         }
     }
+    record_flushed(flushed);
     // Those on disk: a Flushed record makes them due, and the thread takes them up.
     const bool in_memory_only = !id.empty() && count > 0;
     if (!in_memory_only) {

@@ -280,6 +280,7 @@ std::size_t DeliveryScheduler::flush_on_disk(const std::string& id, const std::s
             if (is_valid_queue_id(entry.path().filename().string())) names.push_back(entry.path().filename().string());
     }
     std::size_t count = 0;
+    std::vector<QueueId> flushed;
     for (const std::string& name : names) {
         {
             std::lock_guard lock(core_->mutex);
@@ -305,7 +306,9 @@ std::size_t DeliveryScheduler::flush_on_disk(const std::string& id, const std::s
         }
         (void)set_due(path, now);
         count += event.recipients.size();
+        flushed.push_back(name);
     }
+    record_flushed(flushed);
     std::lock_guard lock(core_->mutex);
     if (count > 0) disk_due_us_ = std::min(disk_due_us_, now);
     return count;

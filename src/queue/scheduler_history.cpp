@@ -1,6 +1,6 @@
 // The delivery scheduler's part of a message's history (ehlo trace): each routing decision,
-// each attempt's outcome, and each failure once its sender has been told, with the DSN's
-// queue id. The attempts themselves are recorded where their outcome is applied (apply()).
+// each attempt's outcome, each failure once its sender has been told, with the DSN's queue
+// id, and each message a flush made due. The attempts themselves are recorded where their outcome is applied (apply()).
 // History::record() only queues: nothing here waits.
 #include "observe/history.hpp"
 #include "queue/scheduler_pass.hpp"
@@ -73,6 +73,18 @@ void DeliveryScheduler::record_reported(const QueuedMessage& message, const Owed
         event.queue_id = message.header.id;
         event.recipient = recipients[i].address.str();
         event.dsn_id = dsn_id;
+        counters_.history->record(std::move(event));
+    }
+}
+
+// By id, by domain or all at once: each message it made due has it in its timeline.
+void DeliveryScheduler::record_flushed(const std::vector<QueueId>& ids) const {
+    if (!counters_.history) return;
+    for (const QueueId& id : ids) {
+        observe::Event event;
+        event.kind = observe::EventKind::Flushed;
+        event.queue_id = id;
+        event.detail = "queue control";
         counters_.history->record(std::move(event));
     }
 }

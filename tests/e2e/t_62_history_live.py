@@ -11,7 +11,8 @@ of the text form, which says where the message is):
   its "queued as"), the delivery with that reply;
 - a 451 deferral with its next attempt (the retry comes no earlier), then a 550 bounce that
   names the DSN's queue id, which is the DSN actually queued and delivered to the sender;
-- operator actions: flush, hold, release, delete, in the timeline in that order;
+- operator actions: flush (all, then by id), hold, release, delete, in the timeline in that
+  order, each flush before the attempt it brought;
 - transcripts: "all" keeps a clean session's dialog, "off" keeps none, and neither holds
   message content; by default ("errors") a clean session keeps none;
 - a history that cannot be written (a folder the server may not write in, a file that is no
@@ -257,8 +258,11 @@ class HistoryLive(harness.E2ETest):
                                    delivery={"retry_min": 60, "retry_max": 60})
         qid = server.send("operated", to=("bob@remote.example",), sender=LOCAL_SENDER)
         self.traced(server, qid, lambda m: m["state"] == "deferred")
-        server.queue_ok("flush", qid)
+        # retried only when flushed (retry_min 60): once with all, once by its id
+        server.queue_ok("flush")
         self.traced(server, qid, lambda m: len(events(m, "attempt")) == 2 and len(events(m, "deferred")) == 2)
+        server.queue_ok("flush", qid)
+        self.traced(server, qid, lambda m: len(events(m, "attempt")) == 3 and len(events(m, "deferred")) == 3)
         server.queue_ok("hold", qid)
         self.assertTrue(self.traced(server, qid, lambda m: "held" in kinds(m))["held"])
         server.queue_ok("release", qid)
@@ -266,10 +270,13 @@ class HistoryLive(harness.E2ETest):
         m = self.traced(server, qid, lambda m: "deleted" in kinds(m))
         actions = [(e["kind"], e.get("detail")) for e in m["events"]
                    if e["kind"] in ("flushed", "held", "released", "deleted")]
-        self.assertEqual(actions, [("flushed", "queue control"), ("held", "queue control"),
-                                   ("released", "queue control"), ("deleted", "queue control")])
+        self.assertEqual(actions, [("flushed", "queue control"), ("flushed", "queue control"),
+                                   ("held", "queue control"), ("released", "queue control"),
+                                   ("deleted", "queue control")])
         k = kinds(m)
-        self.assertLess(k.index("flushed"), [i for i, x in enumerate(k) if x == "attempt"][1])
+        attempts = [i for i, x in enumerate(k) if x == "attempt"]
+        flushes = [i for i, x in enumerate(k) if x == "flushed"]
+        self.assertTrue(attempts[0] < flushes[0] < attempts[1] < flushes[1] < attempts[2], k)
         self.assertTrue(m["deleted"])
         self.assertRegex(self.first_line(server, qid), rf"^{qid}  deleted by an operator at \d\d:\d\d \(queue control\)$")
 
