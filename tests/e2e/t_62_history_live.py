@@ -217,7 +217,11 @@ class HistoryLive(harness.E2ETest):
     def test_deferral_then_bounce(self):
         peer = self.start_peer()
         asked = []  # by RCPT, not by connection: a connection may carry the retry too
-        peer.rcpt = lambda s, addr, line: LATER if not asked.append(addr) and len(asked) == 1 else NO_SUCH_USER
+
+        def rcpt(session, addr, line):
+            asked.append(addr)
+            return LATER if len(asked) == 1 else NO_SUCH_USER
+        peer.rcpt = rcpt
         server = self.start_sender(routes=harness.route_to(peer.port))
         qid = server.send("bounced", to=("bob@remote.example",), sender=LOCAL_SENDER)
         m = self.traced(server, qid, lambda m: m["state"] == "bounced")
