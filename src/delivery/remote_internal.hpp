@@ -111,6 +111,8 @@ inline RemoteOutcome uniform(const RemoteJob& job, const smtp::Reply& reply, Out
 inline void finish_job(const JobPtr& j, RemoteOutcome outcome, const std::string& host, const std::string& ip) {
     if (j->completed) return;
     j->completed = true;
+    if (outcome.host.empty()) outcome.host = host;
+    if (outcome.address.empty()) outcome.address = ip;
     const auto& rcpts = j->job.envelope.recipients;
     for (const RecipientResult& r : outcome.recipients) {
         const std::string to = r.index < rcpts.size() ? rcpts[r.index].address.str() : std::string{};

@@ -69,6 +69,10 @@ struct RemoteOutcome {
     // it was encrypted, and how. Not connected: DNS, connection and policy failures.
     bool connected = false;
     std::optional<TlsHandshake> tls;
+    // The next hop's host connected to (an MX host or the configured one) and its address,
+    // when an attempt reached one; for the history's record of the attempt.
+    std::string host;
+    std::string address;
 };
 
 class RemoteTransport {

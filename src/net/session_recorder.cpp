@@ -20,6 +20,16 @@ std::string path_of(std::string_view command) {
     return std::string(command.substr(open + 1, close == std::string_view::npos ? std::string_view::npos : close - open - 1));
 }
 
+// The ESMTP parameters after the path ("SIZE=1 BODY=8BITMIME"), empty if none.
+std::string parameters_of(std::string_view command) {
+    const auto close = command.find('>');
+    if (close == std::string_view::npos) return {};
+    std::string_view rest = command.substr(close + 1);
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
+    return std::string(rest);
+}
+
 }  // namespace
 
 SessionRecorder::SessionRecorder(observe::History& history, observe::TranscriptMode transcripts, std::string session_id,
@@ -71,11 +81,18 @@ void SessionRecorder::replied(const std::string& reply) {
     } else if (verb == "MAIL") {
         observe::Event e = event(observe::EventKind::MailFrom);
         e.sender = path_of(command_);
+        e.detail = parameters_of(command_);
         e.reply = reply;
         history_.record(std::move(e));
     } else if (verb == "RCPT") {
         observe::Event e = event(observe::EventKind::RcptTo);
         e.recipient = path_of(command_);
+        e.reply = reply;
+        history_.record(std::move(e));
+    } else if (verb == "AUTH" && code != 334) {
+        // The verdict; the user is known only when it is a success (authenticated()).
+        observe::Event e = event(observe::EventKind::Auth);
+        e.auth_user = std::exchange(auth_user_, {});
         e.reply = reply;
         history_.record(std::move(e));
     } else if ((verb == "DATA" || verb == "BDAT") && code >= 400) {
@@ -100,10 +117,6 @@ void SessionRecorder::verified(const std::string& queue_id, std::string verdicts
     history_.record(std::move(e));
 }
 
-void SessionRecorder::authenticated(const std::string& user) {
-    observe::Event e = event(observe::EventKind::Auth);
-    e.auth_user = user;
-    history_.record(std::move(e));
-}
+void SessionRecorder::authenticated(const std::string& user) { auth_user_ = user; }
 
 }  // namespace ehlo::net

@@ -24,6 +24,7 @@ public:
     // A command line received or a reply line sent (SessionHost::trace).
     void line(bool from_client, std::string_view text);
     void tls(const std::string& description);
+    // The AUTH under way succeeded for `user`: recorded with its reply, which follows.
     void authenticated(const std::string& user);
     // The message authentication verdicts of a message accepted as `queue_id` (or refused:
     // no queue id), with its row for the day's DMARC report if its domain has a policy.
@@ -39,6 +40,7 @@ private:
     std::string client_address_;
     std::string command_;     // the last command line, whose reply is awaited
     std::string reply_;       // the lines of the reply being sent
+    std::string auth_user_;   // authenticated, its AUTH's reply not yet recorded
 };
 
 }  // namespace ehlo::net

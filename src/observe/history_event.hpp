@@ -4,10 +4,11 @@
 // Which fields an event of each kind carries (every other field stays empty or 0):
 //
 //   kind          fields
-//   Connect       session_id, remote_address, remote_host (the client's name, if known)
+//   Connect       session_id, remote_address, remote_host (the client's name, if known: the
+//                 server looks up no names of its own, so none yet)
 //   Helo          session_id, helo, reply
 //   Tls           session_id (inbound) or queue_id+recipient (outbound), tls
-//   Auth          session_id, auth_user, reply
+//   Auth          session_id, reply (the verdict), auth_user (when it is a success)
 //   MailFrom      session_id, sender, reply (accepted or not), detail (the ESMTP parameters)
 //   RcptTo        session_id, recipient, reply
 //   DataRefused   session_id, reply (DATA/BDAT/end of data refused: no message was queued),
@@ -16,16 +17,18 @@
 //   Queued        queue_id, session_id (empty if not from SMTP: a DSN), sender, recipients,
 //                 size, reply (the "250 ... queued as" sent), message_id, header_from,
 //                 header_to, subject
-//   Routed        queue_id, recipient, next_hop ("mailbox alice", "mx example.net",
-//                 "route smarthost.example:587")
+//   Routed        queue_id, recipient, next_hop ("mailbox /var/mail/alice", "mx example.net",
+//                 "route smarthost.example:587"), at each pass that tries it
 //   Attempt       queue_id, recipient, next_hop, remote_host (the MX host), remote_address,
-//                 tls, reply (the peer's replies, verbatim, one per line), duration_us
+//                 tls, reply (the peer's reply, verbatim, one line per line), duration_us;
+//                 only an attempt that reached a peer (else the Deferred says why)
 //   Deferred      queue_id, recipient, reply (or detail, for a local error), next_attempt_us,
 //                 remote_host (who said it, if a peer did)
 //   Delivered     queue_id, recipient, mailbox (the Maildir file) or reply (the peer's
 //                 "250 ... queued as ...") with remote_host
 //   Bounced       queue_id, recipient, reply (or detail), dsn_id (the DSN's queue id; empty
-//                 when none is sent), remote_host
+//                 when none is sent), remote_host; recorded once the DSN is queued, with the
+//                 time the recipient failed
 //   DelayNotified queue_id, recipient, dsn_id (a "delayed" DSN, RFC 3464 2.3.3)
 //   Held, Released, Deleted, Flushed
 //                 queue_id, detail (who asked: "control socket", "console")

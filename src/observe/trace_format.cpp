@@ -41,7 +41,7 @@ std::string describe(const Event& e, std::int64_t now_us) {
             if (!e.remote_host.empty()) out += " with " + e.remote_host;
             return out;
         case EventKind::Auth:
-            return with_reply("as " + e.auth_user);
+            return with_reply(e.auth_user.empty() ? std::string() : "as " + e.auth_user);
         case EventKind::MailFrom:
             return with_reply("MAIL FROM:" + angle(e.sender) + (e.detail.empty() ? "" : " " + e.detail));
         case EventKind::RcptTo:

@@ -18,35 +18,6 @@
 namespace ehlo::queue {
 namespace {
 
-// One recipient's outcome, for the message's history (ehlo trace).
-struct OutcomeSource {
-    const std::string& peer;  // "maildir", or the remote MTA
-    const std::string& text;  // the reply or the error
-    bool from_peer;           // the text is the peer's reply
-};
-void record_outcome(observe::History& history, const std::string& id, const std::string& to, const RecipientState& state,
-                    const OutcomeSource& result, const std::string& outcome) {
-    observe::Event event;
-    event.time_us = static_cast<std::int64_t>(state.updated_us);
-    event.queue_id = id;
-    event.recipient = to;
-    const bool local = result.peer == "maildir";
-    if (!local) event.remote_host = result.peer;
-    if (outcome == "delivered") {
-        event.kind = observe::EventKind::Delivered;
-        (local ? event.mailbox : event.reply) = result.text;
-    } else if (outcome == "deferred") {
-        event.kind = observe::EventKind::Deferred;
-        (result.from_peer ? event.reply : event.detail) = result.text;
-        event.next_attempt_us = static_cast<std::int64_t>(state.next_attempt_us);
-    } else {
-        // Failed for good (or expired): the sender is told by a DSN queued of its own.
-        event.kind = observe::EventKind::Bounced;
-        (result.from_peer ? event.reply : event.detail) = state.text;
-    }
-    history.record(std::move(event));
-}
-
 // A clock of the caller's may jump (QueueOptions::clock): the delivery thread looks at it this
 // often while a retry is pending.
 constexpr auto kClockPoll = std::chrono::milliseconds(5);
@@ -311,6 +282,10 @@ void DeliveryScheduler::deliver(const Batch& batch) {
                 pass.results.push_back(Result::local_failure(i, std::string("no route: ") + e.what()));
                 continue;
             }
+            if (counters_.history && route.kind == Route::Kind::Maildir)
+                record_routed(message.header.id, envelope.recipients[i].address.str(), "mailbox " + route.maildir.string());
+            else if (counters_.history && route.kind == Route::Kind::Remote && remote_ && !stopping)
+                record_routed(message.header.id, envelope.recipients[i].address.str(), next_hop_of(route.remote));
             if (route.kind == Route::Kind::Remote && remote_) {
                 if (stopping) {
                     // A transaction begun now would only hold up the stop: the recipient
@@ -511,13 +486,18 @@ std::string DeliveryScheduler::apply(QueuedMessage& message, const Result& resul
         attempt.time_us = static_cast<std::int64_t>(now);
         attempt.queue_id = id;
         attempt.recipient = to;
-        attempt.remote_host = result.peer;
+        attempt.next_hop = result.next_hop;
+        attempt.remote_host = result.host.empty() ? result.peer : result.host;
+        attempt.remote_address = result.address;
         attempt.tls = *result.tls;
         attempt.duration_us = static_cast<std::int64_t>(result.seconds * 1e6);
-        (result.from_peer ? attempt.reply : attempt.detail) = result.text;
+        if (result.from_peer)
+            attempt.reply = result.reply.empty() ? result.text : result.reply;
+        else
+            attempt.detail = result.text;
         counters_.history->record(std::move(attempt));
     }
-    if (counters_.history && !outcome.empty()) record_outcome(*counters_.history, id, to, state, {result.peer, result.text, result.from_peer}, outcome);
+    if (counters_.history && !outcome.empty()) record_outcome(id, to, state, result);
     message.attempts.push_back({now, i, result.peer, outcome, result.text});
     if (message.attempts.size() > kMaxAttemptRecords) message.attempts.pop_front();
     return encode_state_record(static_cast<std::uint32_t>(i), state);

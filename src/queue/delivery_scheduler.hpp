@@ -58,6 +58,7 @@ struct SchedulerEvent {
     std::vector<std::size_t> recipients;  // RemoteDone: the job's recipients
     delivery::RemoteOutcome outcome;      // RemoteDone
     double seconds = 0;                   // RemoteDone: from the hand-over to the outcome
+    std::string next_hop;                 // RemoteDone: where the job was routed (next_hop_of)
     bool committed = false;               // ReportQueued: the DSN is durable
     OwedReports reported;                 // ReportQueued: what it reports
     std::string report_id, report_to;     // ReportQueued: the DSN's queue id and recipient
@@ -167,7 +168,12 @@ private:
     bool remove_on_disk(const QueueId& id);
     bool bounce_here(const QueueId& id);               // on the delivery thread
     bool bounce_on_disk(const QueueId& id);
-    void record_returned(const QueueId& id, const std::string& recipient, std::uint64_t now) const;
+    // The message's history (scheduler_history.cpp); nothing when there is none.
+    void record_routed(const QueueId& id, const std::string& recipient, std::string next_hop) const;
+    void record_outcome(const QueueId& id, const std::string& recipient, const RecipientState& state,
+                        const Result& result) const;
+    void record_reported(const QueuedMessage& message, const OwedReports& reported, const std::string& dsn_id) const;
+    void record_flushed(const std::vector<QueueId>& ids) const;  // each message a flush made due
 
     std::filesystem::path queue_dir_, corrupt_dir_;
     std::size_t active_messages_limit_, active_recipients_limit_;

@@ -255,10 +255,8 @@ void record_control(observe::History* history, observe::EventKind kind, const st
 }  // namespace
 
 std::size_t Queue::flush(const std::string& id_or_domain) {
-    const std::size_t count = impl_->scheduler.flush(id_or_domain);
-    if (count > 0 && is_valid_queue_id(id_or_domain))
-        record_control(impl_->counters.history, observe::EventKind::Flushed, id_or_domain, "queue control");
-    return count;
+    // The history gets each message flushed from the scheduler, which knows which they are.
+    return impl_->scheduler.flush(id_or_domain);
 }
 
 bool Queue::hold(const QueueId& id) {

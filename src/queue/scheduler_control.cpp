@@ -8,7 +8,6 @@
 #include <thread>
 
 #include "delivery/file_io.hpp"
-#include "observe/history.hpp"
 #include "observe/log.hpp"
 #include "queue/delivery_scheduler.hpp"
 #include "queue/message_content.hpp"
@@ -79,6 +78,7 @@ std::size_t DeliveryScheduler::flush(const std::string& id_or_domain) {
     const std::uint64_t now = now_us();
     std::size_t count = 0;
     std::string id, domain;
+    std::vector<QueueId> flushed;
     {
         std::lock_guard lock(core_->mutex);
         std::vector<std::shared_ptr<QueuedMessage>> chosen;
@@ -106,9 +106,13 @@ std::size_t DeliveryScheduler::flush(const std::string& id_or_domain) {
                 ++count;
                 any = true;
             }
-            if (any) make_ready(message);
+            if (any) {
+                make_ready(message);
+                flushed.push_back(message->header.id);
+            }
         }
     }
+    record_flushed(flushed);
     // Those on disk: a Flushed record makes them due, and the thread takes them up.
     const bool in_memory_only = !id.empty() && count > 0;
     if (!in_memory_only) {
@@ -199,18 +203,6 @@ bool DeliveryScheduler::remove_here(const QueueId& id) {
     return true;
 }
 
-// The history's entry for one recipient returned by the operator.
-void DeliveryScheduler::record_returned(const QueueId& id, const std::string& recipient, std::uint64_t now) const {
-    if (!counters_.history) return;
-    observe::Event event;
-    event.kind = observe::EventKind::Bounced;
-    event.time_us = static_cast<std::int64_t>(now);
-    event.queue_id = id;
-    event.recipient = recipient;
-    event.detail = std::string(kBouncedByOperator);
-    counters_.history->record(std::move(event));
-}
-
 bool DeliveryScheduler::bounce(const QueueId& id) {
     auto done = std::make_shared<bool>(false);
     const bool ran = on_delivery_thread([this, done, id] { *done = bounce_here(id); });
@@ -244,7 +236,6 @@ bool DeliveryScheduler::bounce_here(const QueueId& id) {
             mark_returned(state, now);
             message->remote_mta[i].clear();
             records += encode_state_record(static_cast<std::uint32_t>(i), state);
-            record_returned(id, message->header.envelope.recipients[i].address.str(), now);
             ++bounced;
         }
         if (bounced == 0) return false;

@@ -280,6 +280,7 @@ std::size_t DeliveryScheduler::flush_on_disk(const std::string& id, const std::s
             if (is_valid_queue_id(entry.path().filename().string())) names.push_back(entry.path().filename().string());
     }
     std::size_t count = 0;
+    std::vector<QueueId> flushed;
     for (const std::string& name : names) {
         {
             std::lock_guard lock(core_->mutex);
@@ -305,7 +306,9 @@ std::size_t DeliveryScheduler::flush_on_disk(const std::string& id, const std::s
         }
         (void)set_due(path, now);
         count += event.recipients.size();
+        flushed.push_back(name);
     }
+    record_flushed(flushed);
     std::lock_guard lock(core_->mutex);
     if (count > 0) disk_due_us_ = std::min(disk_due_us_, now);
     return count;
@@ -351,7 +354,6 @@ bool DeliveryScheduler::bounce_on_disk(const QueueId& id) {
         ++bounced;
     }
     if (bounced == 0) return false;
-    const std::vector<RecipientState> before = read.contents.recipients;
     if (read.contents.held) {
         MessageEvent event;
         event.kind = MessageEventKind::Released;
@@ -363,8 +365,6 @@ bool DeliveryScheduler::bounce_on_disk(const QueueId& id) {
         return false;
     }
     counters_.failed.fetch_add(bounced, std::memory_order_relaxed);
-    for (std::size_t i = 0; i < before.size() && i < read.contents.header.envelope.recipients.size(); ++i)
-        if (!before[i].final()) record_returned(id, read.contents.header.envelope.recipients[i].address.str(), now);
     observe::info("returned", {{"id", id}, {"recipients", std::to_string(bounced)}, {"by", "queue control"}});
     // Taken up at once: settle() then owes the sender the DSN.
     (void)set_due(path, now);

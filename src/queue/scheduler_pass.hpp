@@ -69,6 +69,12 @@ struct DeliveryScheduler::Result {
     // A remote attempt made on a connection: how it was protected ("none", or the TLS
     // protocol, cipher and whether the certificate verified), for the history.
     std::optional<std::string> tls;
+    // For the history of a remote attempt: where it was routed, the host and address it
+    // reached, and the peer's reply as it came (`text` may carry an outcome_text.hpp prefix).
+    std::string next_hop;
+    std::string host;
+    std::string address;
+    std::string reply;
 
     static Result local_failure(std::size_t recipient, std::string error, std::string peer = {}) {
         Result r;
@@ -80,6 +86,14 @@ struct DeliveryScheduler::Result {
         return r;
     }
 };
+
+// A routing decision in the history's words: "mailbox /var/mail/alice", "mx example.net",
+// "route smarthost.example:587", "lmtp 127.0.0.1:24" (RemoteTarget::key() for the rest).
+inline std::string next_hop_of(const delivery::RemoteTarget& target) {
+    if (target.lmtp) return "lmtp " + target.key().substr(5);  // past "lmtp:"
+    if (target.host) return "route " + target.key();
+    return "mx " + target.key();
+}
 
 // One message's share of a delivery pass.
 struct DeliveryScheduler::Pass {

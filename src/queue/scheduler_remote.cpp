@@ -9,6 +9,20 @@
 #include "queue/scheduler_pass.hpp"
 
 namespace ehlo::queue {
+namespace {
+
+// A peer's reply for the history: as it was sent, one line of it per line.
+std::string reply_lines(const smtp::Reply& reply) {
+    std::string text = reply.wire(true);
+    std::string out;
+    for (std::size_t at = 0, crlf; (crlf = text.find("\r\n", at)) != std::string::npos; at = crlf + 2) {
+        if (!out.empty()) out += '\n';
+        out.append(text, at, crlf - at);
+    }
+    return out;
+}
+
+}  // namespace
 
 void DeliveryScheduler::start_remote(Pass& pass, std::vector<Result>& results) {
     QueuedMessage& message = *pass.message;
@@ -46,9 +60,11 @@ void DeliveryScheduler::start_remote(Pass& pass, std::vector<Result>& results) {
     for (const RemoteGroup& group : groups) {
         // The outcome comes on a transport thread: it is only handed over to this one.
         auto done = [core = core_, run = run_, owner = pass.message, recipients = group.recipients,
+                     next_hop = next_hop_of(group.target),
                      started = std::chrono::steady_clock::now()](delivery::RemoteOutcome outcome) {
             SchedulerEvent event;
             event.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            event.next_hop = next_hop;
             event.kind = SchedulerEvent::Kind::RemoteDone;
             event.message = owner;
             event.recipients = recipients;
@@ -97,6 +113,10 @@ void DeliveryScheduler::on_remote_done(SchedulerEvent& event) {
         r.peer = event.outcome.remote_mta;
         r.from_peer = rr.remote;
         r.text = rr.reply.one_line();
+        r.next_hop = event.next_hop;
+        r.host = event.outcome.host;
+        r.address = event.outcome.address;
+        if (rr.remote) r.reply = reply_lines(rr.reply);
         switch (rr.outcome) {
             case delivery::Outcome::Delivered:
                 r.kind = Result::Kind::Delivered;

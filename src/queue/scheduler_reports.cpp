@@ -163,6 +163,7 @@ void DeliveryScheduler::on_report_queued(SchedulerEvent& event) {
         for (std::uint32_t i : final_outcomes) message->reported[i] = true;
         for (std::uint32_t i : reported.delayed) message->delay_reported[i] = true;
     }
+    record_reported(*message, reported, event.report_id);
     if (!event.report_id.empty()) {
         counters_.reports.fetch_add(1, std::memory_order_relaxed);
         if (!reported.failed.empty())

@@ -2,6 +2,7 @@
 // database that cannot be written never holding up record().
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -16,6 +18,7 @@
 #include "observe/history.hpp"
 #include "observe/history_query.hpp"
 #include "observe/log.hpp"
+#include "observe/sqlite.hpp"
 #include "temp_dir.hpp"
 
 namespace ehlo::observe {
@@ -321,6 +324,27 @@ TEST(History, StopWritesWhatIsStillQueued) {
         for (int i = 0; i < 300; ++i) h.record(queued(i));
     }  // destructor: stop()
     EXPECT_EQ(count_messages(o.path), 300u);
+}
+
+// Readers (ehlo trace, the console) must never wait for the writer nor it for them: the
+// database is in WAL mode, which is kept in the file, so any later connection sees it too.
+TEST(History, TheDatabaseIsInWalJournalMode) {
+    TempDir dir;
+    auto o = options(dir);
+    History h(o);
+    h.start();
+    h.record(queued(1));
+    h.flush();
+    ASSERT_TRUE(h.stats().database_ok);
+    EXPECT_TRUE(std::filesystem::exists(o.path + "-wal"));  // the writer's connection is open
+
+    sqlite::Database db;
+    ASSERT_EQ(db.open(o.path, true), "");
+    sqlite::Statement mode(db, "PRAGMA journal_mode");
+    ASSERT_TRUE(mode.ok());
+    ASSERT_EQ(mode.step(), SQLITE_ROW);
+    EXPECT_EQ(mode.text(0), "wal");
+    h.stop();
 }
 
 TEST(History, RecordFromManyThreadsLosesNothingBelowTheBound) {
