@@ -286,11 +286,21 @@ class QueuePage:
         test.addCleanup(self.stop)
 
     def stop(self):
-        if self.proc.poll() is None:
+        """The script's standard error. The end of its input ends it, and it closes chromium (a kill
+        would leave chromium running)."""
+        if not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(10)
-        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            pipe.close()
+        self.proc.stdout.close()
+        if self.proc.stderr.closed:
+            return ""
+        err = self.proc.stderr.read().decode(errors="replace")
+        self.proc.stderr.close()
+        return err
 
     def ask(self, timeout=40, **request):
         self.proc.stdin.write((json.dumps(request) + "\n").encode())
@@ -298,8 +308,7 @@ class QueuePage:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         line = self.proc.stdout.readline() if ready else b""
         if not line:
-            self.proc.kill()
-            self.test.fail(f"the browser gave no answer to {request}: " + self.proc.stderr.read().decode()[-3000:])
+            self.test.fail(f"the browser gave no answer to {request}: " + self.stop()[-3000:])
         return json.loads(line)
 
     def end(self):
