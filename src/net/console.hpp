@@ -82,6 +82,11 @@ private:
     http::Response answer_talk(const http::Request& request, std::string_view path);
     // The history's reader, opened at first use; null when the history is off or unreadable.
     observe::HistoryReader* history();
+    // What a search of the history finds (the search page and /api/v1/search): messages whose
+    // addresses, header fields, queue id or replies contain `text`, newest first, at most
+    // `limit`; none while the history is off or not written yet.
+    std::vector<observe::MessageSummary> search_history(const std::string& text, std::size_t limit);
+    static constexpr std::size_t kSearchLimit = 100;  // what the page shows, and the API's default
 
     queue::Queue& queue_;
     observe::metrics::Registry& registry_;

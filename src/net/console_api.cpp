@@ -1,6 +1,7 @@
 // The console's JSON API under /api/v1: the queue (list, one message, hold, release, delete,
-// flush) and the history (trace). Each page of the console is built on these, and
-// docs/api.md shows them with curl.
+// bounce, flush, the raw message), the history (trace, search), the overview and its event
+// stream, Talk SMTP. Each page of the console is built on these, and docs/api.md shows them
+// with curl.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -54,6 +55,20 @@ bool is_queue_id(std::string_view s) {
     for (char c : s)
         if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))) return false;
     return true;
+}
+
+// `limit` of a query: 1 to 100, `otherwise` when absent.
+std::size_t limit_parameter(std::string_view query, std::size_t otherwise) {
+    const std::string l = http::query_parameter(query, "limit");
+    if (l.empty()) return otherwise;
+    std::size_t limit = 0;
+    for (char c : l) limit = c >= '0' && c <= '9' && limit < 1000 ? limit * 10 + static_cast<std::size_t>(c - '0') : 1000;
+    return std::clamp<std::size_t>(limit, 1, 100);
+}
+
+std::int64_t now_us() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 json note_json(const tutor::Note& n) {
@@ -209,20 +224,26 @@ http::Response Console::answer_api(const http::Request& request) {
         if (history_path_.empty()) return error_response(404, "the history is off ([history] enabled = false)");
         const std::string target = http::query_parameter(request.query, "q");
         if (target.empty() || target.size() > 512) return error_response(400, "q: a queue id, an address or a Message-ID");
-        std::size_t limit = 20;
-        const std::string l = http::query_parameter(request.query, "limit");
-        if (!l.empty()) {
-            limit = 0;
-            for (char c : l) limit = c >= '0' && c <= '9' && limit < 1000 ? limit * 10 + static_cast<std::size_t>(c - '0') : 1000;
-            limit = std::clamp<std::size_t>(limit, 1, 100);
-        }
+        const std::size_t limit = limit_parameter(request.query, 20);
         auto* reader = history();
         if (!reader) return error_response(503, "the history cannot be read yet");
-        const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                                std::chrono::system_clock::now().time_since_epoch()).count();
         http::Response r;
         r.content_type = "application/json";
-        r.body = observe::traces_json(reader->find(target, 0, limit), now_us);
+        r.body = observe::traces_json(reader->find(target, 0, limit), now_us());
+        return r;
+    }
+    if (path == "search") {
+        // What the search page lists, as data.
+        if (!get) return error_response(405, "GET a search");
+        if (history_path_.empty()) return error_response(404, "the history is off ([history] enabled = false)");
+        const std::string text = http::query_parameter(request.query, "q");
+        if (text.empty() || text.size() > 512)
+            return error_response(400, "q: the text to look for (an address, a subject, a queue id, a reply)");
+        const std::size_t limit = limit_parameter(request.query, kSearchLimit);
+        if (!history()) return error_response(503, "the history cannot be read yet");
+        http::Response r;
+        r.content_type = "application/json";
+        r.body = observe::summaries_json(search_history(text, limit), now_us());
         return r;
     }
     if (path == "talk" || path.starts_with("talk/")) {

@@ -265,8 +265,7 @@ http::Response Console::page_search(const std::string& text) {
     if (history_path_.empty()) {
         b += "<p>The history is off ([history] enabled = false).</p>\n";
     } else if (!text.empty()) {
-        auto* h = history();
-        const auto found = h ? h->search(text, 0, 100) : std::vector<observe::MessageSummary>{};
+        const auto found = search_history(text, kSearchLimit);
         b += "<table id=\"results\"><thead><tr><th>received (UTC)</th><th>id</th><th>from</th><th>to</th><th>subject</th>"
              "</tr></thead><tbody>";
         if (found.empty()) b += "<tr><td colspan=\"5\">Nothing found.</td></tr>";
@@ -293,6 +292,12 @@ observe::HistoryReader* Console::history() {
         history_ = std::move(reader);
     }
     return history_.get();
+}
+
+std::vector<observe::MessageSummary> Console::search_history(const std::string& text, std::size_t limit) {
+    auto* h = history();
+    if (!h || text.empty()) return {};
+    return h->search(text, 0, limit);
 }
 
 }  // namespace ehlo::net

@@ -32,5 +32,8 @@ MessageStatus message_status(const MessageTrace& trace, std::int64_t now_us);
 std::string format_traces(const std::vector<MessageTrace>& traces, std::int64_t now_us);
 // The same as one JSON document: {"messages": [...]}, pure ASCII.
 std::string traces_json(const std::vector<MessageTrace>& traces, std::int64_t now_us);
+// The messages alone, as a search finds them: each one's fields as in traces_json(), without
+// its events and transcript.
+std::string summaries_json(const std::vector<MessageSummary>& messages, std::int64_t now_us);
 
 }  // namespace ehlo::observe

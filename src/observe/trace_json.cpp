@@ -1,4 +1,4 @@
-// The JSON form of `ehlo trace` (and of the console's message API): the same facts as the
+// The JSON form of `ehlo trace` (and of the console's trace and search API): the same facts as the
 // text timeline, as data. nlohmann/json (Debian's nlohmann-json3-dev) writes it; its header
 // is heavy, so this is the only file that includes it.
 //
@@ -62,9 +62,9 @@ json recipient_json(const RecipientSummary& r) {
     return j;
 }
 
-json trace_json(const MessageTrace& t, std::int64_t now_us) {
-    const MessageSummary& m = t.message;
-    const MessageStatus status = message_status(t, now_us);
+// What a message is and where it stands; the status from `status`, said from the whole trace
+// when there is one.
+json summary_json(const MessageSummary& m, const MessageStatus& status) {
     json j;
     j["queue_id"] = m.queue_id.empty() ? json(nullptr) : json(m.queue_id);
     j["state"] = status.state;
@@ -84,19 +84,35 @@ json trace_json(const MessageTrace& t, std::int64_t now_us) {
     }
     j["recipients"] = json::array();
     for (const auto& r : m.recipients) j["recipients"].push_back(recipient_json(r));
+    return j;
+}
+
+json trace_json(const MessageTrace& t, std::int64_t now_us) {
+    json j = summary_json(t.message, message_status(t, now_us));
     j["events"] = json::array();
     for (const auto& e : t.events) j["events"].push_back(event_json(e));
     j["transcript"] = t.transcript.empty() ? json(nullptr) : json(t.transcript);
     return j;
 }
 
+std::string document(const json& messages) {
+    json doc;
+    doc["messages"] = messages;
+    return doc.dump(2, ' ', true, json::error_handler_t::replace) + "\n";
+}
+
 }  // namespace
 
+std::string summaries_json(const std::vector<MessageSummary>& messages, std::int64_t now_us) {
+    json out = json::array();
+    for (const auto& m : messages) out.push_back(summary_json(m, message_status(m, now_us)));
+    return document(out);
+}
+
 std::string traces_json(const std::vector<MessageTrace>& traces, std::int64_t now_us) {
-    json doc;
-    doc["messages"] = json::array();
-    for (const auto& t : traces) doc["messages"].push_back(trace_json(t, now_us));
-    return doc.dump(2, ' ', true, json::error_handler_t::replace) + "\n";
+    json out = json::array();
+    for (const auto& t : traces) out.push_back(trace_json(t, now_us));
+    return document(out);
 }
 
 }  // namespace ehlo::observe

@@ -21,7 +21,12 @@ async function visit(browser, path, name, live) {
   const response = await page.goto(url + path, {waitUntil: live ? 'load' : 'networkidle0'});
   if (live) await page.waitForFunction(() => document.querySelector('[data-live-note]').textContent.startsWith('Updated '),
                                        {timeout: 10000});
-  report.pages[name] = {status: response.status(), title: await page.title(), text: await page.$eval('main', e => e.innerText)};
+  report.pages[name] = {status: response.status(), title: await page.title(), text: await page.$eval('main', e => e.innerText),
+                        // every table of the page by its id: the text of each body row's cells
+                        tables: await page.$$eval('main table[id]', ts => Object.fromEntries(ts.map(t =>
+                          [t.id, [...t.tBodies[0].rows].map(r => [...r.cells].map(c => c.innerText))]))),
+                        headers: await page.$eval('#headers', e => e.innerText).catch(() => null),
+                        raw_link: await page.$eval('#raw', e => e.getAttribute('href')).catch(() => null)};
   if (shots) await page.screenshot({path: `${shots}/${name}.png`, fullPage: true});
   return page;
 }

@@ -20,14 +20,22 @@ const report = {steps: [], problems: []};
     await page.goto(url + '/talk', {waitUntil: 'networkidle0'});
     await page.waitForFunction(() => document.querySelector('#dialog').textContent.includes('S: 220'), {timeout: 15000});
     const seen = async (typed) => {
-      const s = await page.evaluate(() => ({
-        dialog: document.querySelector('#dialog').innerText,
-        notes: [...document.querySelectorAll('#notes .tnote')].map(n => ({kind: n.dataset.kind, text: n.innerText})),
-        suggestion: document.querySelector('#suggestion').innerText,
-        phase: document.querySelector('#talk-form').dataset.phase,
-        disabled: document.querySelector('#talk-line').disabled,
-        result: [...document.querySelectorAll('#talk-result a')].map(a => a.dataset.queueId),
-      }));
+      const s = await page.evaluate(() => {
+        // A note as the page shows it: its title, its words, the line it names, its RFC.
+        const note = n => ({kind: n.dataset.kind, text: n.innerText, title: n.querySelector('strong').innerText,
+                            words: n.querySelector('p').innerText, line: n.querySelector('code')?.innerText ?? null,
+                            rfc: n.querySelector('.rfc')?.innerText ?? ''});
+        const suggested = document.querySelector('#suggestion .tnote');
+        return {
+          dialog: document.querySelector('#dialog').innerText,
+          notes: [...document.querySelectorAll('#notes .tnote')].map(note),
+          suggestion: document.querySelector('#suggestion').innerText,
+          next: suggested ? note(suggested) : null,
+          phase: document.querySelector('#talk-form').dataset.phase,
+          disabled: document.querySelector('#talk-line').disabled,
+          result: [...document.querySelectorAll('#talk-result a')].map(a => a.dataset.queueId),
+        };
+      });
       s.typed = typed;
       report.steps.push(s);
     };

@@ -864,6 +864,24 @@ def return_path(data: bytes):
     return None
 
 
+def doc_examples(path):
+    """The shell examples of a document (docs/api.md): [(command, [lines of the answer shown])]
+    from each indented "$ command" line and the indented lines under it, up to a blank line."""
+    with open(path) as f:
+        lines = f.read().splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if not line.startswith("    $ "):
+            continue
+        shown = []
+        for after in lines[i + 1:]:
+            if not after.startswith("    ") or after.startswith("    $ "):
+                break
+            shown.append(after[4:])
+        out.append((line[6:], shown))
+    return out
+
+
 def wait_until(predicate, timeout, what):
     """Poll predicate() every 50 ms until it is true (its value), else fail naming `what`."""
     deadline = time.monotonic() + timeout

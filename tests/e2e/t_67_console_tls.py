@@ -4,17 +4,20 @@ and a login on every request, a user of [auth] users_file (HTTP Basic) or the ho
 console token (Authorization: Bearer). Shown with curl (its TLS client verifying our
 certificate) on loopback, as a remote administrator would reach it: nothing without a login,
 a wrong password refused and, repeated, locked out; the pages, the API and the raw message
-with one; an action from another origin refused; Talk SMTP not served to the network;
-plaintext HTTP on the TLS port answered with nothing.
+with one (through the message page's link, and as docs/api.md's example has it); an action
+from another origin refused; Talk SMTP not served to the network; plaintext HTTP on the TLS
+port answered with nothing.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 
 import harness
 
+DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "api.md")
 PASSWORD = "console-pass-phrase-1"
 TOKEN = "0123456789abcdef0123456789abcdef-token"
 
@@ -88,11 +91,37 @@ class ConsoleTls(harness.E2ETest):
         self.assertTrue(body.startswith(b"Received: from "), body[:200])
         self.assertIn(b"Message-ID: <raw@client.test>", body)
         self.assertEqual(len(body), int(self.server.queue_list()[qid].size))
+        # The message's page links to it, and the link gives the same file.
         status, _, page = self.curl(f"/message?id={qid}", "-H", f"Authorization: Bearer {TOKEN}")
-        self.assertIn(f'href="/api/v1/queue/{qid}/raw"'.encode(), page)
+        self.assertEqual(status, 200)
+        (link,) = re.findall(rb'<a id="raw" href="([^"]+)" download>', page)
+        self.assertEqual(link.decode(), f"/api/v1/queue/{qid}/raw")
+        self.assertEqual(self.curl(link.decode(), "-H", f"Authorization: Bearer {TOKEN}")[2], body)
         # Nothing for an id that is not queued; nothing without the login.
         self.assertEqual(self.curl("/api/v1/queue/" + "0" * 16 + "/raw", "-H", f"Authorization: Bearer {TOKEN}")[0], 404)
         self.assertEqual(self.curl(f"/api/v1/queue/{qid}/raw")[0], 401)
+
+    def test_the_documented_download(self):
+        # docs/api.md's example behind the login, as written there, for this server: curl
+        # finds our CA and the name's address in its .curlrc.
+        (example,) = [e for e in harness.doc_examples(DOC) if "https://mx.example.org:8025/" in e[0]]
+        command, shown = example
+        qid = self.server.send("documented", to=("bob@remote.example",))
+        self.server.wait_log("deferred", id=qid)
+        work = os.path.join(self.tmp, "download")
+        os.mkdir(work)
+        with open(os.path.join(work, ".curlrc"), "w") as f:
+            f.write(f'cacert = "{self.chain}"\nresolve = "mx.test:{self.server.console_port}:127.0.0.1"\n')
+        r = subprocess.run(["bash", "-c", command.replace("mx.example.org:8025", f"mx.test:{self.server.console_port}")],
+                           cwd=work, env=dict(os.environ, CURL_HOME=work, ID=qid, TOKEN=TOKEN),
+                           capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(shown), 1)
+        self.assertTrue(shown[0].endswith("...") and r.stdout.decode().startswith(shown[0][:-3]), r.stdout)
+        with open(os.path.join(work, f"{qid}.eml"), "rb") as f:
+            saved = f.read()
+        self.assertIn(b"Message-ID: <documented@client.test>", saved)
+        self.assertEqual(len(saved), int(self.server.queue_list()[qid].size))
 
     def test_talk_smtp_is_not_served_to_the_network(self):
         # Its connection would come from loopback, a trusted network: not for a remote login.

@@ -69,6 +69,24 @@ TEST_F(ConsoleAnswers, RefusalsByHostMethodAndPath) {
     EXPECT_EQ(get("/", "[::1]:8025", "HEAD").status, 200);
 }
 
+TEST_F(ConsoleAnswers, SearchWantsTheHistoryAndSomethingToLookFor) {
+    EXPECT_EQ(get("/api/v1/search?q=x").status, 404);  // the history is off
+    Console c(*queue_, registry_, metrics_, "mx.example", (dir_ / "history.db").string());
+    const auto search = [&](std::string query, std::string method = "GET") {
+        http::Request r;
+        r.method = std::move(method);
+        r.path = "/api/v1/search";
+        r.query = std::move(query);
+        r.headers.emplace_back("host", "127.0.0.1:8025");
+        r.headers.emplace_back("content-type", "application/json");
+        return c.answer(r).status;
+    };
+    EXPECT_EQ(search(""), 400);
+    EXPECT_EQ(search("q=" + std::string(513, 'a')), 400);
+    EXPECT_EQ(search("q=x", "POST"), 405);
+    EXPECT_EQ(search("q=x"), 503);  // the history not written yet
+}
+
 TEST_F(ConsoleAnswers, TheIndexEscapesTheHostName) {
     Console c(*queue_, registry_, metrics_, "<script>x</script>");
     http::Request r;

@@ -3,6 +3,7 @@
 // in golden/; after a deliberate change of the format, EHLO_UPDATE_GOLDEN=1 rewrites them
 // (then read the diff).
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdlib>
 #include <ctime>
@@ -100,6 +101,20 @@ TEST_F(TraceFormat, SeveralMessagesAreSeparatedByABlankLine) {
 
 TEST_F(TraceFormat, DeliveredAsJson) { expect_golden("delivered.json", traces_json({trace(kDeliveredId)}, kNow)); }
 TEST_F(TraceFormat, HeldAsJson) { expect_golden("held.json", traces_json({trace(kHeldId)}, kNow)); }
+
+// What /api/v1/search gives: each message as in its trace, without the events and transcript.
+TEST_F(TraceFormat, SearchResultsAreTheTracesWithoutTheirEvents) {
+    for (const char* id : {kDeliveredId, kDeferredId, kBouncedId}) {
+        const MessageTrace t = trace(id);
+        auto whole = nlohmann::ordered_json::parse(traces_json({t}, kNow));
+        for (auto& m : whole["messages"]) {
+            m.erase("events");
+            m.erase("transcript");
+        }
+        EXPECT_EQ(nlohmann::ordered_json::parse(summaries_json({t.message}, kNow)), whole) << id;
+    }
+    EXPECT_EQ(summaries_json({}, kNow), "{\n  \"messages\": []\n}\n");
+}
 
 TEST(TraceFormatStatus, MixedOutcomesAndSeveralRecipients) {
     MessageSummary m;
