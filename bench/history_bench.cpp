@@ -8,6 +8,8 @@
 // outrun the writer fill the queue; record() then drops, and the dropped share is reported,
 // so the figure is that of the call either way. BM_RecordWhenFull is the drop path alone.
 // BM_WriterThroughput is events written per second, batch after batch, one thread recording.
+// BM_StoreWriteLives and BM_StoreWriteKeptSessions are the writer's own work per transaction:
+// a whole life per message, and the shared benchmark's kept-open sessions, 50 or 512 a batch.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -221,6 +223,64 @@ void BM_StoreWriteLives(benchmark::State& state) {
     std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_StoreWriteLives)->Unit(benchmark::kMillisecond);
+
+// The benchmark's load (smtp-source -d): ten sessions kept open, each sending message after
+// message, so that a session's events pile up; batches of 512 messages in one transaction.
+void add_message_in_session(std::vector<std::unique_ptr<Event>>& out, std::int64_t n) {
+    const std::string session = "66a1b2c3" + std::to_string(1000000 + n % 10);
+    const std::string id = "0SD3XM5K2W" + std::to_string(100000 + n);
+    const std::string rcpt = "alice@example.test";
+    auto add = [&](EventKind kind) -> Event& {
+        out.push_back(std::make_unique<Event>());
+        out.back()->kind = kind;
+        return *out.back();
+    };
+    Event& m = add(EventKind::MailFrom);
+    m.session_id = session;
+    m.sender = "sender" + std::to_string(n % 700) + "@client.test";
+    m.reply = "250 2.1.0 Ok";
+    Event& r = add(EventKind::RcptTo);
+    r.session_id = session;
+    r.recipient = rcpt;
+    r.reply = "250 2.1.5 Ok";
+    Event& q = add(EventKind::Queued);
+    q.queue_id = id;
+    q.session_id = session;
+    q.sender = m.sender;
+    q.recipients = {rcpt};
+    q.size = 1500;
+    q.reply = "250 2.0.0 Ok: queued as " + id;
+    q.message_id = "<" + id + "@client.test>";
+    q.header_from = q.sender;
+    q.header_to = rcpt;
+    q.subject = "Message " + std::to_string(n);
+    Event& d = add(EventKind::Delivered);
+    d.queue_id = id;
+    d.recipient = rcpt;
+    d.mailbox = "var/mail/alice/new/1714564992." + id + "_0.mx.example.test";
+}
+
+void BM_StoreWriteKeptSessions(benchmark::State& state) {
+    const std::string dir = temp_dir();
+    ehlo::observe::HistoryStore store;
+    if (!store.open(dir + "/history.db", 0).empty()) std::abort();
+    std::int64_t n = 0, t = 1714564992000000;
+    std::vector<std::unique_ptr<Event>> batch;
+    for (auto _ : state) {
+        state.PauseTiming();
+        batch.clear();
+        for (int i = 0; i < state.range(0); ++i) add_message_in_session(batch, n++);
+        for (auto& e : batch) e->time_us = t += 100;
+        state.ResumeTiming();
+        if (!store.write(batch).error.empty()) std::abort();
+    }
+    state.SetItemsProcessed(state.iterations() * state.range(0) * 4);
+    state.counters["messages_per_second"] =
+        benchmark::Counter(static_cast<double>(state.iterations() * state.range(0)), benchmark::Counter::kIsRate);
+    store.close();
+    std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_StoreWriteKeptSessions)->Unit(benchmark::kMillisecond)->Arg(50)->Arg(512)->Iterations(400);
 
 }  // namespace
 

@@ -13,6 +13,9 @@ using Clock = std::chrono::steady_clock;
 // One producer in this many wakes the writer early, so that a burst is written in full
 // batches without every record() paying for a notification.
 constexpr std::uint64_t kWakeEvery = 1024;
+// A batch this large means a steady load: the next wait is kBusyWaitFactor × batch_wait.
+constexpr std::size_t kBusyBatch = 256;
+constexpr int kBusyWaitFactor = 10;
 // Drops are logged at most this often, with the counts since the last line.
 constexpr auto kReportEvery = std::chrono::seconds(60);
 constexpr std::int64_t kDayUs = 86'400'000'000;
@@ -212,6 +215,7 @@ void History::run() {
     std::vector<std::unique_ptr<Event>> batch;
     batch.reserve(options_.batch_events);
     ensure_open(Clock::now());
+    bool busy = false;
     for (;;) {
         while (batch.size() < options_.batch_events) {
             auto e = queue_.pop();
@@ -219,6 +223,7 @@ void History::run() {
             batch.push_back(std::move(*e));
         }
         const bool took = !batch.empty();
+        busy = batch.size() >= kBusyBatch;
         if (took) {
             std::uint64_t bytes = 0;
             for (const auto& e : batch) bytes += footprint(*e);
@@ -236,13 +241,14 @@ void History::run() {
         prune(now);
         report(now);
 
-        // More claimed than taken: either ready now, or a producer is between claiming its
-        // cell and filling it; that one is not waited for in a busy loop.
+        // Not straight on when a few more events came during the write: that turned a steady
+        // load into a stream of small transactions, each rewriting the same index pages. A full
+        // batch waiting ends the wait at once (the predicate).
         const bool more = queue_.pushed() > taken_.load();
         std::unique_lock lock(mutex_);
         if (stopping_ && !more) break;
-        if ((more && took) || pruning_) continue;
-        wake_.wait_for(lock, options_.batch_wait, [&] {
+        if (pruning_) continue;
+        wake_.wait_for(lock, busy ? options_.batch_wait * kBusyWaitFactor : options_.batch_wait, [&] {
             return stopping_ || flush_requested_ || queue_.pushed() >= taken_.load() + options_.batch_events;
         });
         flush_requested_ = false;
