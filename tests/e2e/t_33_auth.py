@@ -3,15 +3,18 @@
 STARTTLS and implicit TLS, Python's smtplib, curl. Wrong passwords are answered ever later and
 then refused with 421 4.7.0; an authenticated client may relay where an untrusted one may not;
 the envelope sender is bound to the user; `ehlo user` manages the users file, and the running
-server sees its changes without a restart. The Received header says ESMTPSA with the cipher.
+server sees its changes without a restart. A password is typed at a prompt without echo and
+asked twice, or read from standard input; one given as an argument is refused. The Received header says ESMTPSA with the cipher.
 """
 import os
+import select
 import shutil
 import smtplib
 import ssl
 import stat
 import subprocess
 import tempfile
+import termios
 import time
 
 import harness
@@ -42,6 +45,47 @@ class Auth(harness.E2ETest):
         if check:
             self.assertEqual(r.returncode, 0, r.stderr)
         return r
+
+    def on_terminal(self, *args):
+        """`ehlo user` on a pseudo-terminal, as an administrator runs it: (process, master fd)."""
+        master, slave = os.openpty()
+        self.addCleanup(os.close, master)
+        p = subprocess.Popen([harness.ehlo_binary(), "user", "--file", self.users, *args],
+                             stdin=slave, stdout=slave, stderr=slave,
+                             preexec_fn=harness.as_daemon_user, start_new_session=True)
+        os.close(slave)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        return p, master
+
+    def screen_until(self, master, text=None, timeout=20):
+        """What the terminal shows until `text` appears (None: until the program closes it)."""
+        out = b""
+        deadline = time.monotonic() + timeout
+        while text is None or text not in out:
+            left = deadline - time.monotonic()
+            self.assertGreater(left, 0, f"waiting for {text!r}, the terminal shows {out!r}")
+            if not select.select([master], [], [], left)[0]:
+                continue
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the program ended and closed the terminal
+                chunk = b""
+            if not chunk:
+                self.assertIsNone(text, f"ended before {text!r}: {out!r}")
+                break
+            out += chunk
+        return out
+
+    def echo_on(self, master):
+        return bool(termios.tcgetattr(master)[3] & termios.ECHO)
+
+    def type_hidden(self, master, secret):
+        """Type a line once the program has turned echo off (it says the prompt just before)."""
+        deadline = time.monotonic() + 10
+        while self.echo_on(master):
+            self.assertLess(time.monotonic(), deadline, "the prompt left echo on")
+            time.sleep(0.02)
+        os.write(master, secret.encode() + b"\r")
 
     def auth_server(self, auth=None, relay=None, **kwargs):
         chain, key = harness.make_certificate(self.tmp, "mx", cn="mx.test")
@@ -212,6 +256,53 @@ class Auth(harness.E2ETest):
             self.login(server.ports["submission"], "bob@example.test", "new password")
         # no password, no user
         self.assertNotEqual(self.user("add", "carol@example.test", password="", check=False).returncode, 0)
+
+    def test_password_typed_on_a_tty(self):
+        secret = "carols typed secret"
+        p, master = self.on_terminal("add", "carol@example.test")
+        shown = self.screen_until(master, b"Password: ")
+        self.type_hidden(master, secret)
+        shown += self.screen_until(master, b"Again: ")
+        self.type_hidden(master, secret)
+        shown += self.screen_until(master)
+        self.assertEqual(p.wait(timeout=30), 0, shown)
+        self.assertNotIn(secret.encode(), shown)
+        self.assertTrue(self.echo_on(master), "echo was not turned back on")
+        users = harness.read_file(self.users)
+        self.assertIn(b"carol@example.test:$argon2id$", users)
+        self.assertNotIn(secret.encode(), users)
+        # the two typings differ: refused, the file as it was
+        p, master = self.on_terminal("passwd", "carol@example.test")
+        self.screen_until(master, b"Password: ")
+        self.type_hidden(master, "one thing")
+        self.screen_until(master, b"Again: ")
+        self.type_hidden(master, "another thing")
+        shown = self.screen_until(master)
+        self.assertNotEqual(p.wait(timeout=30), 0)
+        self.assertIn(b"the passwords differ", shown)
+        self.assertEqual(harness.read_file(self.users), users)
+        # the server verifies the typed password (AUTH PLAIN after STARTTLS)
+        server = self.auth_server()
+        s = smtplib.SMTP("127.0.0.1", server.ports["submission"], local_hostname="client.test", timeout=20)
+        s.starttls(context=client_context())
+        s.ehlo()
+        s.auth("PLAIN", lambda challenge=None: "\0carol@example.test\0" + secret, initial_response_ok=True)
+        s.quit()
+        with self.assertRaises(smtplib.SMTPAuthenticationError):
+            self.login(server.ports["submission"], "carol@example.test", "one thing")
+
+    def test_password_argument_refused(self):
+        before = harness.read_file(self.users)
+        for args in (["add", "carol@example.test", "secret on the line"],
+                     ["add", "carol@example.test", "--password", "secret on the line"],
+                     ["passwd", "alice@example.test", "secret on the line"]):
+            # a good password on stdin too: the argument alone is why it is refused
+            r = self.user(*args, password="from stdin", check=False)
+            self.assertNotEqual(r.returncode, 0, args)
+            self.assertIn(b"not expected", r.stderr, args)
+            self.assertEqual(harness.read_file(self.users), before, args)
+        self.user("add", "carol@example.test", password="from stdin")
+        self.assertIn(b"carol@example.test:", harness.read_file(self.users))
 
 
 if __name__ == "__main__":
