@@ -30,7 +30,7 @@ std::optional<std::string> read_line_from(std::istream& in) {
 }
 
 std::optional<std::string> prompt_hidden(const char* prompt) {
-    std::cerr << prompt << std::flush;
+    // Echo off before the prompt shows: a password typed as soon as it appears is never echoed.
     termios old {};
     const bool tty = ::tcgetattr(STDIN_FILENO, &old) == 0;
     if (tty) {
@@ -38,9 +38,10 @@ std::optional<std::string> prompt_hidden(const char* prompt) {
         quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
         ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
     }
+    std::cerr << prompt << std::flush;
     auto line = read_line_from(std::cin);
     if (tty) {
-        ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
         std::cerr << "\n";
     }
     return line;
