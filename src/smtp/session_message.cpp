@@ -193,6 +193,9 @@ void Session::Impl::message_done(const Reply& r) {
     state_ = State::Command;
     reply(r);
     reset_transaction();
+    // A message taken forgives the idle and bad commands before it, as Postfix's smtpd does: a
+    // client that reuses its connection (RSET between messages) is sending mail, not idling.
+    if (r.code < 300) errors_ = junk_ = 0;
     if (close_after_message_) {
         close_with(*close_after_message_);
         return;

@@ -85,5 +85,40 @@ TEST(JunkCommands, ATransactionBetweenRsetsIsNeverRefused) {
     EXPECT_NE(s.take_output().find("250 2.1.0"), std::string::npos);
 }
 
+// Postfix's smtpd likewise: a message accepted forgives the commands and errors before it.
+TEST(JunkCommands, AMessageTakenResetsTheCountsForAClientThatReusesItsConnection) {
+    SessionConfig config = test::test_config();
+    config.max_junk_commands = 5;
+    config.max_errors = 3;
+    test::Dialog d(config);
+    d.ehlo();
+    for (int i = 0; i < 150; ++i) {
+        // RSET, NOOP, a wrong command and then a message: each round alone stays under both limits.
+        const std::string out = d.send("RSET\r\nNOOP\r\nNOOP\r\nBOGUS\r\nMAIL FROM:<a@example.org>\r\n"
+                                       "RCPT TO:<b@example.net>\r\nDATA\r\n");
+        ASSERT_NE(out.find("354"), std::string::npos) << "round " << i << ": " << out;
+        ASSERT_NE(d.send("Subject: x\r\n\r\nbody\r\n.\r\n").find("250"), std::string::npos) << "round " << i;
+    }
+    EXPECT_FALSE(d.session->wants_close());
+    EXPECT_FALSE(d.host.saw_event("too-many-commands"));
+    EXPECT_FALSE(d.host.saw_event("too-many-errors"));
+}
+
+// A refused message forgives nothing: idling around refused transactions still ends in 421.
+TEST(JunkCommands, ARefusedMessageKeepsTheCounts) {
+    SessionConfig config = test::test_config();
+    config.max_junk_commands = 3;
+    config.max_errors = 2;
+    test::Dialog d(config);
+    d.ehlo();
+    d.host.queued = Reply(451, "4.3.0", "Could not store message");
+    std::string out;
+    for (int i = 0; i < 6 && !d.session->wants_close(); ++i)
+        out += d.send("RSET\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n"
+                      "Subject: x\r\n\r\nbody\r\n.\r\n");
+    EXPECT_TRUE(d.session->wants_close());
+    EXPECT_TRUE(d.host.saw_event("too-many-commands"));
+}
+
 }  // namespace
 }  // namespace ehlo::smtp
