@@ -107,7 +107,9 @@ bool History::record(Event event) {
         return false;
     }
     // The writer also wakes by itself every batch_wait; a notification lost here only costs that.
-    if ((accepted_.fetch_add(1, std::memory_order_relaxed) + 1) % kWakeEvery == 0) wake_.notify_one();
+    // Large events (transcripts) fill the byte budget long before the count: half of it wakes it too.
+    if ((accepted_.fetch_add(1, std::memory_order_relaxed) + 1) % kWakeEvery == 0 || half_full())
+        wake_.notify_one();
     return true;
 }
 
@@ -249,7 +251,8 @@ void History::run() {
         if (stopping_ && !more) break;
         if (pruning_) continue;
         wake_.wait_for(lock, busy ? options_.batch_wait * kBusyWaitFactor : options_.batch_wait, [&] {
-            return stopping_ || flush_requested_ || queue_.pushed() >= taken_.load() + options_.batch_events;
+            return stopping_ || flush_requested_ || queue_.pushed() >= taken_.load() + options_.batch_events ||
+                   half_full();
         });
         flush_requested_ = false;
     }

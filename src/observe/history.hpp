@@ -87,6 +87,7 @@ private:
     void write(std::vector<std::unique_ptr<Event>>& batch);
     void prune(std::chrono::steady_clock::time_point now);
     void report(std::chrono::steady_clock::time_point now);
+    bool half_full() const { return queued_bytes_.load(std::memory_order_relaxed) >= options_.queue_bytes / 2; }
 
     HistoryOptions options_;
     BoundedQueue<std::unique_ptr<Event>> queue_;
