@@ -237,7 +237,7 @@ http::Response Console::answer_api(const http::Request& request) {
         if (!get) return error_response(405, "GET a search");
         if (history_path_.empty()) return error_response(404, "the history is off ([history] enabled = false)");
         const std::string text = http::query_parameter(request.query, "q");
-        if (text.empty() || text.size() > 512)
+        if (text.empty() || text.size() > observe::HistoryReader::kMaxSearchText)
             return error_response(400, "q: the text to look for (an address, a subject, a queue id, a reply)");
         const std::size_t limit = limit_parameter(request.query, kSearchLimit);
         if (!history()) return error_response(503, "the history cannot be read yet");

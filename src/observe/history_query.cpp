@@ -17,7 +17,6 @@ constexpr std::int64_t kMinuteUs = 60'000'000;
 // A per-minute view longer than this is a mistake (a week of minutes is 10080 rows).
 constexpr std::int64_t kMaxMinutes = 7 * 24 * 60;
 // The longest text search accepted: a LIKE pattern costs in its length per row.
-constexpr std::size_t kMaxSearch = 256;
 
 #define EVENT_COLUMNS                                                                                     \
     "id, time_us, kind, queue_id, session_id, recipient, sender, reply, remote_host, remote_address, "   \
@@ -402,7 +401,7 @@ std::vector<MessageSummary> HistoryReader::search(std::string_view text, std::in
     Snapshot snap(q_->begin, q_->end);
     if (!snap.ok()) fail();
     std::vector<MessageSummary> out;
-    q_->search.bind(1, like_pattern(text.substr(0, kMaxSearch))).bind(2, since_us).bind(3, sql_limit(limit));
+    q_->search.bind(1, like_pattern(text.substr(0, kMaxSearchText))).bind(2, since_us).bind(3, sql_limit(limit));
     if (!each_row(q_->search, [&](const sqlite::Statement& s) { out.push_back(message_of(s)); })) fail();
     for (auto& m : out) m.recipients = recipients(m.queue_id);
     return out;

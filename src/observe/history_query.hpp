@@ -100,7 +100,9 @@ public:
     // The DMARC report rows recorded from since_us up to (not including) until_us, in order.
     std::vector<std::string> dmarc_rows(std::int64_t since_us, std::int64_t until_us);
     // Messages whose addresses, header fields, queue id or recipients' replies contain `text`
-    // (ASCII case blind, no wildcards). A LIKE scan, newest first, stopping at `limit`.
+    // (ASCII case blind, no wildcards). A LIKE scan, newest first, stopping at `limit`; at most
+    // kMaxSearchText octets of `text` are looked for.
+    static constexpr std::size_t kMaxSearchText = 256;
     std::vector<MessageSummary> search(std::string_view text, std::int64_t since_us, std::size_t limit);
 
 private:

@@ -82,7 +82,9 @@ TEST_F(ConsoleAnswers, SearchWantsTheHistoryAndSomethingToLookFor) {
         return c.answer(r).status;
     };
     EXPECT_EQ(search(""), 400);
-    EXPECT_EQ(search("q=" + std::string(513, 'a')), 400);
+    // Longer than what the history looks for: refused, not cut to a prefix search.
+    EXPECT_EQ(search("q=" + std::string(observe::HistoryReader::kMaxSearchText + 1, 'a')), 400);
+    EXPECT_EQ(search("q=" + std::string(observe::HistoryReader::kMaxSearchText, 'a')), 503);
     EXPECT_EQ(search("q=x", "POST"), 405);
     EXPECT_EQ(search("q=x"), 503);  // the history not written yet
 }
