@@ -173,7 +173,7 @@ std::optional<Dsn> build_dsn(const smtp::Envelope& envelope, std::string_view co
                            action_word(r->action);
         if (!r->remote_mta.empty()) {
             line += ", host " + clean(r->remote_mta, false);
-            if (r->tls == "no TLS")
+            if (r->tls == kNoTls)
                 line += " said (without TLS)";
             else if (!r->tls.empty())
                 line += " said (over " + clean(r->tls, false) + ")";

@@ -19,13 +19,16 @@ namespace ehlo::delivery {
 // RFC 3464 2.3.3.
 enum class DsnAction { Failed, Delayed, Delivered, Relayed, Expanded };
 
+// How a connection in plaintext is described (DsnRecipient::tls, the recipient's state record).
+inline constexpr std::string_view kNoTls = "no TLS";
+
 struct DsnRecipient {
     std::size_t index = 0;  // into Envelope::recipients
     DsnAction action = DsnAction::Failed;
     std::string status;                     // RFC 3463 "5.1.1"; empty: status_of(*diagnostic)
     std::string remote_mta;                 // the host whose reply decided it; empty when ours
     std::optional<smtp::Reply> diagnostic;  // that reply (Diagnostic-Code: smtp; ...)
-    // How the connection to remote_mta was protected ("no TLS", "TLSv1.3 with cipher ...,
+    // How the connection to remote_mta was protected (kNoTls, "TLSv1.3 with cipher ...,
     // verified"); empty: unknown. Told in the part people read: Diagnostic-Code is the reply alone.
     std::string tls{};
     // Without a reply: our own words for why ("returned to the sender by the postmaster", a

@@ -66,7 +66,7 @@ struct DeliveryScheduler::Result {
     bool from_peer = false;  // the reply is the remote MTA's own (a DSN names it as Remote-MTA)
     bool local = false;      // a local failure: tried again after retry_delay, not by back-off
     double seconds = 0;      // how long the attempt took (a wait for a connection included)
-    // A remote attempt made on a connection: how it was protected ("none", or the TLS
+    // A remote attempt made on a connection: how it was protected ("no TLS", or the TLS
     // protocol, cipher and whether the certificate verified), for the history.
     std::optional<std::string> tls;
     // For the history of a remote attempt: where it was routed, the host and address it

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "delivery/dsn.hpp"
 #include "delivery/file_io.hpp"
 #include "queue/outcome_text.hpp"
 #include "queue/remote_jobs.hpp"
@@ -109,7 +110,7 @@ void DeliveryScheduler::on_remote_done(SchedulerEvent& event) {
         r.seconds = event.seconds;
         if (event.outcome.connected)
             r.tls = event.outcome.tls ? event.outcome.tls->describe() + (event.outcome.tls->verified ? ", verified" : ", not verified")
-                                      : std::string("no TLS");
+                                      : std::string(delivery::kNoTls);
         r.peer = event.outcome.remote_mta;
         r.from_peer = rr.remote;
         r.text = rr.reply.one_line();
