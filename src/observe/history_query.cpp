@@ -16,7 +16,6 @@ namespace {
 constexpr std::int64_t kMinuteUs = 60'000'000;
 // A per-minute view longer than this is a mistake (a week of minutes is 10080 rows).
 constexpr std::int64_t kMaxMinutes = 7 * 24 * 60;
-// The longest text search accepted: a LIKE pattern costs in its length per row.
 
 #define EVENT_COLUMNS                                                                                     \
     "id, time_us, kind, queue_id, session_id, recipient, sender, reply, remote_host, remote_address, "   \

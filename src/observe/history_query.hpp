@@ -101,7 +101,7 @@ public:
     std::vector<std::string> dmarc_rows(std::int64_t since_us, std::int64_t until_us);
     // Messages whose addresses, header fields, queue id or recipients' replies contain `text`
     // (ASCII case blind, no wildcards). A LIKE scan, newest first, stopping at `limit`; at most
-    // kMaxSearchText octets of `text` are looked for.
+    // kMaxSearchText octets of `text` are looked for (a LIKE pattern costs its length per row).
     static constexpr std::size_t kMaxSearchText = 256;
     std::vector<MessageSummary> search(std::string_view text, std::int64_t since_us, std::size_t limit);
 
