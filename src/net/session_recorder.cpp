@@ -3,6 +3,8 @@
 #include <cctype>
 #include <utility>
 
+#include "smtp/address.hpp"
+
 namespace ehlo::net {
 namespace {
 
@@ -12,25 +14,29 @@ std::string verb_of(std::string_view command) {
     return verb;
 }
 
-// The path of "MAIL FROM:<a@b> SIZE=1" or "RCPT TO:<c@d>", without brackets ("" for <>).
-std::string path_of(std::string_view command) {
-    const auto open = command.find('<');
-    if (open == std::string_view::npos) return std::string(command.substr(command.find(':') + 1));
-    const auto close = command.find('>', open);
-    return std::string(command.substr(open + 1, close == std::string_view::npos ? std::string_view::npos : close - open - 1));
-}
-
-// The ESMTP parameters after the path ("SIZE=1 BODY=8BITMIME"), empty if none.
-std::string parameters_of(std::string_view command) {
-    const auto close = command.find('>');
-    if (close == std::string_view::npos) return {};
-    std::string_view rest = command.substr(close + 1);
-    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-    while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
-    return std::string(rest);
+std::string_view trimmed(std::string_view s) {
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+    return s;
 }
 
 }  // namespace
+
+CommandPath command_path(std::string_view command) {
+    const auto colon = command.find(':');
+    if (colon == std::string_view::npos) return {};
+    std::string_view rest = command.substr(colon + 1);
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);  // "MAIL FROM: <a@b>"
+    const smtp::ParsedPath parsed = smtp::parse_path(rest, true, true);
+    if (!parsed.error)  // as the envelope has it: a source route dropped (RFC 5321 4.1.2)
+        return {parsed.mailbox ? parsed.mailbox->str() : std::string(), std::string(trimmed(rest.substr(parsed.consumed)))};
+    // Refused by the grammar: what is between the first < and the next >, as the client wrote it.
+    const auto open = rest.find('<');
+    if (open == std::string_view::npos) return {std::string(trimmed(rest)), {}};
+    const auto close = rest.find('>', open);
+    if (close == std::string_view::npos) return {std::string(rest.substr(open + 1)), {}};
+    return {std::string(rest.substr(open + 1, close - open - 1)), std::string(trimmed(rest.substr(close + 1)))};
+}
 
 SessionRecorder::SessionRecorder(observe::History& history, observe::TranscriptMode transcripts, std::string session_id,
                                  std::string client_address)
@@ -80,13 +86,14 @@ void SessionRecorder::replied(const std::string& reply) {
         history_.record(std::move(e));
     } else if (verb == "MAIL") {
         observe::Event e = event(observe::EventKind::MailFrom);
-        e.sender = path_of(command_);
-        e.detail = parameters_of(command_);
+        CommandPath mail = command_path(command_);
+        e.sender = std::move(mail.path);
+        e.detail = std::move(mail.parameters);
         e.reply = reply;
         history_.record(std::move(e));
     } else if (verb == "RCPT") {
         observe::Event e = event(observe::EventKind::RcptTo);
-        e.recipient = path_of(command_);
+        e.recipient = command_path(command_).path;
         e.reply = reply;
         history_.record(std::move(e));
     } else if (verb == "AUTH" && code != 334) {

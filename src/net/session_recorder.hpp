@@ -12,6 +12,15 @@
 
 namespace ehlo::net {
 
+// "MAIL FROM:<a@b> SIZE=1" or "RCPT TO:<c@d>" as the history keeps it: the address ("" for
+// <>) and the ESMTP parameters after it. Read with the session's own path grammar, so a quoted
+// local part holding ">" stays whole; a path the grammar refused, as the client wrote it.
+struct CommandPath {
+    std::string path;
+    std::string parameters;
+};
+CommandPath command_path(std::string_view command);
+
 class SessionRecorder {
 public:
     // Records the connection now. `history` must outlive this.
