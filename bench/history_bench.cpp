@@ -151,16 +151,18 @@ BENCHMARK(BM_WriterThroughput)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
+Event& append(std::vector<std::unique_ptr<Event>>& out, EventKind kind) {
+    out.push_back(std::make_unique<Event>());
+    out.back()->kind = kind;
+    return *out.back();
+}
+
 // The eight events of an ordinary life: a session, one message to one local mailbox.
 void add_life(std::vector<std::unique_ptr<Event>>& out, std::int64_t n) {
     const std::string session = "66a1b2c3" + std::to_string(1000000 + n);
     const std::string id = "0SD3XM5K2W" + std::to_string(100000 + n);
     const std::string rcpt = "user" + std::to_string(n % 5000) + "@example.net";
-    auto add = [&](EventKind kind) -> Event& {
-        out.push_back(std::make_unique<Event>());
-        out.back()->kind = kind;
-        return *out.back();
-    };
+    auto add = [&](EventKind kind) -> Event& { return append(out, kind); };
     Event& c = add(EventKind::Connect);
     c.session_id = session;
     c.remote_address = "192.0.2." + std::to_string(n % 250);
@@ -230,11 +232,7 @@ void add_message_in_session(std::vector<std::unique_ptr<Event>>& out, std::int64
     const std::string session = "66a1b2c3" + std::to_string(1000000 + n % 10);
     const std::string id = "0SD3XM5K2W" + std::to_string(100000 + n);
     const std::string rcpt = "alice@example.test";
-    auto add = [&](EventKind kind) -> Event& {
-        out.push_back(std::make_unique<Event>());
-        out.back()->kind = kind;
-        return *out.back();
-    };
+    auto add = [&](EventKind kind) -> Event& { return append(out, kind); };
     Event& m = add(EventKind::MailFrom);
     m.session_id = session;
     m.sender = "sender" + std::to_string(n % 700) + "@client.test";
