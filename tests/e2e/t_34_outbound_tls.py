@@ -122,6 +122,14 @@ class OutboundTls(harness.E2ETest):
         headers, _ = harness.split_message(harness.read_file(path))
         return [h for h in headers if h.startswith(b"Received:")][0]
 
+    def dsn_to_alice(self, server, recipient):
+        """The DSN in alice's Maildir: its message, the recipient's fields (RFC 3464 2.3) and
+        that recipient's Diagnostic-Code on one line."""
+        (path,) = server.wait_for_delivery("alice", 1, timeout=20)
+        msg, _, recipients = harness.parse_dsn(harness.read_file(path))
+        fields = harness.dsn_recipient(recipients, recipient)
+        return msg, fields, re.sub(r"\s+", " ", fields.get("diagnostic-code", ""))
+
     def deferred_reason(self, server, qid):
         """The reason `ehlo queue show` gives for the deferred recipient."""
         out = server.queue_ok("show", qid)
@@ -279,12 +287,9 @@ class OutboundTls(harness.E2ETest):
         peer = self.tls_peer(self.wrong_name)
         server = self.sender(peer.port, tls="verify", ca_file=self.ca, delivery={"delay_warning": 2})
         self.send(server, "verify-delayed")
-        (path,) = server.wait_for_delivery("alice", 1, timeout=20)
-        _, _, recipients = harness.parse_dsn(harness.read_file(path))
-        bob = harness.dsn_recipient(recipients, "bob@remote.example")
+        _, bob, diagnostic = self.dsn_to_alice(server, "bob@remote.example")
         self.assertEqual(bob.get("action", "").lower(), "delayed", bob)
         self.assertEqual(bob.get("status"), "4.7.5", bob)
-        diagnostic = re.sub(r"\s+", " ", bob.get("diagnostic-code", ""))
         self.assertIn("TLS required by policy verify", diagnostic, bob)
         # what the certificate names, what it had to name, and the session it came over
         self.assertIn(f"hostname mismatch (the certificate is for other.example, not {MX_NAME})", diagnostic, bob)
@@ -298,13 +303,10 @@ class OutboundTls(harness.E2ETest):
         server = self.sender(peer.port, tls="verify", ca_file=self.ca)
         qid = server.send("tls-bounce", to=("nobody@remote.example",), sender=LOCAL_SENDER)
         self.attempt(server, qid, "failed")
-        (path,) = server.wait_for_delivery("alice", 1, timeout=20)
-        msg, _, recipients = harness.parse_dsn(harness.read_file(path))
-        nobody = harness.dsn_recipient(recipients, "nobody@remote.example")
+        msg, nobody, diagnostic = self.dsn_to_alice(server, "nobody@remote.example")
         self.assertEqual(nobody.get("action", "").lower(), "failed", nobody)
         self.assertEqual(nobody.get("status"), "5.1.1", nobody)
         self.assertIn(MX_NAME, nobody.get("remote-mta", ""), nobody)
-        diagnostic = re.sub(r"\s+", " ", nobody.get("diagnostic-code", ""))
         self.assertRegex(diagnostic, r"^smtp; 550 5\.1\.1 ", nobody)
         self.assertNotIn("TLS", diagnostic, nobody)
         prose = re.sub(r"\s+", " ", msg.get_payload()[0].get_payload())
@@ -331,12 +333,9 @@ class OutboundTls(harness.E2ETest):
         peer = self.start_peer()                  # offers no STARTTLS
         server = self.sender(peer.port, tls="encrypt", delivery={"delay_warning": 2})
         self.send(server, "encrypt-delayed")
-        (path,) = server.wait_for_delivery("alice", 1, timeout=20)
-        _, _, recipients = harness.parse_dsn(harness.read_file(path))
-        bob = harness.dsn_recipient(recipients, "bob@remote.example")
+        _, bob, diagnostic = self.dsn_to_alice(server, "bob@remote.example")
         self.assertEqual(bob.get("action", "").lower(), "delayed", bob)
         self.assertEqual(bob.get("status"), "4.7.10", bob)
-        diagnostic = re.sub(r"\s+", " ", bob.get("diagnostic-code", ""))
         self.assertIn("TLS required by policy encrypt", diagnostic, bob)
         self.assertIn("does not offer STARTTLS", diagnostic, bob)
         self.assertNotIn("remote-mta", bob)       # our reply, not the peer's
