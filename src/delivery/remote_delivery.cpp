@@ -2,6 +2,7 @@
 // to an idle connection of their destination or a new one, within the limits per destination
 // and in all, first come first served; drain and stop.
 #include "delivery/remote_internal.hpp"
+#include "observe/thread_name.hpp"
 
 #include <stdexcept>
 
@@ -206,7 +207,10 @@ void RemoteDelivery::Impl::begin_stop() {
 RemoteDelivery::RemoteDelivery(RemoteOptions options, Resolver& resolver)
     : impl_(std::make_unique<Impl>(std::move(options), resolver)) {
     Impl* s = impl_.get();
-    s->thread = std::thread([s] { s->run_loop(); });
+    s->thread = std::thread([s] {
+        observe::name_this_thread("ehlo-remote");
+        s->run_loop();
+    });
 }
 
 RemoteDelivery::~RemoteDelivery() { stop(); }

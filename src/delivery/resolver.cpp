@@ -25,6 +25,7 @@
 #include "delivery/mx.hpp"
 #include "delivery/resolver_impl.hpp"
 #include "observe/log.hpp"
+#include "observe/thread_name.hpp"
 
 namespace ehlo::delivery {
 
@@ -149,7 +150,10 @@ Resolver::Impl::Impl(ResolverOptions o) : options(std::move(o)) {
         throw std::runtime_error(std::string("resolver: eventfd: ") + std::strerror(errno));
     }
     try {
-        thread = std::thread([this] { run(); });
+        thread = std::thread([this] {
+            observe::name_this_thread("ehlo-resolver");
+            run();
+        });
     } catch (...) {
         ub_ctx_delete(ctx);
         ::close(wake_fd);

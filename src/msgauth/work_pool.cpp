@@ -3,12 +3,17 @@
 #include <exception>
 
 #include "observe/log.hpp"
+#include "observe/thread_name.hpp"
 
 namespace ehlo::msgauth {
 
 WorkPool::WorkPool(unsigned threads) {
     if (threads == 0) threads = 1;
-    for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+    for (unsigned i = 0; i < threads; ++i)
+        threads_.emplace_back([this] {
+            observe::name_this_thread("ehlo-msgauth");
+            run();
+        });
 }
 
 WorkPool::~WorkPool() { stop(); }

@@ -22,6 +22,7 @@
 #include "policy/auth_service.hpp"
 #include "policy/credentials.hpp"
 #include "smtp/sasl.hpp"
+#include "observe/thread_name.hpp"
 
 namespace ehlo::net {
 namespace {
@@ -369,8 +370,14 @@ ConsoleServer::ConsoleServer(const config::ListenAddress& where, Console& consol
     if (!ec) a.listen(64, ec);
     if (ec) throw std::system_error(ec, "console: cannot listen on " + endpoint_text(where));
     asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
-    impl_->slow_thread = std::thread([this] { impl_->slow_loop(); });
-    impl_->thread = std::thread([this] { impl_->io.run(); });
+    impl_->slow_thread = std::thread([this] {
+        observe::name_this_thread("ehlo-console-q");
+        impl_->slow_loop();
+    });
+    impl_->thread = std::thread([this] {
+        observe::name_this_thread("ehlo-console");
+        impl_->io.run();
+    });
     observe::info("console-listening", {{"address", endpoint_text(where)},
                                         {"url", std::string(tls ? "https://" : "http://") + endpoint_text(where) + "/"},
                                         {"login", impl_->login.required() ? "required" : "none (loopback)"}});

@@ -18,6 +18,7 @@
 #include "delivery/file_io.hpp"
 #include "net/queue_report.hpp"
 #include "observe/log.hpp"
+#include "observe/thread_name.hpp"
 
 namespace ehlo::net {
 namespace {
@@ -167,7 +168,10 @@ RequestSocket::RequestSocket(std::filesystem::path socket_path, unsigned mode, s
     if (::rename(temporary.c_str(), d.path.c_str()) < 0 || ::listen(d.listener, 16) < 0) fail("socket");
     d.stop_event = ::eventfd(0, EFD_CLOEXEC);
     if (d.stop_event < 0) fail("socket eventfd");
-    d.thread = std::thread([&d] { d.serve(); });
+    d.thread = std::thread([&d] {
+        observe::name_this_thread("ehlo-control");
+        d.serve();
+    });
     observe::info(d.log_event + "-listening", {{"socket", d.path.string()}});
 }
 

@@ -17,6 +17,7 @@
 // handshake to another thread would cost more than it saves. A bounded handshake_timeout and
 // the connection limits keep a flood of slow handshakes from holding anything else.
 #include "net/server_impl.hpp"
+#include "observe/thread_name.hpp"
 
 namespace ehlo::net {
 
@@ -211,7 +212,10 @@ void Server::run() {
     for (auto& w : d.workers) guards.push_back(asio::make_work_guard(w->io));
     for (std::size_t i = 1; i < d.workers.size(); ++i) {
         Worker* w = d.workers[i].get();
-        w->thread = std::thread([w] { w->io.run(); });
+        w->thread = std::thread([w] {
+            observe::name_this_thread("ehlo-smtp");
+            w->io.run();
+        });
     }
     d.workers.front()->io.run();
     for (std::size_t i = 1; i < d.workers.size(); ++i) d.workers[i]->thread.join();

@@ -4,6 +4,7 @@
 
 #include "observe/history_store.hpp"
 #include "observe/log.hpp"
+#include "observe/thread_name.hpp"
 
 namespace ehlo::observe {
 namespace {
@@ -67,7 +68,10 @@ void History::start() {
     if (thread_.joinable()) return;
     stopping_ = false;
     running_ = true;
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        name_this_thread("ehlo-history");
+        run();
+    });
 }
 
 void History::stop() {

@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS events (
     dmarc TEXT
 );
 CREATE INDEX IF NOT EXISTS events_by_queue_id ON events(queue_id) WHERE queue_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_by_session ON events(session_id) WHERE session_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_by_session ON events(session_id) WHERE session_id IS NOT NULL AND queue_id IS NULL;
 CREATE INDEX IF NOT EXISTS events_refused_by_recipient ON events(recipient) WHERE code >= 400 AND recipient IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_refused_by_sender ON events(sender) WHERE code >= 400 AND sender IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_errors_by_time ON events(time_us, error_key) WHERE error_key IS NOT NULL;
@@ -112,6 +112,18 @@ std::string create(sqlite::Database& db) {
         if (auto e = db.exec("BEGIN; ALTER TABLE events ADD COLUMN dmarc TEXT; "
                              "CREATE INDEX IF NOT EXISTS events_dmarc_by_time ON events(time_us) WHERE dmarc IS NOT NULL; "
                              "PRAGMA user_version = 2; COMMIT;");
+            !e.empty()) {
+            db.exec("ROLLBACK");
+            return e;
+        }
+        version = 2;
+    }
+    if (version == 2) {
+        // Version 3: a session's events are looked up only while no message owns them.
+        if (auto e = db.exec("BEGIN; DROP INDEX IF EXISTS events_by_session; "
+                             "CREATE INDEX events_by_session ON events(session_id) "
+                             "WHERE session_id IS NOT NULL AND queue_id IS NULL; "
+                             "PRAGMA user_version = 3; COMMIT;");
             !e.empty()) {
             db.exec("ROLLBACK");
             return e;

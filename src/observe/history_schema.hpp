@@ -31,11 +31,12 @@ class Database;
 namespace ehlo::observe::history_schema {
 
 // PRAGMA user_version of the layout this code writes and reads.
-inline constexpr int kVersion = 2;
+inline constexpr int kVersion = 3;
 
 // Creates what is missing and sets WAL mode; "" on success. Version 1 (before DMARC report
-// rows) is brought to 2 in place; a database of another version is refused (the history is
-// advisory: an operator moves it away rather than have it migrated).
+// rows) and 2 (a session index over all its events) are brought to 3 in place; a database
+// of another version is refused (the history is advisory: an operator moves it away rather
+// than have it migrated).
 std::string create(sqlite::Database& db);
 
 // "" if `db` holds a history this code can read.

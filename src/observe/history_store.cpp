@@ -1,54 +1,113 @@
-// Every event is one INSERT into `events`; a few kinds also keep the summary tables current
+// Every event is one row of `events`; a few kinds also keep the summary tables current
 // (messages, recipients, minutes, transcripts), in the same transaction, so that a reader
 // never sees a message's state ahead of or behind its events.
+//
+// What a statement costs beyond its rows (opening a cursor on the table and on each of its
+// indexes, closing them) was most of the writer's work with one statement per event, so a
+// batch is written in fewer: the event rows kManyRows at a time, a transaction's MAIL and RCPT
+// rows given their queue id before they are written (not UPDATEd after), and each recipient's
+// and message's row once per batch, in its latest state.
 #include "observe/history_store.hpp"
 
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
+#include <utility>
 #include <string_view>
 
 #include "observe/history_schema.hpp"
 
 namespace ehlo::observe {
+namespace {
+
+// Rows per statement: a batch's rows go kManyRows at a time, the rest kFewRows, then singly.
+constexpr std::size_t kManyRows = 32;
+constexpr std::size_t kFewRows = 8;
+
+// One INSERT of many rows ("INSERT INTO t(...) VALUES (?1,?2),(?3,?4) ..."), prepared for
+// kManyRows, kFewRows and one row: its cursors are opened and closed once for all of them.
+struct RowInsert {
+    RowInsert(const sqlite::Database& db, std::string_view head, int row_columns, std::string_view tail)
+        : columns(row_columns),
+          one(db, sql(head, row_columns, 1, tail)),
+          few(db, sql(head, row_columns, kFewRows, tail)),
+          many(db, sql(head, row_columns, kManyRows, tail)) {}
+
+    static std::string sql(std::string_view head, int columns, std::size_t rows, std::string_view tail) {
+        std::string text(head);
+        text += " VALUES";
+        for (std::size_t r = 0; r < rows; ++r) {
+            text += r ? ",(" : "(";
+            for (int c = 1; c <= columns; ++c) {
+                if (c > 1) text += ',';
+                text += '?' + std::to_string(static_cast<int>(r) * columns + c);
+            }
+            text += ')';
+        }
+        if (!tail.empty()) (text += ' ') += tail;
+        return text;
+    }
+
+    bool ok() const { return one.ok() && few.ok() && many.ok(); }
+
+    // Rows [0, count): bind(statement, base, i) binds row i's columns at base + 1, base + 2, ...
+    template <class Bind>
+    bool run(std::size_t count, Bind bind) {
+        for (std::size_t done = 0; done < count;) {
+            const std::size_t left = count - done;
+            const std::size_t n = left >= kManyRows ? kManyRows : left >= kFewRows ? kFewRows : 1;
+            sqlite::Statement& st = n == kManyRows ? many : n == kFewRows ? few : one;
+            for (std::size_t i = 0; i < n; ++i) bind(st, static_cast<int>(i) * columns, done + i);
+            if (!st.run()) return false;
+            done += n;
+        }
+        return true;
+    }
+
+    int columns;
+    sqlite::Statement one, few, many;
+};
+
+}  // namespace
 
 struct HistoryStore::Statements {
     explicit Statements(const sqlite::Database& db)
         : begin(db, "BEGIN IMMEDIATE"),
           commit(db, "COMMIT"),
           rollback(db, "ROLLBACK"),
-          insert_event(db,
-                       "INSERT INTO events(time_us, kind, queue_id, session_id, recipient, sender, reply, code, "
-                       "error_key, remote_host, remote_address, helo, tls, auth_user, size, next_hop, duration_us, "
-                       "next_attempt_us, mailbox, dsn_id, detail, dmarc) "
-                       "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22)"),
+          insert_events(db,
+                        "INSERT INTO events(time_us, kind, queue_id, session_id, recipient, sender, reply, code, "
+                        "error_key, remote_host, remote_address, helo, tls, auth_user, size, next_hop, duration_us, "
+                        "next_attempt_us, mailbox, dsn_id, detail, dmarc)",
+                        22, ""),
           touch_message(db,
                         "INSERT INTO messages(queue_id, received_us, last_us) VALUES(?1, ?2, ?2) "
                         "ON CONFLICT(queue_id) DO UPDATE SET last_us = max(last_us, excluded.last_us)"),
-          queued_message(db,
-                         "INSERT INTO messages(queue_id, received_us, last_us, session_id, sender, size, message_id, "
-                         "header_from, header_to, subject) VALUES(?1, ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
-                         "ON CONFLICT(queue_id) DO UPDATE SET received_us = excluded.received_us, "
-                         "last_us = max(last_us, excluded.last_us), "
-                         "session_id = excluded.session_id, sender = excluded.sender, size = excluded.size, "
-                         "message_id = excluded.message_id, header_from = excluded.header_from, "
-                         "header_to = excluded.header_to, subject = excluded.subject"),
+          queued_messages(db,
+                          "INSERT INTO messages(queue_id, received_us, last_us, session_id, sender, size, message_id, "
+                          "header_from, header_to, subject)",
+                          10,
+                          "ON CONFLICT(queue_id) DO UPDATE SET received_us = excluded.received_us, "
+                          "last_us = max(last_us, excluded.last_us), "
+                          "session_id = excluded.session_id, sender = excluded.sender, size = excluded.size, "
+                          "message_id = excluded.message_id, header_from = excluded.header_from, "
+                          "header_to = excluded.header_to, subject = excluded.subject"),
           // The MAIL and RCPT of the session's last transaction: from its last MAIL on.
           link_transaction(db,
                            "UPDATE events SET queue_id = ?1 WHERE session_id = ?2 AND queue_id IS NULL "
                            "AND kind IN ('mail', 'rcpt') AND id >= (SELECT coalesce(max(id), 0) FROM events "
-                           "WHERE session_id = ?2 AND kind = 'mail')"),
-          add_recipient(db,
-                        "INSERT OR IGNORE INTO recipients(queue_id, recipient, state, time_us) "
-                        "VALUES(?1, ?2, 'queued', ?3)"),
-          set_recipient(db,
-                        "INSERT INTO recipients(queue_id, recipient, state, time_us, reply, remote_host, "
-                        "next_attempt_us, mailbox, dsn_id) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9) "
-                        "ON CONFLICT(queue_id, recipient) DO UPDATE SET state = excluded.state, "
-                        "time_us = excluded.time_us, reply = excluded.reply, remote_host = excluded.remote_host, "
-                        "next_attempt_us = excluded.next_attempt_us, mailbox = excluded.mailbox, "
-                        "dsn_id = excluded.dsn_id"),
+                           "WHERE session_id = ?2 AND queue_id IS NULL AND kind = 'mail')"),
+          // A recipient only queued leaves a row that is there as it was (a replayed Queued).
+          set_recipients(db,
+                         "INSERT INTO recipients(queue_id, recipient, state, time_us, reply, remote_host, "
+                         "next_attempt_us, mailbox, dsn_id)",
+                         9,
+                         "ON CONFLICT(queue_id, recipient) DO UPDATE SET state = excluded.state, "
+                         "time_us = excluded.time_us, reply = excluded.reply, remote_host = excluded.remote_host, "
+                         "next_attempt_us = excluded.next_attempt_us, mailbox = excluded.mailbox, "
+                         "dsn_id = excluded.dsn_id WHERE excluded.state <> 'queued'"),
           set_held(db,
                    "INSERT INTO messages(queue_id, received_us, last_us, held) VALUES(?1, ?3, ?3, ?2) "
                    "ON CONFLICT(queue_id) DO UPDATE SET held = excluded.held"),
@@ -83,16 +142,20 @@ struct HistoryStore::Statements {
 
     bool ok() const {
         for (const sqlite::Statement* s :
-             {&begin, &commit, &rollback, &insert_event, &touch_message, &queued_message, &link_transaction,
-              &add_recipient, &set_recipient, &set_held, &set_deleted, &add_minute, &add_transcript,
+             {&begin, &commit, &rollback, &touch_message, &link_transaction, &set_held, &set_deleted, &add_minute, &add_transcript,
               &prune_message_events, &prune_recipients, &prune_messages, &prune_unlinked, &prune_transcripts,
               &prune_minutes})
             if (!s->ok()) return false;
-        return true;
+        return insert_events.ok() && queued_messages.ok() && set_recipients.ok();
     }
 
-    sqlite::Statement begin, commit, rollback, insert_event, touch_message, queued_message, link_transaction,
-        add_recipient, set_recipient, set_held, set_deleted, add_minute, add_transcript, prune_message_events,
+    sqlite::Statement begin, commit, rollback;
+    RowInsert insert_events;
+    sqlite::Statement touch_message;
+    RowInsert queued_messages;
+    sqlite::Statement link_transaction;
+    RowInsert set_recipients;
+    sqlite::Statement set_held, set_deleted, add_minute, add_transcript, prune_message_events,
         prune_recipients, prune_messages, prune_unlinked, prune_transcripts, prune_minutes;
 };
 
@@ -190,52 +253,152 @@ HistoryStore::Outcome HistoryStore::failed() {
     return out;
 }
 
-bool HistoryStore::write_one(const Event& e) {
-    auto& s = *st_;
-    const int code = reply_code(e.reply);
-    const std::string key = error_key(e);
-    // Views, not copies: the event and `key` outlive the statement's run.
-    auto& ins = s.insert_event;
-    ins.bind(1, e.time_us).bind_view(2, to_string(e.kind)).bind_view(3, e.queue_id).bind_view(4, e.session_id);
-    ins.bind_view(5, e.recipient).bind_view(6, e.sender).bind_view(7, e.reply);
-    if (code) ins.bind(8, code);
-    ins.bind_view(9, key).bind_view(10, e.remote_host).bind_view(11, e.remote_address).bind_view(12, e.helo);
-    ins.bind_view(13, e.tls).bind_view(14, e.auth_user);
-    if (e.size) ins.bind(15, static_cast<std::int64_t>(e.size));
-    ins.bind_view(16, e.next_hop);
-    if (e.duration_us) ins.bind(17, e.duration_us);
-    if (e.next_attempt_us) ins.bind(18, e.next_attempt_us);
-    ins.bind_view(19, e.mailbox).bind_view(20, e.dsn_id).bind_view(21, e.detail);
-    ins.bind_view(22, e.dmarc);
-    if (!ins.run()) return false;
+namespace {
 
+// SQLite's NOCASE, which recipients(queue_id, recipient) is unique by: ASCII letters only.
+struct NoCaseHash {
+    std::size_t operator()(const std::pair<std::string_view, std::string_view>& k) const {
+        std::size_t h = std::hash<std::string_view>{}(k.first);
+        for (char c : k.second) h = h * 131 + static_cast<unsigned char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        return h;
+    }
+};
+struct NoCaseEqual {
+    bool operator()(const std::pair<std::string_view, std::string_view>& a,
+                    const std::pair<std::string_view, std::string_view>& b) const {
+        if (a.first != b.first || a.second.size() != b.second.size()) return false;
+        for (std::size_t i = 0; i < a.second.size(); ++i) {
+            const char x = a.second[i], y = b.second[i];
+            if ((x >= 'A' && x <= 'Z' ? x + 32 : x) != (y >= 'A' && y <= 'Z' ? y + 32 : y)) return false;
+        }
+        return true;
+    }
+};
 
-    auto set_recipient = [&](std::string_view state, std::string_view reply) {
-        auto& st = s.set_recipient;
-        st.bind(1, e.queue_id).bind(2, e.recipient).bind(3, state).bind(4, e.time_us).bind(5, reply, true);
-        st.bind(6, e.remote_host, true).bind(8, e.mailbox, true).bind(9, e.dsn_id, true);
-        if (e.next_attempt_us) st.bind(7, e.next_attempt_us);
-        return st.run();
+}  // namespace
+
+// What one batch writes, gathered before it is written. Every view is into the batch's events.
+struct HistoryStore::Batch {
+    struct Row {
+        const Event* event;
+        std::string_view queue_id;  // the event's, or its message's once the transaction is queued
+        std::string error_key;
     };
-    const std::string_view why = e.reply.empty() ? std::string_view(e.detail) : std::string_view(e.reply);
-    const bool per_recipient = !e.queue_id.empty() && !e.recipient.empty();
+    std::vector<Row> rows;
+    std::size_t written = 0;  // rows[0, written) are in the table
+    // Per session, the rows of its open transaction in this batch: its MAIL (if the
+    // transaction began in this batch), then its RCPTs.
+    struct Transaction {
+        bool began_here = false;
+        std::vector<std::size_t> rows;
+    };
+    std::unordered_map<std::string_view, Transaction> open;
+    // A recipient's row as the batch leaves it: queued, or the latest state an event gave it.
+    struct Recipient {
+        std::string_view queue_id, recipient;
+        std::int64_t queued_us = 0;
+        const Event* last = nullptr;  // the latest Deferred, Delivered or Bounced
+        std::string_view state;
+    };
+    std::vector<Recipient> recipients;  // in the order first seen, which is the table's rowid order
+    std::unordered_map<std::pair<std::string_view, std::string_view>, std::size_t, NoCaseHash, NoCaseEqual> recipient_at;
+
+    Recipient& recipient(std::string_view queue_id, std::string_view address) {
+        auto [it, added] = recipient_at.try_emplace({queue_id, address}, recipients.size());
+        if (added) recipients.push_back(Recipient{queue_id, address, 0, nullptr, {}});
+        return recipients[it->second];
+    }
+};
+
+namespace {
+
+void bind_row(sqlite::Statement& st, int base, const Event& e, std::string_view queue_id, std::string_view key) {
+    // Views, not copies: the batch's events and rows outlive the statement's run. What is
+    // empty stays NULL, as every parameter is after a run (reset() clears them).
+    auto text = [&](int column, std::string_view v) {
+        if (!v.empty()) st.bind_view(base + column, v);
+    };
+    auto number = [&](int column, std::int64_t v) {
+        if (v) st.bind(base + column, v);
+    };
+    st.bind(base + 1, e.time_us);  // NOT NULL
+    text(2, to_string(e.kind));
+    text(3, queue_id);
+    text(4, e.session_id);
+    text(5, e.recipient);
+    text(6, e.sender);
+    text(7, e.reply);
+    number(8, reply_code(e.reply));
+    text(9, key);
+    text(10, e.remote_host);
+    text(11, e.remote_address);
+    text(12, e.helo);
+    text(13, e.tls);
+    text(14, e.auth_user);
+    number(15, static_cast<std::int64_t>(e.size));
+    text(16, e.next_hop);
+    number(17, e.duration_us);
+    number(18, e.next_attempt_us);
+    text(19, e.mailbox);
+    text(20, e.dsn_id);
+    text(21, e.detail);
+    text(22, e.dmarc);
+}
+
+}  // namespace
+
+bool HistoryStore::insert_rows(Batch& b) {
+    const bool ok = st_->insert_events.run(b.rows.size() - b.written, [&](sqlite::Statement& st, int base, std::size_t i) {
+        const Batch::Row& r = b.rows[b.written + i];
+        bind_row(st, base, *r.event, r.queue_id, r.error_key);
+    });
+    if (ok) b.written = b.rows.size();
+    return ok;
+}
+
+bool HistoryStore::add(Batch& b, const Event& e) {
+    auto& s = *st_;
+    b.rows.push_back({&e, e.queue_id, error_key(e)});
+    const std::size_t row = b.rows.size() - 1;
+    auto set_state = [&](std::string_view state) {
+        if (e.queue_id.empty() || e.recipient.empty()) return true;
+        auto& r = b.recipient(e.queue_id, e.recipient);
+        r.last = &e;
+        r.state = state;
+        return true;
+    };
     switch (e.kind) {
-        case EventKind::Queued:
+        case EventKind::MailFrom:
+            if (!e.session_id.empty()) b.open[e.session_id] = {true, {row}};
+            return true;
+        case EventKind::RcptTo:
+            if (!e.session_id.empty()) b.open[e.session_id].rows.push_back(row);
+            return true;
+        case EventKind::Queued: {
             // The messages row is written at the end of the batch (write()), with its latest time.
             if (e.queue_id.empty()) return true;
-            for (const auto& r : e.recipients)
-                if (!s.add_recipient.bind(1, e.queue_id).bind(2, r).bind(3, e.time_us).run()) return false;
-            if (!e.session_id.empty() && !s.link_transaction.bind(1, e.queue_id).bind(2, e.session_id).run())
-                return false;
-            return true;
-        case EventKind::Routed:
-            return true;  // the recipient's row came with the Queued event; routing is no state
+            for (const auto& r : e.recipients) {
+                auto& rec = b.recipient(e.queue_id, r);
+                if (rec.queued_us == 0) rec.queued_us = e.time_us;
+            }
+            if (e.session_id.empty()) return true;
+            // The MAIL and RCPT of the session's last transaction belong to the message: those
+            // of this batch get its queue id before they are written; if the transaction began
+            // in an earlier batch, its first rows are in the table already.
+            bool began_here = false;
+            if (auto it = b.open.find(e.session_id); it != b.open.end()) {
+                for (const std::size_t i : it->second.rows) b.rows[i].queue_id = e.queue_id;
+                began_here = it->second.began_here;
+                b.open.erase(it);
+            }
+            return began_here || s.link_transaction.bind(1, e.queue_id).bind(2, e.session_id).run();
+        }
         case EventKind::Deferred:
-            return !per_recipient || set_recipient("deferred", why);
+            return set_state("deferred");
         case EventKind::Delivered:
-            return !per_recipient || set_recipient("delivered", e.reply);
+            return set_state("delivered");
         case EventKind::Bounced:
-            return !per_recipient || set_recipient("bounced", why);
+            return set_state("bounced");
         case EventKind::Held:
         case EventKind::Released:
             return e.queue_id.empty() ||
@@ -243,16 +406,37 @@ bool HistoryStore::write_one(const Event& e) {
         case EventKind::Deleted:
             return e.queue_id.empty() || s.set_deleted.bind(1, e.queue_id).bind(2, e.time_us).run();
         case EventKind::SessionEnd:
+            b.open.erase(e.session_id);
             if (e.transcript.empty() || e.session_id.empty()) return true;
             return s.add_transcript.bind(1, e.session_id).bind(2, e.time_us).bind(3, e.transcript).run();
         default:
-            return true;
+            return true;  // Routed: the recipient's row came with the Queued event; routing is no state
     }
+}
+
+bool HistoryStore::write_recipients(const Batch& b) {
+    return st_->set_recipients.run(b.recipients.size(), [&](sqlite::Statement& st, int base, std::size_t i) {
+        const Batch::Recipient& r = b.recipients[i];
+        st.bind_view(base + 1, r.queue_id).bind_view(base + 2, r.recipient);
+        if (!r.last) {
+            st.bind_view(base + 3, "queued").bind(base + 4, r.queued_us);
+            return;
+        }
+        const Event& e = *r.last;
+        // Delivered keeps the peer's reply only; a failure says why, by reply or local error.
+        const std::string_view reply =
+            e.kind == EventKind::Delivered || !e.reply.empty() ? std::string_view(e.reply) : std::string_view(e.detail);
+        st.bind_view(base + 3, r.state).bind(base + 4, e.time_us).bind_view(base + 5, reply);
+        st.bind_view(base + 6, e.remote_host).bind_view(base + 8, e.mailbox).bind_view(base + 9, e.dsn_id);
+        if (e.next_attempt_us) st.bind(base + 7, e.next_attempt_us);
+    });
 }
 
 HistoryStore::Outcome HistoryStore::write(const std::vector<std::unique_ptr<Event>>& batch) {
     if (!st_) return {"database not open", true};
     if (!st_->begin.run()) return failed();
+    Batch b;
+    b.rows.reserve(batch.size());  // never moved: the statements bind views of the rows' keys
     std::map<std::int64_t, MinuteCounts> minutes;
     // A message's latest event, once per batch: moving its messages_by_last entry once, not
     // at each of its events.
@@ -262,7 +446,7 @@ HistoryStore::Outcome HistoryStore::write(const std::vector<std::unique_ptr<Even
     };
     std::map<std::string_view, Latest> latest;
     for (const auto& e : batch) {
-        if (!write_one(*e)) return failed();
+        if (!add(b, *e)) return failed();
         if (!e->queue_id.empty()) {
             auto& l = latest[e->queue_id];
             l.time_us = std::max(l.time_us, e->time_us);
@@ -274,29 +458,28 @@ HistoryStore::Outcome HistoryStore::write(const std::vector<std::unique_ptr<Even
         if (e->kind == EventKind::Deferred) ++m.deferred;
         if (e->kind == EventKind::Bounced) ++m.bounced;
     }
+    if (!insert_rows(b) || !write_recipients(b)) return failed();
     for (const auto& [minute, m] : minutes) {
         if (m.received + m.delivered + m.deferred + m.bounced == 0) continue;
         if (!st_->add_minute.bind(1, minute).bind(2, m.received).bind(3, m.delivered).bind(4, m.deferred).bind(5, m.bounced).run())
             return failed();
     }
+    std::vector<std::pair<const Event*, std::int64_t>> queued;  // a Queued event, its message's latest time
     for (const auto& [queue_id, l] : latest) {
-        if (const Event* q = l.queued) {
-            if (!st_->queued_message.bind(1, q->queue_id)
-                     .bind(2, q->time_us)
-                     .bind(3, q->session_id, true)
-                     .bind(4, q->sender)
-                     .bind(5, static_cast<std::int64_t>(q->size))
-                     .bind(6, q->message_id, true)
-                     .bind(7, q->header_from, true)
-                     .bind(8, q->header_to, true)
-                     .bind(9, q->subject, true)
-                     .bind(10, l.time_us)
-                     .run())
-                return failed();
-        } else if (!st_->touch_message.bind(1, queue_id).bind(2, l.time_us).run()) {
+        if (l.queued) {
+            queued.emplace_back(l.queued, l.time_us);
+        } else if (!st_->touch_message.bind_view(1, queue_id).bind(2, l.time_us).run()) {
             return failed();
         }
     }
+    const bool ok = st_->queued_messages.run(queued.size(), [&](sqlite::Statement& st, int base, std::size_t i) {
+        const Event& q = *queued[i].first;
+        st.bind_view(base + 1, q.queue_id).bind(base + 2, q.time_us).bind(base + 3, queued[i].second);
+        st.bind_view(base + 4, q.session_id).bind(base + 5, q.sender).bind(base + 6, static_cast<std::int64_t>(q.size));
+        st.bind_view(base + 7, q.message_id).bind_view(base + 8, q.header_from).bind_view(base + 9, q.header_to);
+        st.bind_view(base + 10, q.subject);
+    });
+    if (!ok) return failed();
     if (!st_->commit.run()) return failed();
     return {};
 }

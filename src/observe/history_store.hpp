@@ -40,7 +40,10 @@ public:
 
 private:
     struct Statements;
-    bool write_one(const Event& e);
+    struct Batch;
+    bool add(Batch& b, const Event& e);
+    bool insert_rows(Batch& b);
+    bool write_recipients(const Batch& b);
     Outcome failed();
 
     sqlite::Database db_;

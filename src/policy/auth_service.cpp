@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "policy/password_hash.hpp"
+#include "observe/thread_name.hpp"
 
 namespace ehlo::policy {
 namespace {
@@ -82,7 +83,11 @@ struct AuthService::Impl {
 
 AuthService::AuthService(Credentials& credentials, AuthLimiter::Settings limits, unsigned threads, std::size_t max_pending)
     : credentials_(credentials), impl_(std::make_unique<Impl>(credentials, limits, max_pending)) {
-    for (unsigned i = 0; i < std::max(1u, threads); ++i) impl_->threads.emplace_back([this] { impl_->run(); });
+    for (unsigned i = 0; i < std::max(1u, threads); ++i)
+        impl_->threads.emplace_back([this] {
+            observe::name_this_thread("ehlo-auth");
+            impl_->run();
+        });
 }
 
 AuthService::~AuthService() {

@@ -14,6 +14,7 @@
 #include "queue/outcome_text.hpp"
 #include "queue/scheduler_pass.hpp"
 #include "smtp/text.hpp"
+#include "observe/thread_name.hpp"
 
 namespace ehlo::queue {
 namespace {
@@ -90,7 +91,10 @@ void DeliveryScheduler::start() {
     stopping_ = false;
     core_->open = true;
     ++core_->run;
-    thread_ = std::thread([this, run_id = core_->run] { run(run_id); });
+    thread_ = std::thread([this, run_id = core_->run] {
+        observe::name_this_thread("ehlo-delivery");
+        run(run_id);
+    });
 }
 
 void DeliveryScheduler::stop() {

@@ -13,6 +13,7 @@
 #include "queue/checksum.hpp"
 #include "queue/spool_record.hpp"
 #include "smtp/text.hpp"
+#include "observe/thread_name.hpp"
 
 namespace ehlo::queue {
 namespace {
@@ -67,7 +68,10 @@ void SpoolWriter::start() {
     measure_free_space();
     running_ = true;
     stopping_ = false;
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        observe::name_this_thread("ehlo-spool");
+        run();
+    });
 }
 
 void SpoolWriter::stop() {
