@@ -158,6 +158,7 @@ int serve(const ServeOptions& options) {
         ro.forwarders = cfg.dns.forwarders;
         ro.timeout = std::chrono::seconds(cfg.dns.timeout);
         ro.dnssec = cfg.dns.dnssec;
+    ro.forward_loopback_reverse = cfg.dns.forward_loopback_reverse;
         ro.local_names = {cfg.server.hostname};
         delivery::Resolver resolver(ro);
 
