@@ -176,6 +176,13 @@ int serve(const ServeOptions& options) {
             return static_cast<std::int64_t>(
                 std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count());
         });
+        // Clients' names (PTR, then A/AAAA) through the same resolver and cache; the answers
+        // go straight to the connection's loop, which posts them (no worker in between).
+        msgauth::ResolverDns client_name_resolver(resolver);
+        msgauth::CachingDnsLookup client_name_dns(client_name_resolver, msgauth_cache, [started] {
+            return static_cast<std::int64_t>(
+                std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count());
+        });
         auto dkim_keys = signing_keys(cfg);
         auto seal_key = arc_key(cfg, dkim_keys);
         const net::MsgauthService msgauth_service{
@@ -297,6 +304,7 @@ int serve(const ServeOptions& options) {
         if (run_as) hand_over_state(cfg, *run_as);
         net::Server server(cfg, policy, queue, tls.get(), auth.get(), &metrics, history.get());
         server.verify_with(&msgauth_service);
+        if (cfg.dns.client_names) server.name_clients_with(&client_name_dns);
         // The pool's work ends by posting to the server's loops: it stops before they go (and
         // before what it reads, declared above).
         struct StopPool {
