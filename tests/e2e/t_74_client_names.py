@@ -201,6 +201,26 @@ class ClientNames(harness.E2ETest):
         (line,) = server.wait_log("connect", client=NAMED)
         self.assertTrue(line.get("no_name", "").startswith("lookup failed: "), line)
 
+    def test_a_refused_connection_is_not_looked_up_nor_kept_waiting(self):
+        silent = SilentDns()
+        self.addCleanup(silent.stop)
+        # One loop: the connection waiting for its name must not hold up the next one.
+        server = self.start_server(server={"threads": 1}, limits={"connections": 1},
+                                   tables={"dns": {"forwarders": [silent.forwarder],
+                                                   "forward_loopback_reverse": True}})
+        server.wait_log("disconnect", client="127.0.0.1")  # the start's probe has left its slot
+        with server.connect(source=NAMED) as waiting:
+            harness.wait_until(lambda: silent.asked_for("2.0.0.127.in-addr.arpa"), 5, "the PTR question")
+            started = time.monotonic()
+            with server.connect(source=UNCONFIRMED) as refused:
+                reply = refused.reply()
+            self.assertEqual(reply.code, 421, reply)
+            self.assertLess(time.monotonic() - started, 2.0)
+            self.assertFalse(silent.asked_for("3.0.0.127.in-addr.arpa"))
+            self.assertEqual(waiting.reply().code, 220)  # once the wait is over
+        (line,) = server.wait_log("connect", client=UNCONFIRMED)
+        self.assertNotIn("no_name", line)
+
     def test_client_names_off_asks_nothing(self):
         silent = SilentDns()
         self.addCleanup(silent.stop)
