@@ -176,8 +176,8 @@ int serve(const ServeOptions& options) {
             return static_cast<std::int64_t>(
                 std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count());
         });
-        // Clients' names (PTR, then A/AAAA) through the same resolver and cache; the answers
-        // go straight to the connection's loop, which posts them (no worker in between).
+        // Clients' names (PTR, then A/AAAA) through the same resolver and cache; each
+        // connection posts its answer to its own loop, with no worker thread in between.
         msgauth::ResolverDns client_name_resolver(resolver);
         msgauth::CachingDnsLookup client_name_dns(client_name_resolver, msgauth_cache, [started] {
             return static_cast<std::int64_t>(
