@@ -24,6 +24,7 @@ std::unique_ptr<CommandDns> command_dns(const std::string& config_file) {
     o.forwarders = cfg.dns.forwarders;
     o.timeout = std::chrono::seconds(cfg.dns.timeout);
     o.dnssec = cfg.dns.dnssec;
+    o.forward_loopback_reverse = cfg.dns.forward_loopback_reverse;
     d->timeout = std::chrono::seconds(cfg.dns.timeout);
     try {
         d->resolver = std::make_unique<delivery::Resolver>(o);

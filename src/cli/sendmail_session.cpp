@@ -71,7 +71,7 @@ int sendmail_smtp_session(const config::Config& cfg, const LocalSender& sender) 
     sc.max_errors = cfg.limits.errors;
     sc.max_junk_commands = cfg.limits.junk_commands;
     LocalHost host(cfg, sender);
-    smtp::Session session(sc, smtp::ClientInfo{"127.0.0.1", 0, false}, host);
+    smtp::Session session(sc, smtp::ClientInfo{"127.0.0.1", 0, false, {}}, host);
     session.start();
     char buf[16384];
     while (true) {

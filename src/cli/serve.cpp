@@ -158,6 +158,7 @@ int serve(const ServeOptions& options) {
         ro.forwarders = cfg.dns.forwarders;
         ro.timeout = std::chrono::seconds(cfg.dns.timeout);
         ro.dnssec = cfg.dns.dnssec;
+    ro.forward_loopback_reverse = cfg.dns.forward_loopback_reverse;
         ro.local_names = {cfg.server.hostname};
         delivery::Resolver resolver(ro);
 
@@ -172,6 +173,13 @@ int serve(const ServeOptions& options) {
         msgauth::DnsCache msgauth_cache;
         const auto started = std::chrono::steady_clock::now();
         msgauth::CachingDnsLookup msgauth_dns(msgauth_resolver, msgauth_cache, [started] {
+            return static_cast<std::int64_t>(
+                std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count());
+        });
+        // Clients' names (PTR, then A/AAAA) through the same resolver and cache; each
+        // connection posts its answer to its own loop, with no worker thread in between.
+        msgauth::ResolverDns client_name_resolver(resolver);
+        msgauth::CachingDnsLookup client_name_dns(client_name_resolver, msgauth_cache, [started] {
             return static_cast<std::int64_t>(
                 std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count());
         });
@@ -296,6 +304,7 @@ int serve(const ServeOptions& options) {
         if (run_as) hand_over_state(cfg, *run_as);
         net::Server server(cfg, policy, queue, tls.get(), auth.get(), &metrics, history.get());
         server.verify_with(&msgauth_service);
+        if (cfg.dns.client_names) server.name_clients_with(&client_name_dns);
         // The pool's work ends by posting to the server's loops: it stops before they go (and
         // before what it reads, declared above).
         struct StopPool {

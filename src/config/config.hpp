@@ -195,6 +195,11 @@ struct Config {
         std::vector<std::string> forwarders;  // "IP" or "IP@port"; empty = /etc/resolv.conf
         unsigned timeout = 10;                // seconds for a whole lookup
         bool dnssec = false;                  // validate answers
+        // Each SMTP client's name, by PTR confirmed by A/AAAA, before its greeting.
+        bool client_names = true;
+        // The reverse of 127.0.0.0/8 beyond 127.0.0.1 asked of the forwarders rather than
+        // answered "no name" by libunbound itself (RFC 6303 4.2).
+        bool forward_loopback_reverse = false;
 
         bool operator==(const Dns&) const = default;
     } dns;

@@ -195,6 +195,8 @@ void read_dns(TableReader& r, Config::Dns& dns) {
     }
     r.integer("timeout", dns.timeout, kMinTimeout, kMaxTimeout, "seconds");
     r.boolean("dnssec", dns.dnssec);
+    r.boolean("client_names", dns.client_names);
+    r.boolean("forward_loopback_reverse", dns.forward_loopback_reverse);
 }
 
 

@@ -135,6 +135,11 @@ Resolver::Impl::Impl(ResolverOptions o) : options(std::move(o)) {
     ub_ctx_debugout(ctx, nullptr);
     // A forwarder on 127.0.0.1 (a local cache, or a test's server) must be allowed.
     check(ub_ctx_set_option(ctx, "do-not-query-localhost:", "no"), "do-not-query-localhost");
+    if (options.forward_loopback_reverse) {
+        // Our own zone replaces the default one, so its one record is given again.
+        check(ub_ctx_set_option(ctx, "local-zone:", "127.in-addr.arpa. transparent"), "loopback reverse zone");
+        check(ub_ctx_set_option(ctx, "local-data:", "1.0.0.127.in-addr.arpa. 10800 IN PTR localhost."), "loopback reverse zone");
+    }
     for (const std::string& forwarder : options.forwarders) check(ub_ctx_set_fwd(ctx, forwarder.c_str()), "forwarder " + forwarder);
     if (options.forwarders.empty()) {
         if (const int rc = ub_ctx_resolvconf(ctx, nullptr); rc != 0)

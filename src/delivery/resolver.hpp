@@ -36,6 +36,10 @@ struct ResolverOptions {
     bool prefer_ipv6 = false;
     // This host's own names: an MX list that names one is cut there (RFC 5321 5.1; mx.hpp).
     std::vector<std::string> local_names;
+    // libunbound serves 127.in-addr.arpa itself (RFC 6303 4.2): 127.0.0.1 is localhost, any
+    // other loopback address has no name. If set, only 127.0.0.1 stays local and the other
+    // names are asked of the forwarders (a local resolver that names them, a test's server).
+    bool forward_loopback_reverse = false;
 };
 
 struct Address {

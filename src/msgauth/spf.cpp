@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "msgauth/client_name.hpp"
 #include "msgauth/ip.hpp"
 #include "msgauth/message.hpp"
 #include "msgauth/spf_record.hpp"
@@ -118,32 +119,15 @@ private:
         return out;
     }
 
-    // %{p} needs the validated name first (RFC 7208 7.3): PTR, then each name's addresses.
-    // These queries do not count toward the limits (they are not terms).
+    // %{p} needs the validated name first (RFC 7208 7.3): the client's name, confirmed as a
+    // receiving MTA confirms it. These queries do not count toward the limits (they are not terms).
     template <typename Then>
     void with_validated_name(const std::string& spec, Then then) {
         if (!uses_validated_name(spec) || validated_known_) return then();
-        dns_.ptr(ip_.reverse_name(), [self = shared_from_this(), then](DnsAnswer answer) mutable {
-            auto names = std::make_shared<std::vector<std::string>>(answer.status == DnsStatus::Ok ? answer.records
-                                                                                                  : std::vector<std::string>{});
-            if (names->size() > kSpfMaxPtrNames) names->resize(kSpfMaxPtrNames);
-            self->validate_next(names, 0, [self, then]() mutable {
-                self->validated_known_ = true;
-                if (self->validated_.empty()) self->validated_ = "unknown";
-                then();
-            });
-        });
-    }
-
-    template <typename Then>
-    void validate_next(std::shared_ptr<std::vector<std::string>> names, std::size_t i, Then then) {
-        if (i >= names->size() || !validated_.empty()) return then();
-        const std::string name = normal_dns_name((*names)[i]);
-        if (!is_query_name(name)) return validate_next(names, i + 1, then);
-        dns_.query(ip_.v6 ? DnsType::Aaaa : DnsType::A, name, [self = shared_from_this(), names, i, name, then](DnsAnswer a) mutable {
-            for (const std::string& r : a.records)
-                if (auto x = parse_ip(r); x && *x == self->ip_) self->validated_ = name;
-            self->validate_next(names, i + 1, then);
+        look_up_client_name(dns_, ip_, [self = shared_from_this(), then](ClientName name) mutable {
+            self->validated_known_ = true;
+            self->validated_ = name.name.empty() ? "unknown" : std::move(name.name);
+            then();
         });
     }
 

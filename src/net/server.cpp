@@ -191,6 +191,8 @@ void Server::also_reload(std::function<std::optional<std::string>()> hook) { imp
 
 void Server::verify_with(const MsgauthService* service) { impl_->msgauth = service; }
 
+void Server::name_clients_with(msgauth::DnsLookup* dns) { impl_->client_names = dns; }
+
 void Server::run() {
     auto& d = *impl_;
     d.wait_signal();

@@ -18,6 +18,10 @@ class EhloMetrics;
 class History;
 }
 
+namespace ehlo::msgauth {
+class DnsLookup;
+}
+
 namespace ehlo::net {
 
 class TlsContexts;
@@ -52,6 +56,10 @@ public:
     // Message authentication of mail from outside (reception_auth.hpp); it must outlive the
     // server. Set before run().
     void verify_with(const MsgauthService* service);
+    // Each admitted client's name (msgauth/client_name.hpp) looked up through `dns` before its
+    // greeting, for at most [dns] timeout and kMaxClientNameWait; it must outlive the server.
+    // None (the default): no lookup. Set before run().
+    void name_clients_with(msgauth::DnsLookup* dns);
 
 private:
     struct Impl;

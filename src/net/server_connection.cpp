@@ -174,6 +174,33 @@ asio::awaitable<bool> Server::Impl::spoke_before_greeting(std::shared_ptr<Connec
     co_return false;
 }
 
+asio::awaitable<msgauth::ClientName> Server::Impl::client_name(std::shared_ptr<Connection> c) {
+    const auto ip = msgauth::parse_ip(c->address);
+    if (!ip) co_return msgauth::ClientName{"", "not an IP address"};
+    const auto bound = std::min<Clock::duration>(std::chrono::seconds(config.dns.timeout), kMaxClientNameWait);
+    // The answer comes on the resolver's thread (or at once, from the cache) and is posted to
+    // the loop, the only thread that reads or sets `answer` and `waited`: an answer after the
+    // wait ended must not cancel whatever the connection waits for next on `wake`.
+    auto answer = std::make_shared<std::optional<msgauth::ClientName>>();
+    auto waited = std::make_shared<bool>(false);
+    std::weak_ptr<Connection> weak = c;
+    auto executor = c->socket.get_executor();
+    c->wake.expires_after(bound);
+    msgauth::look_up_client_name(*client_names, *ip, [weak, executor, answer, waited](msgauth::ClientName name) {
+        asio::post(executor, [weak, answer, waited, name = std::move(name)]() mutable {
+            auto conn = weak.lock();
+            if (!conn || conn->closed || *waited) return;
+            *answer = std::move(name);
+            conn->wake.cancel();
+        });
+    });
+    co_await c->wake.async_wait(use_tuple);
+    *waited = true;
+    if (*answer) co_return std::move(**answer);
+    co_return msgauth::ClientName{"", fmt::format("lookup failed: no answer within {} s",
+                                                  std::chrono::duration_cast<std::chrono::seconds>(bound).count())};
+}
+
 asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const Listener& listener) {
     asio::error_code ec;
     auto peer = socket.remote_endpoint(ec);
@@ -184,7 +211,7 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
     auto c = std::make_shared<Connection>(std::move(socket));
     c->address = client_address(peer);
     const bool implicit_tls = listener.kind == config::ListenerKind::Submissions;
-    smtp::ClientInfo client{c->address, peer.port(), implicit_tls};
+    smtp::ClientInfo client{c->address, peer.port(), implicit_tls, {}};
     std::weak_ptr<Connection> weak = c;
     auto executor = c->socket.get_executor();
     c->host = std::make_unique<SessionHost>(
@@ -226,7 +253,6 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
     const std::string rate_client = policy::rate_limit_key(c->address);
     if (!trusted) c->host->count_rates(&message_rate, &recipient_rate, rate_client);
     c->host->count_in(metrics);
-    c->host->record_in(history, transcript_mode(config.history.transcripts));
     c->host->verify_with(msgauth, [weak, executor](std::function<void()> step) {
         asio::post(executor, [weak, step = std::move(step)] {
             auto conn = weak.lock();
@@ -250,14 +276,13 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
         }
     } departure{*this, w, it, c};
 
-    observe::info("connect", {{"session", c->host->session_id()}, {"client", c->address}, {"port", peer.port()},
-                              {"listener", kind_name(listener.kind)}});
     auto verdict = limiter.admit(c->address);
     c->admitted = verdict == policy::ConnectionLimiter::Verdict::Admitted;
     const bool too_fast =
         c->admitted && !trusted && !connection_rate.hit(rate_client, policy::RateLimiter::Clock::now());
+    const bool refused = stopping || !c->admitted || too_fast;
     if (metrics) {
-        if (stopping || !c->admitted || too_fast) {
+        if (refused) {
             metrics->connections_refused.inc();
         } else {
             metrics->connections_accepted.inc();
@@ -265,6 +290,24 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
             c->counted_open = true;
         }
     }
+    // As Postfix (smtpd_peername_lookup), the name is known before the greeting, and before the
+    // TLS of a submissions port: the log's connect line, the history and Received all name it.
+    // A refused connection costs no query.
+    std::optional<msgauth::ClientName> named;
+    if (!refused && client_names) {
+        named = co_await client_name(c);
+        if (c->closed) co_return;
+        c->host->client_named(named->name, named->reason);
+    }
+    if (!named)
+        observe::info("connect", {{"session", c->host->session_id()}, {"client", c->address}, {"port", peer.port()},
+                                  {"listener", kind_name(listener.kind)}});
+    else
+        observe::info("connect", {{"session", c->host->session_id()}, {"client", c->address}, {"port", peer.port()},
+                                  {"listener", kind_name(listener.kind)},
+                                  named->name.empty() ? observe::Field{"no_name", named->reason}
+                                                      : observe::Field{"name", named->name}});
+    c->host->record_in(history, transcript_mode(config.history.transcripts));
     if (verdict == policy::ConnectionLimiter::Verdict::TooManyTotal)
         observe::warn("too-many-connections", {{"session", c->host->session_id()}, {"client", c->address},
                                                {"limit", "connections"}, {"max", config.limits.connections}});
@@ -279,7 +322,7 @@ asio::awaitable<void> Server::Impl::serve(Worker& w, tcp::socket socket, const L
     // RFC 8314 3.3: on a submissions port TLS comes first, the 220 after it. A connection
     // refused anyway is closed without a handshake.
     if (implicit_tls) {
-        if (stopping || !c->admitted || too_fast) {
+        if (refused) {
             observe::info("disconnect", {{"session", c->host->session_id()}, {"client", c->address}, {"refused", "limits"}});
             co_return;
         }

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "msgauth/client_name.hpp"
 #include "net/session_host.hpp"
 #include "net/tls_context.hpp"
 #include "observe/ehlo_metrics.hpp"
@@ -53,6 +54,9 @@ constexpr auto kFinalWriteTime = std::chrono::seconds(5);
 // start, TCP's and the client's, is not slowness), then once a second.
 constexpr auto kDataRateGrace = std::chrono::seconds(5);
 constexpr auto kDataRateCheck = std::chrono::seconds(1);
+// The client's name is awaited before the greeting at most this long (or [dns] timeout if
+// shorter): a dead name server delays a greeting, it does not stop it.
+constexpr auto kMaxClientNameWait = std::chrono::seconds(5);
 
 using TlsStream = asio::ssl::stream<tcp::socket&>;
 
@@ -164,6 +168,7 @@ struct Server::Impl {
     observe::EhloMetrics* metrics = nullptr;  // may be null
     observe::History* history = nullptr;      // may be null
     const MsgauthService* msgauth = nullptr;  // may be null: no message authentication
+    msgauth::DnsLookup* client_names = nullptr;  // may be null: clients are not named
 
     Impl(const config::Config& c, const policy::Policy& p, queue::Queue& q, TlsContexts* t, policy::AuthService* a,
          std::string host, unsigned threads)
@@ -190,6 +195,9 @@ struct Server::Impl {
     asio::awaitable<void> accept_loop(Listener& listener);
     asio::awaitable<void> serve(Worker& w, tcp::socket socket, const Listener& listener);
     asio::awaitable<bool> spoke_before_greeting(std::shared_ptr<Connection> c);
+    // The client's name, or why none, within kMaxClientNameWait; the connection may be closed
+    // meanwhile (shutdown).
+    asio::awaitable<msgauth::ClientName> client_name(std::shared_ptr<Connection> c);
     // The TLS handshake (after STARTTLS's 220, or first thing on a submissions listener),
     // bounded by tls.handshake_timeout. False: it failed and the connection is closed.
     asio::awaitable<bool> start_tls(std::shared_ptr<Connection> c);

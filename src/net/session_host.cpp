@@ -27,7 +27,9 @@ SessionHost::SessionHost(std::string session_id, const smtp::ClientInfo& client,
 SessionHost::~SessionHost() { abort_message(); }
 
 void SessionHost::record_in(observe::History* history, observe::TranscriptMode transcripts) {
-    if (history) recorder_ = std::make_unique<SessionRecorder>(*history, transcripts, session_id_, client_.address);
+    if (history)
+        recorder_ = std::make_unique<SessionRecorder>(*history, transcripts, session_id_, client_.address, client_.name,
+                                                      no_name_reason_);
 }
 
 bool SessionHost::over_rate(policy::RateLimiter* rate, const char* limit) {
@@ -159,6 +161,7 @@ std::optional<smtp::Reply> SessionHost::begin_message(const smtp::Envelope& enve
     smtp::ReceivedFields fields;
     fields.helo = helo;
     fields.client_address = client_.address;
+    fields.client_name = client_.name;
     fields.by_host = hostname_;
     fields.protocol = session_ ? session_->protocol() : "ESMTP";
     if (tls_) fields.tls = tls_->describe();  // RFC 3848 ESMTPS, and what it was, as Postfix writes

@@ -50,6 +50,12 @@ public:
     // The metrics this session counts into (commands, replies, refusals, messages accepted
     // and the time to their 250); none when null.
     void count_in(observe::EhloMetrics* metrics) { metrics_ = metrics; }
+    // The client's name confirmed by forward DNS (empty: none, `no_name_reason` says why), for
+    // Received and the history; given before record_in(), which records the connection.
+    void client_named(std::string name, std::string no_name_reason) {
+        client_.name = std::move(name);
+        no_name_reason_ = std::move(no_name_reason);
+    }
     // The history the session's own events go to (with its transcript); none when null.
     void record_in(observe::History* history, observe::TranscriptMode transcripts);
     // Message authentication of what this session receives (none when null). `post` runs a
@@ -92,6 +98,7 @@ public:
 private:
     std::string session_id_;
     smtp::ClientInfo client_;
+    std::string no_name_reason_;
     std::string hostname_;
     bool trusted_;
     const policy::Policy& policy_;

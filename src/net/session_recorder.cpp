@@ -39,13 +39,15 @@ CommandPath command_path(std::string_view command) {
 }
 
 SessionRecorder::SessionRecorder(observe::History& history, observe::TranscriptMode transcripts, std::string session_id,
-                                 std::string client_address)
+                                 std::string client_address, std::string client_name, std::string no_name_reason)
     : history_(history),
       transcript_(transcripts),
       session_id_(std::move(session_id)),
       client_address_(std::move(client_address)) {
     observe::Event e = event(observe::EventKind::Connect);
     e.remote_address = client_address_;
+    e.remote_host = std::move(client_name);
+    e.detail = std::move(no_name_reason);
     history_.record(std::move(e));
 }
 

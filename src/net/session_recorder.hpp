@@ -23,9 +23,10 @@ CommandPath command_path(std::string_view command);
 
 class SessionRecorder {
 public:
-    // Records the connection now. `history` must outlive this.
+    // Records the connection now, with the client's confirmed name or why there is none (both
+    // empty: not looked up). `history` must outlive this.
     SessionRecorder(observe::History& history, observe::TranscriptMode transcripts, std::string session_id,
-                    std::string client_address);
+                    std::string client_address, std::string client_name = {}, std::string no_name_reason = {});
     ~SessionRecorder();  // the SessionEnd event, with the transcript if one is kept
     SessionRecorder(const SessionRecorder&) = delete;
     SessionRecorder& operator=(const SessionRecorder&) = delete;

@@ -4,8 +4,9 @@
 // Which fields an event of each kind carries (every other field stays empty or 0):
 //
 //   kind          fields
-//   Connect       session_id, remote_address, remote_host (the client's name, if known: the
-//                 server looks up no names of its own, so none yet)
+//   Connect       session_id, remote_address, remote_host (the client's name confirmed by
+//                 forward DNS, [dns] client_names), detail (no name: why, "no PTR", ...);
+//                 recorded once the name is known, before the greeting
 //   Helo          session_id, helo, reply
 //   Tls           session_id (inbound) or queue_id+recipient (outbound), tls
 //   Auth          session_id, reply (the verdict), auth_user (when it is a success)

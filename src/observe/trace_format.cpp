@@ -30,8 +30,11 @@ std::string describe(const Event& e, std::int64_t now_us) {
     const std::string_view why = e.reply.empty() ? std::string_view(e.detail) : std::string_view(e.reply);
     switch (e.kind) {
         case EventKind::Connect:
-            out = e.remote_address.empty() ? "a client" : e.remote_address;
-            if (!e.remote_host.empty()) out += " (" + e.remote_host + ")";
+            // As a Received header names it: the name only when forward DNS confirmed it.
+            out = "from ";
+            if (!e.remote_host.empty()) out += e.remote_host + " ";
+            out += e.remote_address.empty() ? "a client" : "[" + e.remote_address + "]";
+            if (e.remote_host.empty() && !e.detail.empty()) out += " (no name: " + e.detail + ")";
             if (!e.session_id.empty()) out += ", session " + e.session_id;
             return out;
         case EventKind::Helo:

@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "smtp/address.hpp"
+
 namespace ehlo::smtp {
 
 namespace {
@@ -53,9 +55,18 @@ CivilDate civil_from_days(std::int64_t z) {
 
 }  // namespace
 
+bool is_client_host_name(std::string_view name) {
+    constexpr std::size_t kMaxName = 253;  // 255 octets on the wire (RFC 1035 2.3.4)
+    if (name.empty() || name.size() > kMaxName || !is_valid_domain(name, false)) return false;
+    const std::string_view last = name.substr(name.rfind('.') + 1);
+    return last.find_first_not_of("0123456789") != std::string_view::npos;
+}
+
 std::string received_header(const ReceivedFields& f) {
     const std::string helo = f.helo.empty() ? address_literal(f.client_address) : clean(f.helo);
-    std::string h = "Received: from " + helo + " (" + address_literal(f.client_address) + ")\r\n";
+    std::string tcp_info = address_literal(f.client_address);
+    if (is_client_host_name(f.client_name)) tcp_info = f.client_name + " " + tcp_info;
+    std::string h = "Received: from " + helo + " (" + tcp_info + ")\r\n";
     if (!f.tls.empty()) h += "\t(using " + clean(f.tls) + ")\r\n";
     h += "\tby " + clean(f.by_host) + " (ehlo) with " + clean(f.protocol) + " id " + clean(f.queue_id);
     if (f.for_recipient) h += "\r\n\tfor <" + clean(*f.for_recipient) + ">";

@@ -80,6 +80,7 @@ struct ClientInfo {
     std::string address;   // textual IP ("127.0.0.1", "::1")
     std::uint16_t port = 0;
     bool tls = false;      // the connection is encrypted (ESMTPS in Received)
+    std::string name;      // from PTR, confirmed by A/AAAA holding `address`; empty: none
 };
 
 // The decisions the engine cannot make alone. Called synchronously from within receive().

@@ -155,7 +155,8 @@ class HistoryLive(harness.E2ETest):
 
         (connect,) = events(m, "connect")
         self.assertEqual(connect.get("remote_address"), "127.0.0.1", connect)
-        self.assertNotIn("remote_host", connect)  # no name is looked up, none is made up
+        # RFC 6303 4.2: the resolver names 127.0.0.1 itself, and its A confirms it
+        self.assertEqual(connect.get("remote_host"), "localhost", connect)
         self.assertEqual([e.get("helo") for e in events(m, "helo")], ["client.test", "client.test"])
         (tls,) = events(m, "tls")
         self.assertTrue(tls.get("tls", "").startswith(f"{protocol} with cipher {cipher} ("), (tls, protocol, cipher))

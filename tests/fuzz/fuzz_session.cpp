@@ -114,7 +114,7 @@ struct Outcome {
 Outcome play(std::string_view input, const std::vector<std::size_t>& cuts, bool answer_at_once) {
     const SessionConfig config = fuzz_config();
     AcceptingHost host;
-    Session session(config, ClientInfo{"192.0.2.1", 40000, false}, host);
+    Session session(config, ClientInfo{"192.0.2.1", 40000, false, {}}, host);
     if (answer_at_once) host.answer_at_once = &session;
     Outcome o;
     session.start();

@@ -114,6 +114,8 @@ TEST(ConfigDefaults, OutboundDnsRoutesControl) {
     EXPECT_TRUE(c.dns.forwarders.empty());
     EXPECT_EQ(c.dns.timeout, 10u);
     EXPECT_FALSE(c.dns.dnssec);
+    EXPECT_TRUE(c.dns.client_names) << "as Postfix's smtpd_peername_lookup";
+    EXPECT_FALSE(c.dns.forward_loopback_reverse) << "RFC 6303 4.2: the loopback reverse zone is served locally";
     EXPECT_TRUE(c.routes.empty());
     EXPECT_EQ(c.control.socket, "");
 }

@@ -72,6 +72,8 @@ timeout_scale = 0.5
 forwarders = ["192.0.2.53", "127.0.0.1@5353", "2001:db8::53"]
 timeout = 3
 dnssec = true
+client_names = false
+forward_loopback_reverse = true
 
 [[route]]
 domain = "Partner.Example"
@@ -150,7 +152,7 @@ Config full_expected() {
     c.log = {"debug", "/var/log/ehlo.log", true};
     c.delivery = {30, 7200, 345600, 14400, 150, "hostmaster@example.org"};
     c.outbound = {"out.example.org", 20, 2, 5, 10, 0.5};
-    c.dns = {{"192.0.2.53", "127.0.0.1@5353", "2001:db8::53"}, 3, true};
+    c.dns = {{"192.0.2.53", "127.0.0.1@5353", "2001:db8::53"}, 3, true, false, true};
     c.routes = {{"partner.example", "192.0.2.25", 2525}, {"*", "smarthost.example.net", 25}};
     c.control.socket = "/run/ehlo/control.sock";
     c.control.group = "adm";

@@ -38,7 +38,7 @@ TEST(SampleFile, WritesOutEveryKey) {
           "catch_all =", "mailboxes =", "maildir_root =", "postmaster =", "dsn =", "[delivery]", "retry_min =",
           "retry_max =", "lifetime =", "delay_warning =", "max_received =", "active_messages =", "active_recipients =", "null_sender_failures_to =", "[outbound]",
           "helo_name =", "connections_per_destination =", "messages_per_connection =", "connect_timeout =",
-          "timeout_scale =", "tls =", "tls_ca_file =", "tls_policy =", "[dns]", "forwarders =", "timeout =", "dnssec =", "[control]", "[sendmail]", "maildrop =", "[msgauth]", "verify =", "authserv_id =", "dmarc_reject =", "dmarc_quarantine =", "spf_fail =", "dns_failure =", "max_signatures =", "arc_domain =", "[console]", "token_file =", "enabled =", "socket =", "[tls]", "handshake_timeout =",
+          "timeout_scale =", "tls =", "tls_ca_file =", "tls_policy =", "[dns]", "forwarders =", "timeout =", "dnssec =", "client_names =", "forward_loopback_reverse =", "[control]", "[sendmail]", "maildrop =", "[msgauth]", "verify =", "authserv_id =", "dmarc_reject =", "dmarc_quarantine =", "spf_fail =", "dns_failure =", "max_signatures =", "arc_domain =", "[console]", "token_file =", "enabled =", "socket =", "[tls]", "handshake_timeout =",
           "certificates =", "[auth]", "users_file =", "plaintext_loopback =", "bind_sender =",
           "max_failures =", "lockout =", "failure_delay =", "[history]", "enabled =", "retention =", "transcripts =",
           "[aliases]", "files =", "virtual_files =", "[srs]", "domain =", "secret_file =", "max_age =",

@@ -36,12 +36,14 @@ inline Event ev(EventKind kind, std::int64_t time_us) {
     return e;
 }
 
+// `name`: the client's confirmed name; `no_name`: why there is none.
 inline void session_start(History& h, const std::string& session, std::int64_t t, const std::string& address,
-                          const std::string& name, const std::string& helo) {
+                          const std::string& name, const std::string& helo, const std::string& no_name = {}) {
     Event c = ev(EventKind::Connect, t);
     c.session_id = session;
     c.remote_address = address;
     c.remote_host = name;
+    c.detail = no_name;
     h.record(c);
     Event e = ev(EventKind::Helo, t + 2 * kMs);
     e.session_id = session;
@@ -111,7 +113,7 @@ inline void record_delivered(History& h) {
 
 inline void record_deferred(History& h) {
     const std::int64_t t = kT0 + 1 * kSecond;
-    session_start(h, "S2", t, "198.51.100.7", "", "laptop.example.org");
+    session_start(h, "S2", t, "198.51.100.7", "", "laptop.example.org", "PTR dsl-7.isp.example not confirmed");
     mail_rcpt(h, "S2", t + 10 * kMs, "me@example.org", "bob@example.net");
     queued(h, kDeferredId, "S2", t + 30 * kMs, "me@example.org", {"bob@example.net"}, "Lunch?");
     routed(h, kDeferredId, t + 35 * kMs, "bob@example.net", "mx example.net");

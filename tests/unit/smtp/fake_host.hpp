@@ -99,7 +99,7 @@ struct Dialog {
     std::unique_ptr<Session> session;
     bool auto_answer = true;
 
-    explicit Dialog(SessionConfig c = test_config(), ClientInfo client = {"192.0.2.1", 40000, false})
+    explicit Dialog(SessionConfig c = test_config(), ClientInfo client = {"192.0.2.1", 40000, false, {}})
         : config(std::move(c)), session(std::make_unique<Session>(config, std::move(client), host)) {}
 
     std::string start() {

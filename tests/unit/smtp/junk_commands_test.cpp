@@ -19,7 +19,7 @@ TEST(JunkCommands, NoopsBeyondTheJunkLimitCountAsErrorsUntil421) {
     test::FakeHost host;
     SessionConfig config;
     config.max_errors = 10;
-    Session s(config, ClientInfo{"192.0.2.1", 1000, false}, host);
+    Session s(config, ClientInfo{"192.0.2.1", 1000, false, {}}, host);
     s.start();
     s.receive("EHLO client.example\r\n");
     (void)s.take_output();
@@ -40,7 +40,7 @@ TEST(JunkCommands, TheLimitIsTheConfiguredOne) {
     SessionConfig config;
     config.max_junk_commands = 5;
     config.max_errors = 2;
-    Session s(config, ClientInfo{"192.0.2.1", 1000, false}, host);
+    Session s(config, ClientInfo{"192.0.2.1", 1000, false, {}}, host);
     s.start();
     (void)s.take_output();
     // HELO, 4 NOOPs: the limit; a 5th and a 6th NOOP: two errors and the close.
@@ -61,7 +61,7 @@ TEST(JunkCommands, ZeroIsNoLimit) {
     SessionConfig config;
     config.max_junk_commands = 0;
     config.max_errors = 1;
-    Session s(config, ClientInfo{"192.0.2.1", 1000, false}, host);
+    Session s(config, ClientInfo{"192.0.2.1", 1000, false, {}}, host);
     s.start();
     s.receive("EHLO client.example\r\n");
     (void)s.take_output();
@@ -76,7 +76,7 @@ TEST(JunkCommands, ZeroIsNoLimit) {
 TEST(JunkCommands, ATransactionBetweenRsetsIsNeverRefused) {
     test::FakeHost host;
     SessionConfig config;
-    Session s(config, ClientInfo{"192.0.2.1", 1000, false}, host);
+    Session s(config, ClientInfo{"192.0.2.1", 1000, false, {}}, host);
     s.start();
     s.receive("EHLO client.example\r\n");
     for (int i = 0; i < 50; ++i) s.receive("RSET\r\n");

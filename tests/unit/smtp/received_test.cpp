@@ -50,6 +50,46 @@ TEST(ReceivedHeader, Ipv6ClientIsAnIpv6AddressLiteral_Rfc5321_4_1_3) {
     EXPECT_NE(received_header(f).find("from client.example ([IPv6:2001:db8::1])\r\n"), std::string::npos);
 }
 
+TEST(ReceivedHeader, ConfirmedNameStandsBeforeTheAddress_Rfc5321_4_4) {
+    auto f = fields();
+    f.client_name = "mail.client.example";
+    EXPECT_EQ(received_header(f),
+              "Received: from client.example (mail.client.example [192.0.2.1])\r\n"
+              "\tby mx.example (ehlo) with ESMTP id 0SD3XM5K2W8G0001\r\n"
+              "\tfor <alice@mx.example>; Thu, 01 Jan 1970 00:00:00 +0000\r\n");
+    f.client_address = "2001:db8::1";
+    EXPECT_NE(received_header(f).find("(mail.client.example [IPv6:2001:db8::1])\r\n"), std::string::npos);
+}
+
+// RFC 5321 4.4: TCP-info = address-literal / ( Domain FWS address-literal ); what is not a
+// Domain is left out, never cleaned into one.
+TEST(ReceivedHeader, NameThatIsNoDomainIsLeftOut_Rfc5321_4_4) {
+    for (const char* bad : {"evil\r\nX-Injected: yes", "a b.example", "under_score.example", "-lead.example",
+                            "trail-.example", "dot..example", "trailing.dot.", "192.0.2.1", "[192.0.2.1]",
+                            "ex\xc3\xa4mple.org"}) {
+        auto f = fields();
+        f.client_name = bad;
+        const std::string h = received_header(f);
+        EXPECT_EQ(h.substr(0, h.find("\r\n")), "Received: from client.example ([192.0.2.1])") << bad;
+    }
+}
+
+TEST(ClientHostName, LetDigHyphenLabelsWithinTheDnsLimits_Rfc5321_4_1_2) {
+    EXPECT_TRUE(is_client_host_name("localhost"));
+    EXPECT_TRUE(is_client_host_name("mail-1.Client.example"));
+    EXPECT_TRUE(is_client_host_name("xn--exmple-cua.org"));
+    EXPECT_TRUE(is_client_host_name("1.2.3.4.dsl.example"));
+    EXPECT_TRUE(is_client_host_name("host.123a"));
+    EXPECT_FALSE(is_client_host_name(""));
+    EXPECT_FALSE(is_client_host_name("1.2.3.4"));
+    EXPECT_FALSE(is_client_host_name("host.example.123"));
+    EXPECT_FALSE(is_client_host_name(std::string(64, 'a') + ".example"));  // a label over 63 octets
+    EXPECT_TRUE(is_client_host_name(std::string(63, 'a') + ".example"));
+    const std::string three_labels = std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') + ".";
+    EXPECT_TRUE(is_client_host_name(three_labels + std::string(61, 'd')));   // 253 octets
+    EXPECT_FALSE(is_client_host_name(three_labels + std::string(62, 'd')));  // 254
+}
+
 TEST(ReceivedHeader, ControlCharactersCannotEndTheHeader) {
     auto f = fields();
     f.helo = "evil\r\nX-Injected: yes";

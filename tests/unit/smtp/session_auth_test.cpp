@@ -27,7 +27,7 @@ struct AuthDialog {
     AuthHost host;
     Session session;
     explicit AuthDialog(SessionConfig c = auth_config(), bool tls = true)
-        : config(std::move(c)), session(config, ClientInfo{"192.0.2.1", 40000, tls}, host) {}
+        : config(std::move(c)), session(config, ClientInfo{"192.0.2.1", 40000, tls, {}}, host) {}
     std::string send(std::string_view bytes) {
         session.receive(bytes);
         return session.take_output();

@@ -146,7 +146,7 @@ TEST(SimpleCommands, VrfyEnabledAsksTheHost_Rfc5321_3_5_3) {
     };
     VerifyingHost host;
     host.asked = &asked;
-    Session s(c, {"192.0.2.1", 40000, false}, host);
+    Session s(c, {"192.0.2.1", 40000, false, {}}, host);
     s.receive("EHLO client.example\r\n");
     s.take_output();
     s.receive("VRFY <alice@mx.example>\r\nVRFY alice@mx.example\r\nVRFY alice\r\nVRFY bob\r\nVRFY <a@b\r\n");
@@ -174,7 +174,7 @@ TEST(SimpleCommands, VrfyOfUnknownMailboxesCountsAsErrors_Rfc5321_3_5_3_and_4_2_
     struct NoOne : FakeHost {
         Reply verify(const Mailbox&) override { return Reply(550, "5.1.1", "mailbox unknown"); }
     } host;
-    Session s(c, {"192.0.2.1", 40000, false}, host);
+    Session s(c, {"192.0.2.1", 40000, false, {}}, host);
     s.receive("EHLO client.example\r\nVRFY a\r\nVRFY b\r\nVRFY c\r\n");
     EXPECT_NE(s.take_output().find("421 4.7.0 Too many errors"), std::string::npos);
     EXPECT_TRUE(s.wants_close());
@@ -215,7 +215,7 @@ TEST(Protocol, WithKeywordFollowsTheSession_Rfc3848_Rfc6531_4_3) {
     d.send("RSET\r\n");
     EXPECT_EQ(d.session->protocol(), "ESMTP");
 
-    Dialog tls(test_config(), ClientInfo{"192.0.2.1", 1, true});
+    Dialog tls(test_config(), ClientInfo{"192.0.2.1", 1, true, {}});
     tls.ehlo();
     EXPECT_EQ(tls.session->protocol(), "ESMTPS");
     tls.send("MAIL FROM:<a@b.example> SMTPUTF8\r\n");

@@ -92,7 +92,7 @@ TEST(Submission, MailWithoutAuthIs530_Rfc4954_6) {
 TEST(Submission, ImplicitTlsOffersNoStarttls_Rfc8314_3_3) {
     auto c = submission_config();
     c.require_tls = false;
-    Dialog d(c, ClientInfo{"192.0.2.1", 40000, true});
+    Dialog d(c, ClientInfo{"192.0.2.1", 40000, true, {}});
     EXPECT_EQ(d.ehlo().find("STARTTLS"), std::string::npos);
     EXPECT_EQ(d.session->protocol(), "ESMTPS");
 }
