@@ -99,10 +99,13 @@ int user_version(sqlite::Database& db) {
 
 std::string create(sqlite::Database& db) {
     // WAL: the readers (ehlo trace, the console) never wait for the writer nor it for them.
-    // synchronous=NORMAL: in WAL mode a crash of the process loses nothing, a power cut at most
-    // the last transactions; the history is advisory and must not cost a sync per batch.
-    if (auto e = db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                         "PRAGMA journal_size_limit = 16777216; PRAGMA cache_size = -16384;");
+    // synchronous=FULL: the writer syncs its own pages at each commit (a few a second at most,
+    // on its own thread). Left dirty, they were written out by the spool's syncfs(2) instead,
+    // which the 250 of every message waits for (docs/performance.md).
+    // cache_size: the writer appends at the right edge of most of its tables and indexes; a
+    // few MiB of pages hold them.
+    if (auto e = db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
+                         "PRAGMA journal_size_limit = 16777216; PRAGMA cache_size = -4096;");
         !e.empty())
         return e;
     int version = user_version(db);
