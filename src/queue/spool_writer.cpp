@@ -244,6 +244,10 @@ void SpoolWriter::process(std::vector<Work>& batch) {
                                                               : delivery::sync_all(queue_dir_fd_.get());
     if (ec) sync_error = delivery::describe("cannot sync", queue_dir_, ec);
 
+    // Every client of the batch has its 250 before any message is logged, recorded or handed
+    // to delivery: none of that is what the 250 waits for.
+    std::vector<std::shared_ptr<QueuedMessage>> committed;
+    committed.reserve(commits.size());
     for (Work* work : commits) {
         SpoolingMessage& message = *work->message;
         const std::string& error = message.error.empty() ? sync_error : message.error;
@@ -264,12 +268,16 @@ void SpoolWriter::process(std::vector<Work>& batch) {
         queued->prepare();
         counters_.committed.fetch_add(1, std::memory_order_relaxed);
         if (work->done) work->done(true);
+        committed.push_back(std::move(queued));
+    }
+    for (auto& queued : committed) {
         observe::info("queued", {{"id", queued->header.id},
                                  {"from", reverse_path_text(queued->header.envelope)},
                                  {"nrcpt", queued->recipients.size()},
                                  {"size", queued->content_size},
                                  {"session", queued->header.reception.session_id}});
-        if (counters_.history) record_queued(*counters_.history, *queued, work->in_memory ? queued->content.get() : nullptr);
+        // The content is in memory when it was kept (queued->content), else not read again.
+        if (counters_.history) record_queued(*counters_.history, *queued, queued->content.get());
         const QueueId id = queued->header.id;
         on_committed_(std::move(queued));
         forget(id);  // after the hand-over: the scheduler knows it, or finds a whole file
