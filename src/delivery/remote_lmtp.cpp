@@ -15,6 +15,7 @@
 #include "delivery/lmtp_delivery.hpp"
 #include "delivery/lmtp_session.hpp"
 #include "observe/log.hpp"
+#include "observe/thread_name.hpp"
 
 namespace ehlo::delivery {
 
@@ -444,6 +445,7 @@ struct LmtpDelivery::Impl {
 LmtpDelivery::LmtpDelivery(LmtpOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
     Impl* s = impl_.get();
     s->thread = std::thread([s] {
+        observe::name_this_thread("ehlo-lmtp");
         while (true) {
             try {
                 s->io.run();

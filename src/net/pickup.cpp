@@ -23,6 +23,7 @@
 #include "queue/maildrop.hpp"
 #include "queue/queue.hpp"
 #include "smtp/received.hpp"
+#include "observe/thread_name.hpp"
 
 namespace ehlo::net {
 namespace {
@@ -258,7 +259,10 @@ Pickup::Pickup(PickupOptions options, queue::Queue& queue, const policy::Policy&
             return d.take(request.substr(7), true);
         },
         "pickup-socket");
-    d.rescans = std::thread([&d] { d.rescan_loop(); });
+    d.rescans = std::thread([&d] {
+        observe::name_this_thread("ehlo-pickup");
+        d.rescan_loop();
+    });
 }
 
 Pickup::~Pickup() {

@@ -197,6 +197,7 @@ void Server::run() {
     auto& d = *impl_;
     d.wait_signal();
     d.reloader = std::thread([&d] {
+        observe::name_this_thread("ehlo-reload");
         std::unique_lock lock(d.reload_mutex);
         for (;;) {
             d.reload_cv.wait(lock, [&d] { return d.reload_wanted || d.reload_quit; });

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include "observe/history_store.hpp"
 #include "observe/log.hpp"
@@ -74,9 +75,13 @@ void History::start() {
     running_ = true;
     thread_ = std::thread([this] {
         name_this_thread("ehlo-history");
-        // Below the threads that carry mail (nice 10, a tenth of their share when the CPUs are
-        // busy): the history catches up when they pause, and its queue bounds what waits.
-        setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kWriterNice);
+        // Below the threads that carry mail (10 steps of nice, a tenth of their share when the
+        // CPUs are busy): the history catches up when they pause, and its queue bounds what
+        // waits. Linux's nice is per thread. Not allowed or not possible: it runs as it is.
+        const auto self = static_cast<id_t>(gettid());
+        errno = 0;
+        const int nice = getpriority(PRIO_PROCESS, self);
+        if (errno == 0) setpriority(PRIO_PROCESS, self, std::min(nice + kWriterNice, 19));
         run();
     });
 }

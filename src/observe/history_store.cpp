@@ -406,7 +406,8 @@ bool HistoryStore::add(Batch& b, const Event& e) {
         case EventKind::Deleted:
             return e.queue_id.empty() || s.set_deleted.bind(1, e.queue_id).bind(2, e.time_us).run();
         case EventKind::SessionEnd:
-            b.open.erase(e.session_id);
+            // The session's open transaction stays: its Queued may come after the session's
+            // end, from the spool's thread.
             if (e.transcript.empty() || e.session_id.empty()) return true;
             return s.add_transcript.bind(1, e.session_id).bind(2, e.time_us).bind(3, e.transcript).run();
         default:
@@ -417,7 +418,7 @@ bool HistoryStore::add(Batch& b, const Event& e) {
 bool HistoryStore::write_recipients(const Batch& b) {
     return st_->set_recipients.run(b.recipients.size(), [&](sqlite::Statement& st, int base, std::size_t i) {
         const Batch::Recipient& r = b.recipients[i];
-        st.bind_view(base + 1, r.queue_id).bind_view(base + 2, r.recipient);
+        st.bind_view(base + 1, r.queue_id).bind(base + 2, r.recipient);  // the column is NOT NULL
         if (!r.last) {
             st.bind_view(base + 3, "queued").bind(base + 4, r.queued_us);
             return;

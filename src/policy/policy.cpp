@@ -30,6 +30,7 @@
 #include "policy/maildir_folder.hpp"
 #include "policy/srs.hpp"
 #include "smtp/text.hpp"
+#include "observe/thread_name.hpp"
 
 namespace ehlo::policy {
 
@@ -308,6 +309,7 @@ Policy::Policy(const config::Config& config, PolicyOptions options) : impl_(std:
     }
     if (options.background && (!files.empty() || impl_->any_quota)) {
         impl_->background = std::jthread([this](std::stop_token stop) {
+            observe::name_this_thread("ehlo-policy");
             std::unique_lock lock(impl_->wake_mutex);
             while (!stop.stop_requested()) {
                 impl_->wake.wait_for(lock, stop, kMaintenanceInterval, [] { return false; });

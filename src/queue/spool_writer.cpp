@@ -244,8 +244,8 @@ void SpoolWriter::process(std::vector<Work>& batch) {
                                                               : delivery::sync_all(queue_dir_fd_.get());
     if (ec) sync_error = delivery::describe("cannot sync", queue_dir_, ec);
 
-    // Every client of the batch has its 250 before any message is logged, recorded or handed
-    // to delivery: none of that is what the 250 waits for.
+    // Every client of the batch has its 250 before any message is logged or handed to
+    // delivery: neither is what the 250 waits for.
     std::vector<std::shared_ptr<QueuedMessage>> committed;
     committed.reserve(commits.size());
     for (Work* work : commits) {
@@ -267,6 +267,10 @@ void SpoolWriter::process(std::vector<Work>& batch) {
         if (work->in_memory) queued->content = budget_.keep(std::move(work->content));
         queued->prepare();
         counters_.committed.fetch_add(1, std::memory_order_relaxed);
+        // Recorded before the client can know it is queued: what the session says next (its
+        // QUIT, its next MAIL) comes after this in the history, which links the transaction's
+        // MAIL and RCPT to the message by that order.
+        if (counters_.history) record_queued(*counters_.history, *queued, queued->content.get());
         if (work->done) work->done(true);
         committed.push_back(std::move(queued));
     }
@@ -276,8 +280,6 @@ void SpoolWriter::process(std::vector<Work>& batch) {
                                  {"nrcpt", queued->recipients.size()},
                                  {"size", queued->content_size},
                                  {"session", queued->header.reception.session_id}});
-        // The content is in memory when it was kept (queued->content), else not read again.
-        if (counters_.history) record_queued(*counters_.history, *queued, queued->content.get());
         const QueueId id = queued->header.id;
         on_committed_(std::move(queued));
         forget(id);  // after the hand-over: the scheduler knows it, or finds a whole file

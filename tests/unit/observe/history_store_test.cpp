@@ -149,12 +149,42 @@ TEST_F(HistoryStoreBatches, OnlyTheLastTransactionOfASessionBelongsToItsMessage)
     EXPECT_EQ(c->events.front().sender, "third@example.org");
 }
 
+TEST_F(HistoryStoreBatches, TheSessionsEndBeforeItsMessageIsQueuedStillLinksTheTransaction) {
+    // The Queued event comes from the spool's thread: the session's end may be recorded first.
+    b.mail("A", kT0, "a@example.org");
+    b.rcpt("A", kT0 + 1 * kMs, "x@example.com");
+    Event& end = b.add(EventKind::SessionEnd, kT0 + 2 * kMs);
+    end.session_id = "A";
+    end.detail = "QUIT";
+    b.queued("QA", "A", kT0 + 3 * kMs, {"x@example.com"});
+    b.write(store);
+    auto t = reader().message("QA");
+    ASSERT_TRUE(t);
+    std::vector<std::string> own;
+    for (const auto& e : t->events)
+        if (!e.queue_id.empty()) own.emplace_back(to_string(e.kind));
+    EXPECT_EQ(own, (std::vector<std::string>{"mail", "rcpt", "queued"}));
+}
+
+TEST_F(HistoryStoreBatches, ABounceKeepsItsEmptySender) {
+    Event& q = b.queued("QD", "", kT0, {"x@example.com"});
+    q.sender.clear();  // MAIL FROM:<> (RFC 5321 4.5.5)
+    b.write(store);
+    auto t = reader().message("QD");
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->message.sender, "");
+    EXPECT_EQ(reader().by_address("x@example.com", 0, 10).size(), 1u);
+}
+
 TEST_F(HistoryStoreBatches, ARecipientRowIsItsLatestStateInTheOrderOfTheRecipients) {
     b.queued("Q1", "", kT0, {"b@example.com", "a@example.com"});
     Event& d = b.outcome(EventKind::Deferred, "Q1", kT0 + 1 * kMs, "a@example.com");
     d.reply = "451 4.7.1 greylisted";
     d.next_attempt_us = kT0 + 300 * testing::kSecond;
-    Event& ok = b.outcome(EventKind::Delivered, "Q1", kT0 + 2 * kMs, "B@Example.com");  // NOCASE: one row
+    // The same recipient as SQLite's NOCASE sees it: one row, in its latest state.
+    Event& first = b.outcome(EventKind::Deferred, "Q1", kT0 + 2 * kMs, "B@Example.com");
+    first.reply = "421 4.4.2 try again";
+    Event& ok = b.outcome(EventKind::Delivered, "Q1", kT0 + 3 * kMs, "b@example.com");
     ok.reply = "250 2.0.0 Ok: queued as 4XyZ";
     ok.remote_host = "mx.example.com";
     b.write(store);
@@ -186,8 +216,9 @@ TEST_F(HistoryStoreBatches, ARecipientRowIsItsLatestStateInTheOrderOfTheRecipien
 }
 
 TEST_F(HistoryStoreBatches, ALargeBatchKeepsEveryRowAndItsValues) {
-    // 103 messages of 5 events: rows go 32, 8 and 1 at a time; each must land whole.
-    constexpr int kMessages = 103;
+    // 105 messages of 5 events: 525 event rows go 16 x 32 + 8 + 5 x 1, the 105 recipient and
+    // message rows 3 x 32 + 8 + 1; each must land whole.
+    constexpr int kMessages = 105;
     for (int n = 0; n < kMessages; ++n) {
         const std::string s = "S" + std::to_string(n % 7), id = "Q" + std::to_string(1000 + n);
         const std::string rcpt = "user" + std::to_string(n) + "@example.com";
@@ -201,7 +232,7 @@ TEST_F(HistoryStoreBatches, ALargeBatchKeepsEveryRowAndItsValues) {
         d.mailbox = "/var/mail/user" + std::to_string(n) + "/new/" + id;
     }
     b.write(store);
-    for (int n : {0, 31, 32, 33, 63, 64, 95, 100, 102}) {
+    for (int n : {0, 31, 32, 33, 63, 64, 95, 96, 100, 102, 103, 104}) {
         const std::string id = "Q" + std::to_string(1000 + n), rcpt = "user" + std::to_string(n) + "@example.com";
         SCOPED_TRACE(id);
         auto t = reader().message(id);
