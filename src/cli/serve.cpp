@@ -158,7 +158,7 @@ int serve(const ServeOptions& options) {
         ro.forwarders = cfg.dns.forwarders;
         ro.timeout = std::chrono::seconds(cfg.dns.timeout);
         ro.dnssec = cfg.dns.dnssec;
-    ro.forward_loopback_reverse = cfg.dns.forward_loopback_reverse;
+        ro.forward_loopback_reverse = cfg.dns.forward_loopback_reverse;
         ro.local_names = {cfg.server.hostname};
         delivery::Resolver resolver(ro);
 
@@ -172,17 +172,15 @@ int serve(const ServeOptions& options) {
         msgauth::ResolverDns msgauth_resolver(resolver, [&msgauth_pool](std::function<void()> f) { msgauth_pool.post(std::move(f)); });
         msgauth::DnsCache msgauth_cache;
         const auto started = std::chrono::steady_clock::now();
-        msgauth::CachingDnsLookup msgauth_dns(msgauth_resolver, msgauth_cache, [started] {
+        const auto seconds_running = [started] {
             return static_cast<std::int64_t>(
                 std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count());
-        });
+        };
+        msgauth::CachingDnsLookup msgauth_dns(msgauth_resolver, msgauth_cache, seconds_running);
         // Clients' names (PTR, then A/AAAA) through the same resolver and cache; each
         // connection posts its answer to its own loop, with no worker thread in between.
         msgauth::ResolverDns client_name_resolver(resolver);
-        msgauth::CachingDnsLookup client_name_dns(client_name_resolver, msgauth_cache, [started] {
-            return static_cast<std::int64_t>(
-                std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count());
-        });
+        msgauth::CachingDnsLookup client_name_dns(client_name_resolver, msgauth_cache, seconds_running);
         auto dkim_keys = signing_keys(cfg);
         auto seal_key = arc_key(cfg, dkim_keys);
         const net::MsgauthService msgauth_service{
