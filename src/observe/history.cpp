@@ -1,10 +1,6 @@
 #include "observe/history.hpp"
 
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 
 #include "observe/history_store.hpp"
 #include "observe/log.hpp"
@@ -24,7 +20,6 @@ constexpr int kBusyWaitFactor = 10;
 // Drops are logged at most this often, with the counts since the last line.
 constexpr auto kReportEvery = std::chrono::seconds(60);
 constexpr std::int64_t kDayUs = 86'400'000'000;
-constexpr int kWriterNice = 10;
 
 std::int64_t now_us() {
     return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -75,13 +70,6 @@ void History::start() {
     running_ = true;
     thread_ = std::thread([this] {
         name_this_thread("ehlo-history");
-        // Below the threads that carry mail (10 steps of nice, a tenth of their share when the
-        // CPUs are busy): the history catches up when they pause, and its queue bounds what
-        // waits. Linux's nice is per thread. Not allowed or not possible: it runs as it is.
-        const auto self = static_cast<id_t>(gettid());
-        errno = 0;
-        const int nice = getpriority(PRIO_PROCESS, self);
-        if (errno == 0) setpriority(PRIO_PROCESS, self, std::min(nice + kWriterNice, 19));
         run();
     });
 }
