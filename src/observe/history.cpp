@@ -20,6 +20,9 @@ constexpr int kBusyWaitFactor = 10;
 // Drops are logged at most this often, with the counts since the last line.
 constexpr auto kReportEvery = std::chrono::seconds(60);
 constexpr std::int64_t kDayUs = 86'400'000'000;
+// Under a steady load the log is copied into the database (and synced) at least this often,
+// which bounds what a power loss can take from the history.
+constexpr auto kCheckpointEvery = std::chrono::seconds(30);
 
 std::int64_t now_us() {
     return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -244,6 +247,11 @@ void History::run() {
             batch.clear();
         }
         const auto now = Clock::now();
+        // The log is copied when the writer is idle or only lightly loaded; in a burst, only
+        // when it is full or every kCheckpointEvery (HistoryStore::checkpoint).
+        const bool pause = !took || !busy || now >= next_checkpoint_;
+        store_->checkpoint(pause);
+        if (pause) next_checkpoint_ = now + kCheckpointEvery;
         prune(now);
         report(now);
 

@@ -118,6 +118,7 @@ private:
     // The writer's bookkeeping (its thread only).
     std::chrono::steady_clock::time_point next_open_{};
     std::chrono::steady_clock::time_point next_prune_{};
+    std::chrono::steady_clock::time_point next_checkpoint_{};  // the latest time for the log's copy
     bool pruning_ = false;
     std::chrono::steady_clock::time_point next_report_{};
     std::uint64_t reported_full_ = 0, reported_failed_ = 0;

@@ -229,6 +229,19 @@ std::string HistoryStore::open(const std::string& path, std::uint64_t max_bytes)
             return e;
         }
     }
+    // The writer checkpoints by itself (checkpoint()), not at every 1000 pages of log.
+    if (auto e = db_.exec("PRAGMA wal_autocheckpoint = 0"); !e.empty()) {
+        close();
+        return e;
+    }
+    wal_frames_ = 0;
+    sqlite3_wal_hook(
+        db_.handle(),
+        [](void* self, sqlite3*, const char*, int frames) {
+            static_cast<HistoryStore*>(self)->wal_frames_ = frames;
+            return SQLITE_OK;
+        },
+        this);
     st_ = std::make_unique<Statements>(db_);
     if (!st_->ok()) {
         std::string e = db_.error();
@@ -483,6 +496,16 @@ HistoryStore::Outcome HistoryStore::write(const std::vector<std::unique_ptr<Even
     if (!ok) return failed();
     if (!st_->commit.run()) return failed();
     return {};
+}
+
+void HistoryStore::checkpoint(bool idle, int cap) {
+    if (!st_ || wal_frames_ == 0 || (!idle && wal_frames_ < cap)) return;
+    int log = 0, copied = 0;
+    // PASSIVE: a reader in the middle of a long query is not waited for; what it holds back
+    // is copied at a later call. The log starts again from its beginning at the next commit
+    // once all of it is in the database.
+    if (sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) != SQLITE_OK) return;
+    if (log >= 0 && copied >= log) wal_frames_ = 0;
 }
 
 std::int64_t HistoryStore::prune_step(std::int64_t cutoff_us, std::size_t step, std::string& error) {

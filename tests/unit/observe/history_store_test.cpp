@@ -3,6 +3,7 @@
 // row left in its latest state. Read back through HistoryReader, as `ehlo trace` reads.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -250,6 +251,42 @@ TEST_F(HistoryStoreBatches, ALargeBatchKeepsEveryRowAndItsValues) {
         EXPECT_EQ(t->message.recipients[0].state, "delivered");
     }
     EXPECT_EQ(reader().recent(1000).size(), static_cast<std::size_t>(kMessages));
+}
+
+// The log is copied into the database only in a pause or at its cap, never by SQLite's
+// automatic checkpoint at 1000 frames: past 1000 frames it is all still there, the database
+// file has not grown, and a pause copies it all.
+TEST_F(HistoryStoreBatches, TheLogIsCopiedInAPauseOrAtItsCapOnly) {
+    const std::string db_file = dir.file("history.db");
+    const auto db_size = [&] { return std::filesystem::file_size(db_file); };
+    const auto before = db_size();
+    int n = 0;
+    while (store.wal_frames() <= 1200) {
+        for (int i = 0; i < 200; ++i, ++n) {
+            const std::string id = "Q" + std::to_string(100000 + n);
+            b.queued(id, "", kT0 + n * kMs, {"someone" + std::to_string(n) + "@example.com"});
+            b.outcome(EventKind::Delivered, id, kT0 + n * kMs + 1, "someone" + std::to_string(n) + "@example.com");
+        }
+        b.write(store);
+        store.checkpoint(false);  // as after each batch under load: below the cap, nothing
+        ASSERT_LT(n, 100000) << "the log never grew";
+    }
+    EXPECT_EQ(db_size(), before);
+    EXPECT_EQ(kinds("Q100000"), (std::vector<std::string>{"queued", "delivered someone0@example.com"}));
+
+    store.checkpoint(false, store.wal_frames() + 1);  // a cap not reached yet
+    EXPECT_GT(store.wal_frames(), 1200);
+    store.checkpoint(true);  // a pause
+    EXPECT_EQ(store.wal_frames(), 0);
+    EXPECT_GT(db_size(), before + (1u << 20));  // its pages, each once
+    EXPECT_EQ(kinds("Q100001"), (std::vector<std::string>{"queued", "delivered someone1@example.com"}));
+
+    // Under a steady load, the cap: the log is copied after the batch that reaches it.
+    b.queued("Q0", "", kT0, {"x@example.com"});
+    b.write(store);
+    ASSERT_GT(store.wal_frames(), 0);
+    store.checkpoint(false, 1);
+    EXPECT_EQ(store.wal_frames(), 0);
 }
 
 // Layout version 3 indexes a session's events only while no message owns them; a version 2

@@ -347,6 +347,24 @@ TEST(History, TheDatabaseIsInWalJournalMode) {
     h.stop();
 }
 
+// The log is copied into the database file (and synced) once the writer has nothing to do:
+// before, the database file holds none of the writer's pages.
+TEST(History, APauseCopiesTheLogIntoTheDatabase) {
+    TempDir dir;
+    auto o = options(dir);
+    o.batch_wait = 50ms;
+    History h(o);
+    h.start();
+    for (int i = 0; i < 300; ++i) h.record(queued(i));
+    h.flush();
+    const auto pages = [&] { return std::filesystem::file_size(o.path) / 4096; };
+    // Each table and index has a page of its own at least: about 20 once copied.
+    for (int i = 0; i < 200 && pages() < 20; ++i) std::this_thread::sleep_for(25ms);
+    EXPECT_GE(pages(), 20u);
+    EXPECT_EQ(count_messages(o.path), 300u);
+    h.stop();
+}
+
 TEST(History, RecordFromManyThreadsLosesNothingBelowTheBound) {
     TempDir dir;
     auto o = options(dir);
