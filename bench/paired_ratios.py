@@ -17,17 +17,23 @@ KEYS = (("accept_rate", "accepted msg/s"), ("deliver_rate", "delivered msg/s"), 
 
 
 def ratios(path, server, baseline):
-    runs = [r for r in json.load(open(path))["raw"]["throughput"] if not r.get("error")]
+    runs = json.load(open(path))["raw"]["throughput"]
+    # Paired by position first (the i-th repeat of each), then a pair with an error on
+    # either side is left out: leaving errors out first would shift every later pair.
     a = [r for r in runs if r["server"] == server]
     b = [r for r in runs if r["server"] == baseline]
     if not a or not b:
         sys.exit(f"{path}: no repeats of {server if not a else baseline}")
-    return {k: [x[k] / y[k] for x, y in zip(a, b) if x.get(k) and y.get(k)] for k, _ in KEYS}
+    pairs = [(x, y) for x, y in zip(a, b) if not x.get("error") and not y.get("error")]
+    return {k: [x[k] / y[k] for x, y in pairs if x.get(k) and y.get(k)] for k, _ in KEYS}
 
 
 def show(label, r):
-    parts = [f"{name} {statistics.median(r[k]):.3f} / {statistics.mean(r[k]):.3f}" for k, name in KEYS]
-    print(f"{label}: n={len(r['deliver_rate'])}; median / mean ratio: " + "; ".join(parts))
+    def one(k, name):
+        if not r[k]:
+            return f"{name} -"
+        return f"{name} {statistics.median(r[k]):.3f} / {statistics.mean(r[k]):.3f} (n={len(r[k])})"
+    print(f"{label}: median / mean ratio: " + "; ".join(one(k, name) for k, name in KEYS))
 
 
 def main():
