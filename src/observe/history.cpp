@@ -20,8 +20,9 @@ constexpr int kBusyWaitFactor = 10;
 // Drops are logged at most this often, with the counts since the last line.
 constexpr auto kReportEvery = std::chrono::seconds(60);
 constexpr std::int64_t kDayUs = 86'400'000'000;
-// Under a steady load the log is copied into the database (and synced) at least this often,
-// which bounds what a power loss can take from the history.
+// How often the log is copied into the database (and synced) at most under a light load,
+// and at least under a heavy one (a power loss can take about this much of the history).
+constexpr auto kLightCheckpointEvery = std::chrono::seconds(1);
 constexpr auto kCheckpointEvery = std::chrono::seconds(30);
 
 std::int64_t now_us() {
@@ -247,11 +248,12 @@ void History::run() {
             batch.clear();
         }
         const auto now = Clock::now();
-        // The log is copied when the writer is idle or only lightly loaded; in a burst, only
-        // when it is full or every kCheckpointEvery (HistoryStore::checkpoint).
-        const bool pause = !took || !busy || now >= next_checkpoint_;
+        // The log is copied whenever the writer is idle; under a light load once a second at
+        // most, under a heavy one only when it is full or every kCheckpointEvery: its syncs
+        // would queue in front of the spool's (HistoryStore::checkpoint).
+        const bool pause = !took || now >= next_checkpoint_;
         store_->checkpoint(pause);
-        if (pause) next_checkpoint_ = now + kCheckpointEvery;
+        if (pause) next_checkpoint_ = now + (busy ? kCheckpointEvery : kLightCheckpointEvery);
         prune(now);
         report(now);
 
@@ -269,6 +271,8 @@ void History::run() {
         flush_requested_ = false;
     }
     report(Clock::time_point::max());
+    // The console's reader in this process would keep the close from checkpointing.
+    store_->checkpoint(true);
     store_->close();
 }
 

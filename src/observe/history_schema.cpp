@@ -99,16 +99,18 @@ int user_version(sqlite::Database& db) {
 
 std::string create(sqlite::Database& db) {
     // WAL: the readers (ehlo trace, the console) never wait for the writer nor it for them.
-    // synchronous=NORMAL: the log is synced only when it is copied into the database, which the
-    // writer does in pauses or when the log reaches 32 MiB (HistoryStore::checkpoint), never
-    // at a commit. A crash of the process loses nothing; a power loss can lose the last
-    // seconds of the history, never its consistency. A sync per commit (FULL) cost the
-    // benchmark's delivered rate about 10 % on this machine's disk: every 250 waits for the
-    // spool's sync, which queued behind the history's (docs/performance.md).
+    // synchronous=NORMAL: a commit issues no sync; the log is synced when the writer copies it
+    // into the database (HistoryStore::checkpoint). Where the history shares the spool's
+    // filesystem, the spool's syncfs(2) writes the log's pages out too. A crash of the
+    // process loses nothing; a power loss can lose up to about 30 s of the history, never
+    // its consistency. A sync per commit (FULL) cost the benchmark's delivered rate about
+    // 7 %: every 250 waits for the spool's sync, and the history's queued in front of it
+    // (docs/performance.md). journal_size_limit: above the log's cap with its frame headers,
+    // so that a log reused from its start is not cut back and grown again each time.
     // cache_size: the writer appends at the right edge of most of its tables and indexes; a
     // few MiB of pages hold them.
     if (auto e = db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                         "PRAGMA journal_size_limit = 33554432; PRAGMA cache_size = -4096;");
+                         "PRAGMA journal_size_limit = 41943040; PRAGMA cache_size = -4096;");
         !e.empty())
         return e;
     int version = user_version(db);

@@ -234,11 +234,18 @@ std::string HistoryStore::open(const std::string& path, std::uint64_t max_bytes)
         close();
         return e;
     }
+    // A log left by the schema's creation or an earlier run counts as not copied yet.
+    int left = 0, left_copied = 0;
+    sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &left, &left_copied);
     wal_frames_ = 0;
+    copied_frames_ = 0;
     sqlite3_wal_hook(
         db_.handle(),
         [](void* self, sqlite3*, const char*, int frames) {
-            static_cast<HistoryStore*>(self)->wal_frames_ = frames;
+            auto& store = *static_cast<HistoryStore*>(self);
+            // Fewer frames than before: the log started again from its beginning.
+            if (frames < store.wal_frames_) store.copied_frames_ = 0;
+            store.wal_frames_ = frames;
             return SQLITE_OK;
         },
         this);
@@ -499,13 +506,17 @@ HistoryStore::Outcome HistoryStore::write(const std::vector<std::unique_ptr<Even
 }
 
 void HistoryStore::checkpoint(bool idle, int cap) {
-    if (!st_ || wal_frames_ == 0 || (!idle && wal_frames_ < cap)) return;
+    const int pending = wal_frames();
+    if (!st_ || pending <= 0 || (!idle && pending < cap)) return;
     int log = 0, copied = 0;
     // PASSIVE: a reader in the middle of a long query is not waited for; what it holds back
     // is copied at a later call. The log starts again from its beginning at the next commit
-    // once all of it is in the database.
+    // once all of it is in the database and no reader is in it.
     if (sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) != SQLITE_OK) return;
-    if (log >= 0 && copied >= log) wal_frames_ = 0;
+    if (log >= 0 && copied >= 0) {
+        wal_frames_ = log;
+        copied_frames_ = std::min(copied, log);
+    }
 }
 
 std::int64_t HistoryStore::prune_step(std::int64_t cutoff_us, std::size_t step, std::string& error) {

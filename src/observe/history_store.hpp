@@ -38,14 +38,14 @@ public:
     // -1 with `error` set.
     std::int64_t prune_step(std::int64_t cutoff_us, std::size_t step, std::string& error);
 
-    // Copies the write-ahead log into the database (the only time it is synced) when it has
-    // grown to `cap` frames, or, with `idle`, whenever it holds anything: the writer calls it
-    // after each batch, idle when no event is waiting. Under load the history's disk work then
-    // waits for a pause instead of queueing in front of the spool's syncs, and each page is
-    // copied once, not once per 1000 frames of log as SQLite's automatic checkpoint does.
+    // Copies the write-ahead log into the database, which syncs both, when what is not yet
+    // copied has reached `cap` frames, or, with `idle`, whenever there is any: the writer calls
+    // it after each batch (History::run decides when it is idle). Under load the history's
+    // own syncs then wait for a pause instead of queueing in front of the spool's, and each
+    // page is copied once, not once per 1000 frames as SQLite's automatic checkpoint does.
     static constexpr int kWalFrames = 8192;  // 32 MiB of 4 KiB pages
     void checkpoint(bool idle, int cap = kWalFrames);
-    int wal_frames() const { return wal_frames_; }
+    int wal_frames() const { return wal_frames_ - copied_frames_; }  // not yet copied
 
 private:
     struct Statements;
@@ -57,7 +57,11 @@ private:
 
     sqlite::Database db_;
     std::unique_ptr<Statements> st_;
-    int wal_frames_ = 0;  // frames in the write-ahead log after the last commit (sqlite3_wal_hook)
+    // Frames in the write-ahead log after the last commit (sqlite3_wal_hook), and how many of
+    // them a checkpoint has copied. A log that cannot start again from its beginning (a reader
+    // held it at the next commit) keeps its copied frames, which are not counted again.
+    int wal_frames_ = 0;
+    int copied_frames_ = 0;
 };
 
 // The reply (or local error) of a refusal or failure with what is between < and > left out,

@@ -2,6 +2,7 @@
 // MAIL and RCPT linked to its message within a batch or across batches, and each recipient's
 // row left in its latest state. Read back through HistoryReader, as `ehlo trace` reads.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <memory>
@@ -287,6 +288,38 @@ TEST_F(HistoryStoreBatches, TheLogIsCopiedInAPauseOrAtItsCapOnly) {
     ASSERT_GT(store.wal_frames(), 0);
     store.checkpoint(false, 1);
     EXPECT_EQ(store.wal_frames(), 0);
+}
+
+// A reader's snapshot keeps the log from starting again at the next commit: the frames
+// already copied are not counted again, and what the reader holds back is copied later.
+TEST_F(HistoryStoreBatches, FramesAlreadyCopiedAreNotCountedAgainWhileAReaderHoldsTheLog) {
+    for (int n = 0; n < 2000; ++n) {
+        const std::string id = "Q" + std::to_string(100000 + n);
+        b.queued(id, "", kT0 + n * kMs, {"someone" + std::to_string(n) + "@example.com"});
+    }
+    b.write(store);
+    ASSERT_GT(store.wal_frames(), 100);
+    // A reader whose snapshot is in the log, then a checkpoint that copies all of it.
+    sqlite::Database reader_db;
+    ASSERT_EQ(reader_db.open(dir.file("history.db"), true), "");
+    ASSERT_EQ(reader_db.exec("BEGIN"), "");
+    {
+        sqlite::Statement count(reader_db, "SELECT count(*) FROM messages");
+        ASSERT_EQ(count.step(), SQLITE_ROW);
+    }
+    store.checkpoint(true);
+    ASSERT_EQ(store.wal_frames(), 0);
+
+    b.queued("QLATE", "", kT0 + 3000 * kMs, {"late@example.com"});
+    b.write(store);  // appended after the 2000 messages' frames: the reader is in the log
+    EXPECT_GT(store.wal_frames(), 0);
+    EXPECT_LT(store.wal_frames(), 100);  // the one message's pages, not the whole log
+    store.checkpoint(true);              // held back by the reader's snapshot
+    EXPECT_GT(store.wal_frames(), 0);
+    ASSERT_EQ(reader_db.exec("COMMIT"), "");
+    store.checkpoint(true);
+    EXPECT_EQ(store.wal_frames(), 0);
+    EXPECT_EQ(kinds("QLATE"), (std::vector<std::string>{"queued"}));
 }
 
 // Layout version 3 indexes a session's events only while no message owns them; a version 2
